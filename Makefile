@@ -1,0 +1,48 @@
+# Two commands do all the set-up on a fresh machine (see README):
+#   make demo   - creates .venv, installs the package, runs `drpo-analysis demo`
+#   make test   - creates .venv, installs with the test extras, runs the test suite
+# torch is pinned through constraints.txt so this machine takes the CPU wheel on disk.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install -q -c constraints.txt
+CLI    := $(VENV)/bin/drpo-analysis
+
+.PHONY: demo test test-all figures bench prove audit repro clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.stamp-base: pyproject.toml constraints.txt | $(PY)
+	$(PIP) -e ".[torch]"
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml constraints.txt $(VENV)/.stamp-base
+	$(PIP) -e ".[torch,test]"
+	touch $@
+
+demo: $(VENV)/.stamp-base
+	$(CLI) demo
+
+test: $(VENV)/.stamp-test
+	$(PY) -m pytest -q -n 2 --durations=15
+
+test-all: $(VENV)/.stamp-test
+	$(PY) -m pytest -q -n 2 -m "slow or not slow"
+
+figures: $(VENV)/.stamp-base
+	$(CLI) figures
+
+bench: $(VENV)/.stamp-base
+	$(CLI) bench
+
+prove: $(VENV)/.stamp-base
+	$(CLI) prove
+
+audit: $(VENV)/.stamp-base
+	$(CLI) audit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,1 @@
+"""One module per ``drpo-analysis`` sub-command (see ``drpo_analysis.cli``)."""

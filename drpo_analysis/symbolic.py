@@ -1,0 +1,230 @@
+"""Derivation helpers: the SymPy face of every method.
+
+A method's objective is evaluated over :class:`SympyOps`, which represents
+
+* ``ℓ`` (``ell``): the differentiable log-probability log π,
+* ``sg(ℓ)`` (``ell_sg``): a *frozen* copy; ``sg(e)`` substitutes ``ℓ → ℓ_sg`` in ``e``,
+* ``ℓ_μ`` (``ell_mu``), ``Â`` (``A``), extras and parameters as plain symbols.
+
+The gradient is ``∂J/∂ℓ`` with ``ℓ_sg`` held fixed, after which ``ℓ_sg → ℓ`` (stop-gradients are
+substituted *after* differentiation). The weight follows the DRPO Table 1 convention
+``∂J/∂ℓ = Â r w``. Symbols are declared ``real=True`` (not ``positive``: SymPy's ``limit`` gives
+wrong one-sided limits of ``Heaviside`` under ``positive=True``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import sympy as sp
+
+from drpo_analysis import methods as _methods
+from drpo_analysis.methods.base import Method, TokenView, make_namespace
+
+ELL = sp.Symbol("ell", real=True)          # ℓ = log π
+ELL_SG = sp.Symbol("ell_sg", real=True)    # sg(ℓ)
+ELL_MU = sp.Symbol("ell_mu", real=True)    # ℓ_μ = log μ
+ADV = sp.Symbol("A", real=True)            # Â
+PI = sp.Symbol("pi", real=True)            # π (display / probability-space form)
+MU = sp.Symbol("mu", real=True)            # μ
+EXTRA_SYMBOLS = {
+    "seq_log_ratio": sp.Symbol("L", real=True),
+    "seq_len": sp.Symbol("T", positive=True),
+    "topk_tv": sp.Symbol("D_TV^K", real=True),
+    "topk_kl": sp.Symbol("D_KL^K", real=True),
+}
+
+
+class SympyOps:
+    """The SymPy backend of a :class:`TokenView`."""
+
+    symbolic = True
+    exp = staticmethod(sp.exp)
+    log = staticmethod(sp.log)
+    abs = staticmethod(sp.Abs)
+    sign = staticmethod(sp.sign)
+
+    @staticmethod
+    def expm1(e):
+        return sp.exp(e) - 1
+
+    @staticmethod
+    def log1p(e):
+        return sp.log(1 + e)
+
+    @staticmethod
+    def where(cond, a, b):
+        return sp.Piecewise((a, cond), (b, True))
+
+    @classmethod
+    def minimum(cls, a, b):
+        return cls.where(sp.Le(a, b), a, b)
+
+    @classmethod
+    def maximum(cls, a, b):
+        return cls.where(sp.Ge(a, b), a, b)
+
+    @staticmethod
+    def sg(e):
+        return sp.sympify(e).subs(ELL, ELL_SG)
+
+    @staticmethod
+    def clamp_log_ratio(e):
+        return e
+
+    @staticmethod
+    def extra(view, name):
+        return EXTRA_SYMBOLS[name]
+
+    @staticmethod
+    def topk_divergence(view, kind):
+        return EXTRA_SYMBOLS[f"topk_{kind}"]
+
+
+def param_symbols(method: Method) -> dict[str, sp.Symbol]:
+    """One positive (or nonnegative) real symbol per parameter, named as in the papers."""
+    out = {}
+    for p in method.params:
+        nonneg = p.low is not None and p.low >= 0
+        out[p.name] = sp.Symbol(p.symbol or p.name, real=True, positive=nonneg and p.low_open or None,
+                                nonnegative=nonneg or None)
+    return out
+
+
+def extra_symbols(method: Method) -> dict[str, sp.Symbol]:
+    """The extra-input symbols the method's expressions use (Top-K divergences, GSPO's L and T)."""
+    out = {}
+    for e in method.extras:
+        if e.name in EXTRA_SYMBOLS:
+            out[e.name] = EXTRA_SYMBOLS[e.name]
+    if method.name.startswith("dppo_topk_"):
+        kind = method.name.rsplit("_", 1)[1]
+        out = {f"topk_{kind}": EXTRA_SYMBOLS[f"topk_{kind}"]}
+    return out
+
+
+@lru_cache(maxsize=None)
+def objective(name: str, numeric_params: bool = False) -> sp.Expr:
+    """The per-token objective ``J(ℓ, ℓ_sg, ℓ_μ, Â, extras; params)`` as a SymPy expression."""
+    m = _methods.get(name)
+    values = {p.name: sp.nsimplify(p.default) for p in m.params} if numeric_params else param_symbols(m)
+    view = TokenView(SympyOps, ELL, ELL_MU, ADV)
+    return sp.sympify(m.objective(view, make_namespace(values)))
+
+
+@lru_cache(maxsize=None)
+def gradient(name: str, numeric_params: bool = False) -> sp.Expr:
+    """``∂J/∂ℓ`` with stop-gradients substituted after differentiation (log-space form)."""
+    return sp.diff(objective(name, numeric_params), ELL).subs(ELL_SG, ELL)
+
+
+def to_probability_space(expr: sp.Expr) -> sp.Expr:
+    """Rewrite ``ℓ → log π``, ``ℓ_μ → log μ`` and collapse ``exp(log π − log μ)`` to ``π/μ``."""
+    e = expr.subs({ELL: sp.log(PI), ELL_MU: sp.log(MU)})
+    e = e.replace(lambda n: isinstance(n, sp.exp), lambda n: sp.expand_power_exp(n))
+    return sp.powsimp(e)
+
+
+SIGN = sp.Symbol("s", real=True)           # s = sign(Â) in displayed weights
+
+
+def _map_branches(expr: sp.Expr, fn: Callable[[sp.Expr], sp.Expr],
+                  cond_fn: Callable[[Any], Any] = lambda c: c) -> sp.Expr:
+    """Apply ``fn`` to every leaf value of a (possibly nested) Piecewise, flattening the nesting
+    with ``And`` instead of SymPy's ``piecewise_fold`` (which rewrites conditions into CNF)."""
+    if not isinstance(expr, sp.Piecewise):
+        return fn(expr)
+    pieces = []
+    for value, cond in expr.args:
+        inner, cond = _map_branches(value, fn, cond_fn), cond_fn(cond)
+        if isinstance(inner, sp.Piecewise):
+            pieces += [(v, sp.And(cond, c)) for v, c in inner.args]
+        else:
+            pieces.append((inner, cond))
+    return sp.Piecewise(*pieces, evaluate=False)
+
+
+def _pull_piecewise(expr: sp.Expr) -> sp.Expr:
+    """Move Piecewise factors/terms to the top: ``a + P((x, c), (y, True))`` → ``P((a+x, c), ...)``."""
+    if isinstance(expr, sp.Piecewise):
+        return sp.Piecewise(*[(_pull_piecewise(v), c) for v, c in expr.args], evaluate=False)
+    if not expr.args or not expr.has(sp.Piecewise):
+        return expr
+    args = [_pull_piecewise(a) for a in expr.args]
+    for i, a in enumerate(args):
+        if isinstance(a, sp.Piecewise):
+            return sp.Piecewise(*[(_pull_piecewise(expr.func(*(args[:i] + [v] + args[i + 1:]))), c)
+                                  for v, c in a.args], evaluate=False)
+    return expr.func(*args)
+
+
+@lru_cache(maxsize=None)
+def weight(name: str, numeric_params: bool = False) -> sp.Expr:
+    """The gradient weight ``w = (∂J/∂ℓ) / (Â r)`` in probability space (π, μ, Â; DRPO Table 1).
+
+    ``|Â|/Â`` is written ``s`` (= sign Â). ``w`` is undefined at ``Â = 0``, where the gradient
+    itself (:func:`gradient`) is what the oracle compares.
+    """
+    g = _pull_piecewise(to_probability_space(gradient(name, numeric_params)))
+
+    def tidy(v):
+        v = sp.expand(v / (ADV * PI / MU)).subs(sp.Abs(ADV), ADV * SIGN)
+        v = v.replace(lambda n: isinstance(n, sp.Abs), lambda n: n.args[0] * sp.sign(n.args[0]))
+        return sp.factor_terms(sp.simplify(sp.expand(v)))
+    return _map_branches(g, tidy, lambda c: c.subs(sp.sign(ADV), SIGN))
+
+
+def weight_text(name: str) -> str:
+    return sp.sstr(weight(name))
+
+
+def weight_latex(name: str) -> str:
+    return sp.latex(weight(name))
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Lambdified numpy functions of a method's derived gradient and weight at fixed parameters."""
+
+    args: tuple[str, ...]  # argument order: ell, ell_mu, adv, extras...
+    grad: Callable[..., np.ndarray]
+    weight: Callable[..., np.ndarray]
+
+
+@lru_cache(maxsize=256)
+def compiled(name: str, params: tuple[tuple[str, float], ...] = ()) -> Compiled:
+    """``sympy.lambdify`` of ``∂J/∂ℓ`` and ``w`` in log space, parameters substituted exactly.
+
+    Substituting the parameters first lets SymPy decide parameter-only conditions (e.g.
+    ``C ≥ C_min``) and fold constants, so the numpy kernels see arrays only.
+    """
+    m = _methods.get(name)
+    values = {p.name: p.default for p in m.params}
+    values.update(dict(params))
+    ps, xs = param_symbols(m), extra_symbols(m)
+    subs = {ps[k]: sp.nsimplify(v, rational=True) for k, v in values.items()}
+    syms = [ELL, ELL_MU, ADV, *xs.values()]
+    g = gradient(name).subs(subs)
+    w = _pull_piecewise(g / (ADV * sp.exp(ELL - ELL_MU)))
+    grad_f = sp.lambdify(syms, g, modules="numpy", cse=True)
+    weight_f = sp.lambdify(syms, w, modules="numpy", cse=True)
+    return Compiled(("ell", "ell_mu", "adv", *xs), grad_f, weight_f)
+
+
+def one_sided_limits(expr: sp.Expr, var: sp.Symbol, at: Any,
+                     subs: Mapping[sp.Symbol, Any] | None = None) -> tuple[sp.Expr, sp.Expr]:
+    """``(lim_{v→at⁻}, lim_{v→at⁺})`` of ``expr`` after substituting ``subs``.
+
+    Confirm with :func:`rational_probe` where Piecewise conditions are involved.
+    """
+    e = expr.subs(subs or {})
+    return sp.limit(e, var, at, dir="-"), sp.limit(e, var, at, dir="+")
+
+
+def rational_probe(expr: sp.Expr, var: sp.Symbol, at: Any, subs: Mapping[sp.Symbol, Any] | None = None,
+                   h: sp.Rational = sp.Rational(1, 10**12)) -> tuple[sp.Expr, sp.Expr]:
+    """Exact values of ``expr`` at ``at ∓ h`` (rational ``h``): confirms one-sided limits."""
+    e = expr.subs(subs or {})
+    return sp.nsimplify(e.subs(var, at - h)), sp.nsimplify(e.subs(var, at + h))
