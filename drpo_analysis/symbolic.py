@@ -171,8 +171,7 @@ def weight(name: str, numeric_params: bool = False) -> sp.Expr:
 
     def tidy(v):
         v = sp.expand(v / (ADV * PI / MU)).subs(sp.Abs(ADV), ADV * SIGN)
-        v = v.replace(lambda n: isinstance(n, sp.Abs), lambda n: n.args[0] * sp.sign(n.args[0]))
-        return sp.factor_terms(sp.simplify(sp.expand(v)))
+        return min((v, sp.factor_terms(v), sp.simplify(v)), key=sp.count_ops)
     return _map_branches(g, tidy, lambda c: c.subs(sp.sign(ADV), SIGN))
 
 
