@@ -216,10 +216,39 @@ def one_sided_limits(expr: sp.Expr, var: sp.Symbol, at: Any,
                      subs: Mapping[sp.Symbol, Any] | None = None) -> tuple[sp.Expr, sp.Expr]:
     """``(lim_{v→at⁻}, lim_{v→at⁺})`` of ``expr`` after substituting ``subs``.
 
-    Confirm with :func:`rational_probe` where Piecewise conditions are involved.
+    SymPy's ``limit`` of a ``Piecewise`` ignores the conditions near a boundary (it returns
+    ``(1, 1)`` for PPO's weight ``Piecewise((0, r > 32/25), (1, True))`` at ``r = 32/25``), so each
+    Piecewise is first resolved to the branch active on that side (:func:`_branch_on_side`, exact
+    rational probes) and the limit is taken of the smooth branch. Confirm with
+    :func:`rational_probe`.
     """
-    e = expr.subs(subs or {})
-    return sp.limit(e, var, at, dir="-"), sp.limit(e, var, at, dir="+")
+    e = sp.sympify(expr).subs(subs or {})
+    return tuple(sp.limit(_branch_on_side(e, var, at, side), var, at, dir=d)
+                 for side, d in ((-1, "-"), (1, "+")))
+
+
+def _branch_on_side(expr: sp.Expr, var: sp.Symbol, at: Any, side: int) -> sp.Expr:
+    """Replace every Piecewise by its branch active on ``(at, at + side·h)`` for small ``h``.
+
+    The branch is read off exactly at ``at + side·10⁻ᵏ`` (k = 6, 10, 14, 18) and must be the same
+    at all four probes; conditions must decide to True/False there (other symbols substituted).
+    """
+    def pick(pw):
+        chosen = None
+        for k in (6, 10, 14, 18):
+            x = sp.sympify(at) + side * sp.Rational(1, 10**k)
+            for value, cond in pw.args:
+                c = sp.sympify(cond).subs(var, x)
+                if c is sp.true:
+                    break
+                if c is not sp.false:
+                    raise ValueError(f"condition {cond} is undecided at {var} = {x}; substitute "
+                                     "the other symbols first")
+            if chosen is not None and value != chosen:
+                raise ValueError(f"{pw} changes branch arbitrarily close to {var} = {at}")
+            chosen = value
+        return chosen
+    return sp.sympify(expr).replace(lambda n: isinstance(n, sp.Piecewise), pick)
 
 
 def rational_probe(expr: sp.Expr, var: sp.Symbol, at: Any, subs: Mapping[sp.Symbol, Any] | None = None,
