@@ -1,0 +1,39 @@
+"""DRPO's per-sample optimum is ``π* = μ + s δ`` (DPPO's boundary), a strict maximum.
+
+For one sampled token with fixed μ and Â = s a (a > 0), maximise ``J(π) = (π/μ) Â − a μ (π/μ −
+1)² / (2δ)`` over π: ``dJ/dπ = 0`` has the single root μ + sδ and ``d²J/dπ² = −a/(μδ) < 0``. It
+lies in (0, 1] iff δ ≤ 1 − μ (s = +1) or δ < μ (s = −1); otherwise J is monotone on (0, 1] and
+the constrained optimum is the edge π = 1 (s = +1) or π → 0 (s = −1), as for plain PG.
+"""
+from __future__ import annotations
+
+from drpo_analysis import proving
+
+ID = "drpo_stationary_point"
+STATEMENT = ("DRPO per-sample objective in π has the unique stationary point π* = μ + sδ, a strict "
+             "maximum; it lies in (0, 1] iff δ ≤ 1 − μ (Â > 0) or δ < μ (Â < 0), else the optimum is "
+             "the edge of the simplex.")
+SOURCE = "DRPO (arXiv 2606.09821) §3; REFERENCE.md 'per-sample optimum π* = μ + sδ'"
+METHOD = "symbolic"
+
+
+def check() -> proving.ProofResult:
+    import sympy as sp
+
+    pi, mu, a, delta = sp.symbols("pi mu a delta", positive=True)
+    out = {}
+    for s in (1, -1):
+        j = (pi / mu) * s * a - a * mu * (pi / mu - 1) ** 2 / (2 * delta)
+        crit = sp.solve(sp.diff(j, pi), pi)
+        second = sp.simplify(sp.diff(j, pi, 2))
+        if len(crit) != 1 or not proving.is_zero_exact(crit[0] - (mu + s * delta)):
+            return proving.failed(f"s={s}: stationary points {crit}", {"s": s, "critical": str(crit)})
+        if not (second + a / (mu * delta) == 0 or proving.is_zero_exact(second + a / (mu * delta))):
+            return proving.failed("second derivative is not −a/(μδ)", {"s": s, "second": str(second)})
+        if not sp.ask(sp.Q.negative(second), sp.Q.positive(a) & sp.Q.positive(mu) & sp.Q.positive(delta)):
+            return proving.failed("not a maximum", {"s": s, "second": str(second)})
+        out[f"s={s:+d}"] = {"pi_star": str(crit[0]), "d2J/dpi2": str(second)}
+    return proving.proved({"summary": "π* = μ + sδ, d²J/dπ² = −a/(μδ) < 0 (strict max)", **out,
+                           "inside_simplex_iff": "s=+1: δ ≤ 1 − μ; s=−1: δ < μ",
+                           "at_delta_12.5": "never inside (μ + 12.5 > 1, μ − 12.5 < 0): the optimum is the "
+                                            "edge, as for unregularised PG"})
