@@ -32,7 +32,9 @@ MISMATCH_KINDS = ("none", "bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "noise", "temp
 BUCKET_EDGES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 0.5, 1.0)
 #: Methods whose masks / weights are tabulated per bucket (registry names).
 MASK_METHODS = ("ppo_clip", "dppo_binary_tv", "dppo_binary_kl")
-WEIGHT_METHODS = ("drpo",)
+#: DRPO weight distributions tabulated per bucket: label → (registry name, parameters); the
+#: paper's runs use δ = 12.5, the DPPO-consistent boundary is δ = 0.15.
+WEIGHT_METHODS = {"drpo": ("drpo", {}), "drpo_d0.15": ("drpo", {"delta": 0.15})}
 BLOCK_ROWS = 8  # rows per block: 8 × 151,936 float32 ≈ 4.9 MB per buffer
 
 
@@ -300,7 +302,8 @@ def bucket_table(ell, ell_mu, *, edges=BUCKET_EDGES, methods_params=None) -> lis
 
     For each bucket: count and share, mean / median / max of ``r`` and ``|log r|``, mean / max
     ``|π − μ|``, mask rates of :data:`MASK_METHODS` for ``Â > 0`` and ``Â < 0`` (a token is masked
-    when its registry gradient weight is 0) and quantiles of DRPO's weight for each sign.
+    when its registry gradient weight is 0) and quantiles of DRPO's weight for each sign
+    (:data:`WEIGHT_METHODS`). ``methods_params``: parameter overrides of the mask methods.
     """
     ell = _validate.as_float_array("ell", ell, allow_neg_inf=True, upper=0.0).ravel()
     ell_mu = _validate.as_float_array("ell_mu", ell_mu, upper=0.0).ravel()
@@ -312,10 +315,12 @@ def bucket_table(ell, ell_mu, *, edges=BUCKET_EDGES, methods_params=None) -> lis
     mu, pi = np.exp(ell_mu), np.exp(ell)
     log_r = ell - ell_mu
     weights = {}
-    for m in MASK_METHODS + WEIGHT_METHODS:
+    specs = {m: (m, params.get(m)) for m in MASK_METHODS}
+    specs.update(WEIGHT_METHODS)
+    for label, (name, prm) in specs.items():
         for s in (1.0, -1.0):
-            weights[m, s] = losses_np.gradient_weight(m, ell, ell_mu, np.full_like(ell, s),
-                                                      params=params.get(m))
+            weights[label, s] = losses_np.gradient_weight(name, ell, ell_mu, np.full_like(ell, s),
+                                                          params=prm)
     which = np.clip(np.searchsorted(e, mu, side="left") - 1, 0, e.size - 2)   # (lo, hi] buckets
     rows = []
     for b in range(e.size - 1):

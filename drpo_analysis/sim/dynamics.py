@@ -1,0 +1,351 @@
+"""Softmax-policy RL dynamics under a stale, mismatched behaviour policy, driven by the registry.
+
+The model (a tabular caricature of LLM RL with a verifiable reward):
+
+* ``P`` prompts, each answered by a response of ``L`` tokens; position ``t`` of prompt ``p`` is a
+  context ``c = (p, t)`` with its own logits ``z_c ∈ R^V`` (the parameters), initialised to a
+  long-tailed distribution (:func:`vocab.context_logits`).
+* Reward: 1 iff every token of the response lies in its context's correct set (``n_correct``
+  tokens; on a ``hard_frac`` share of contexts the set excludes the initial top-1 token, so the
+  policy must move mass into its tail). Every token of a response gets the response's
+  group-centred advantage (:func:`advantages.group_advantages`, ``G`` responses per prompt), so
+  correct tokens in failed responses are pushed down, as in LLM RL with outcome rewards.
+* Rollouts are sampled from the behaviour policy μ: the parameters of ``staleness`` rollouts ago
+  passed through a :class:`vocab.Mismatch` (bf16 / fp8 rounding, logit noise, ...). Each rollout
+  is followed by ``updates`` gradient steps on the same data (PPO-style epochs, so the later
+  steps are off-policy).
+* Each step ascends the method's exact per-token gradient ``∂J/∂ℓ`` from the registry
+  (:func:`losses_np.gradient`), chained through the softmax: ``∂ℓ_a/∂z = e_a − π`` (so
+  ``Δz_c = lr · (1/G) Σ_{tokens in c} ∂J/∂ℓ · (e_a − π_c)``, token-mean over the group).
+
+Runs are vectorised over methods (the ``M`` axis, with common random numbers: every method sees
+the same uniforms) and seeds (``S``). Tracked per rollout, method and seed: rollout reward,
+expected reward under π, mean / max ``|π − μ|`` of sampled tokens, full TV(μ, π) of the last
+update, entropy of π, share of tokens masked (weight 0) or attenuated (weight < 1), and collapse
+(expected reward below half its running peak after rising, or non-finite logits).
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from drpo_analysis import _validate, advantages, losses_np, methods
+from drpo_analysis.sim.vocab import Mismatch, Vocabulary, context_logits
+
+METRICS = ("reward", "reward_pi", "shift_mean", "shift_max", "tv", "entropy", "masked",
+           "attenuated", "collapsed")
+MAX_ELEMENTS = 1 << 28  # M·S·C·V logits per array (1 GiB float32); larger runs must be split
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registry method with parameter overrides: ``"drpo"``, ``"drpo:delta=0.2"``,
+    ``"dppo_binary_tv:delta_low=0.05,delta_high=0.05"``."""
+
+    label: str
+    name: str
+    params: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def parse(cls, spec: str) -> "MethodSpec":
+        if not isinstance(spec, str) or not spec:
+            raise TypeError(f"method must be a string like 'drpo' or 'drpo:delta=0.2', got {spec!r}")
+        name, _, rest = spec.partition(":")
+        m = methods.get(name)
+        if m.extras:
+            raise ValueError(f"method {name!r} needs extra inputs {[e.name for e in m.extras]}; "
+                             "the dynamics simulator supports per-token methods only")
+        kv = {}
+        for item in filter(None, rest.split(",")):
+            k, eq, v = item.partition("=")
+            if not eq:
+                raise ValueError(f"method {spec!r}: parameter {item!r} must be written key=value")
+            try:
+                kv[k] = float(v)
+            except ValueError:
+                raise ValueError(f"method {spec!r}: value {v!r} of {k!r} is not a number") from None
+        resolved = m.resolve_params(kv)   # validates names and ranges
+        return cls(spec, name, tuple(sorted((k, resolved[k]) for k in kv)))
+
+
+@dataclass(frozen=True)
+class DynamicsSettings:
+    """One vectorised dynamics run (all methods × all seeds)."""
+
+    methods: tuple[str, ...] = ("pg_is", "ppo_clip", "dppo_binary_tv", "spo", "drpo")
+    seeds: int = 4
+    prompts: int = 16
+    length: int = 4
+    group: int = 8
+    vocab: Vocabulary = field(default_factory=lambda: Vocabulary(V=1024))
+    n_correct: int = 2
+    hard_frac: float = 0.3
+    steps: int = 300
+    updates: int = 4
+    lr: float = 2.0
+    staleness: int = 0
+    mismatch: str = "noise:0.3"
+    std_normalize: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.methods:
+            raise ValueError("methods must name at least one registry method")
+        labels = [MethodSpec.parse(m).label for m in self.methods]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"methods must be distinct, got {list(self.methods)}")
+        for name, low in (("seeds", 1), ("prompts", 1), ("length", 1), ("group", 2),
+                          ("n_correct", 1), ("steps", 1), ("updates", 1), ("staleness", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+        if self.n_correct >= self.vocab.V // 2:
+            raise ValueError(f"n_correct must be < V/2 = {self.vocab.V // 2}, got {self.n_correct}")
+        _validate.real_scalar("hard_frac", self.hard_frac, low=0.0, high=1.0)
+        _validate.real_scalar("lr", self.lr, low=0.0, low_open=True)
+        Mismatch.parse(self.mismatch)
+        n = len(self.methods) * self.seeds * self.prompts * self.length * self.vocab.V
+        if n > MAX_ELEMENTS:
+            raise ValueError(f"methods × seeds × prompts × length × V = {n} logits exceeds "
+                             f"{MAX_ELEMENTS}; lower seeds, prompts or vocab V")
+
+    @property
+    def contexts(self) -> int:
+        return self.prompts * self.length
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """Log-softmax over the last axis (float32 in, float32 out, normaliser in float64)."""
+    m = z.max(-1, keepdims=True)
+    out = z - m
+    lse = np.log(np.exp(out).sum(-1, keepdims=True, dtype=np.float64)).astype(np.float32)
+    out -= lse
+    return out
+
+
+def _task(s: DynamicsSettings, rng: np.random.Generator):
+    """Initial logits [S, C, V] float32 and correct-token sets [S, C, V] bool."""
+    S, C, V = s.seeds, s.contexts, s.vocab.V
+    z0 = context_logits(s.vocab, rng, S * C).reshape(S, C, V)
+    order = np.argsort(-z0, axis=-1, kind="stable")                    # [S, C, V] ranks
+    hard = rng.random((S, C)) < s.hard_frac                            # [S, C]
+    pool = min(32, V - 1)
+    pick = np.argsort(rng.random((S, C, pool)), axis=-1)[..., :s.n_correct]   # [S, C, k] in pool
+    ranks = np.where(hard[..., None], 1 + pick, np.concatenate(
+        [np.zeros((S, C, 1), np.int64), 1 + pick[..., :s.n_correct - 1]], -1))
+    correct = np.zeros((S, C, V), bool)
+    np.put_along_axis(correct, np.take_along_axis(order, ranks, -1), True, -1)
+    return z0, correct
+
+
+def _sample(lmu: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF sampling: lmu [R, V] log-probs, u [R, G] uniforms in [0, 1) → tokens [R, G].
+
+    One flat ``searchsorted`` over the normalised CDFs offset by their row index (row i lives in
+    [i, i+1)); float64 keeps a resolution of ``R · 2^-52`` (below 1e-12 for R < 4000 rows).
+    """
+    R, V = lmu.shape
+    cdf = np.cumsum(np.exp(lmu, dtype=np.float64), -1)                 # [R, V]
+    rows = np.arange(R, dtype=np.float64)[:, None]
+    cdf /= cdf[:, -1:]
+    cdf += rows
+    flat = np.searchsorted(cdf.reshape(-1), (u + rows).reshape(-1), side="right").reshape(R, -1)
+    return np.minimum(flat - np.arange(R)[:, None] * V, V - 1)
+
+
+def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
+    """Simulate; returns ``{"settings", "methods", "history": {metric: [steps, M, S]},
+    "collapse_step": [M, S] (−1 = none), "token_updates"}``. Bitwise reproducible per seed."""
+    from tqdm import tqdm
+
+    s = settings
+    specs = [MethodSpec.parse(m) for m in s.methods]
+    mm = Mismatch.parse(s.mismatch)
+    M, S, P, L, G, V, C = len(specs), s.seeds, s.prompts, s.length, s.group, s.vocab.V, s.contexts
+    rng = np.random.default_rng(s.seed)
+    z0, correct = _task(s, rng)
+    z = np.broadcast_to(z0, (M, S, C, V)).copy()                       # [M, S, C, V] parameters
+    lag = [z.copy() for _ in range(s.staleness)]                       # snapshots, oldest first
+    hist = {k: np.zeros((s.steps, M, S)) for k in METRICS}
+    alive = np.ones((M, S), bool)
+    peak = np.full((M, S), -np.inf)
+    first = None
+    collapse = np.full((M, S), -1, np.int64)
+    noise_rng = np.random.default_rng([s.seed, 1])
+    rows_v = np.arange(M * S * C, dtype=np.int64) * V                   # flat row offsets
+    for step in tqdm(range(s.steps), desc="dynamics", disable=not progress, leave=False):
+        behaviour = lag[0] if lag else z
+        zmu = np.empty((M * S * C, V), np.float32)
+        mm.apply(behaviour.reshape(-1, V), zmu, noise_rng)
+        lmu = _log_softmax(zmu).reshape(M, S, C, V)
+        u = np.broadcast_to(rng.random((1, S, C, G)), (M, S, C, G))   # common random numbers
+        tok = _sample(lmu.reshape(-1, V), u.reshape(-1, G)).reshape(M, S, C, G)
+        ell_mu = np.take_along_axis(lmu, tok, -1).astype(np.float64)   # [M, S, C, G]
+        hit = np.take_along_axis(np.broadcast_to(correct, (M, S, C, V)), tok, -1)
+        reward = hit.reshape(M, S, P, L, G).all(3).astype(np.float64)   # [M, S, P, G]
+        adv = advantages.group_advantages(reward.reshape(-1, G), std_normalize=s.std_normalize)
+        adv = np.broadcast_to(adv.reshape(M, S, P, 1, G), (M, S, P, L, G)).reshape(M, S, C, G)
+        shift_sum = np.zeros((M, S))
+        shift_max = np.zeros((M, S))
+        masked = np.zeros((M, S))
+        atten = np.zeros((M, S))
+        for k in range(s.updates):
+            lp = _log_softmax(z)                                        # [M, S, C, V]
+            pi = np.exp(lp)
+            if k == 0:
+                hist["entropy"][step] = -(pi * lp).sum(-1, dtype=np.float64).mean(-1)
+                p_ok = np.where(correct, pi, 0).sum(-1, dtype=np.float64)   # [M, S, C]
+                hist["reward_pi"][step] = p_ok.reshape(M, S, P, L).prod(-1).mean(-1)
+            if k == s.updates - 1:
+                hist["tv"][step] = 0.5 * np.abs(pi - np.exp(lmu)).sum(-1, dtype=np.float64).mean(-1)
+            ell = np.take_along_axis(lp, tok, -1).astype(np.float64)   # [M, S, C, G]
+            shift = np.abs(np.exp(ell) - np.exp(ell_mu))
+            shift_sum += shift.mean((-1, -2))
+            shift_max = np.maximum(shift_max, shift.max((-1, -2)))
+            g = np.empty((M, S, C, G))
+            for i, sp in enumerate(specs):
+                g[i] = losses_np.gradient(sp.name, ell[i], ell_mu[i], adv[i], params=dict(sp.params))
+            g = np.where(alive[:, :, None, None], g, 0.0)
+            nz = adv != 0
+            w = np.where(nz, g / np.where(nz, adv * np.exp(ell - ell_mu), 1.0), 1.0)
+            n_nz = np.maximum(nz.sum((-1, -2)), 1)
+            masked += (nz & (w == 0)).sum((-1, -2)) / n_nz
+            atten += (nz & (w < 1 - 1e-9)).sum((-1, -2)) / n_nz
+            # Δz_c = lr/G · (Σ_g g e_a − (Σ_g g) π_c)   (chain rule ∂ℓ_a/∂z = e_a − π)
+            grad = np.multiply(pi, -g.sum(-1, keepdims=True).astype(np.float32), out=pi)
+            np.add.at(grad.reshape(-1), (rows_v[:, None] + tok.reshape(-1, G)).reshape(-1),
+                      g.reshape(-1).astype(np.float32))                 # [M, S, C, V]
+            grad *= np.float32(s.lr / G)
+            z += grad
+        if lag:
+            lag.pop(0)
+            lag.append(z.copy())
+        hist["reward"][step] = reward.mean((-1, -2))
+        hist["shift_mean"][step] = shift_sum / s.updates
+        hist["shift_max"][step] = shift_max
+        hist["masked"][step] = masked / s.updates
+        hist["attenuated"][step] = atten / s.updates
+        finite = np.isfinite(z).all((-1, -2))
+        rp = hist["reward_pi"][step]
+        first = rp.copy() if first is None else first
+        peak = np.maximum(peak, rp)
+        down = (~finite) | ((peak > first + 0.1) & (rp < 0.5 * peak))
+        newly = alive & down
+        collapse[newly] = step
+        alive &= ~down
+        hist["collapsed"][step] = ~alive
+        z[~finite] = np.nan_to_num(z[~finite], nan=0.0, posinf=0.0, neginf=0.0)
+    return {"settings": settings_dict(s), "methods": [sp.label for sp in specs], "history": hist,
+            "collapse_step": collapse, "token_updates": int(s.steps * s.updates * M * S * C * G)}
+
+
+def settings_dict(s: DynamicsSettings) -> dict:
+    d = asdict(s)
+    d["methods"] = list(s.methods)
+    return d
+
+
+def bootstrap_ci(x: np.ndarray, *, axis: int = -1, confidence: float = 0.95, seed: int = 0,
+                 n_resamples: int = 1000):
+    """Mean and percentile-bootstrap interval over ``axis`` (scipy.stats.bootstrap); with one
+    sample or no spread the interval collapses to the mean."""
+    from scipy import stats
+
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis)
+    if x.shape[axis] < 2:
+        return mean, mean, mean
+    x = np.moveaxis(x, axis, -1)
+    flat = x.reshape(-1, x.shape[-1])
+    lo, hi = np.empty(flat.shape[0]), np.empty(flat.shape[0])
+    for i, row in enumerate(flat):
+        if np.ptp(row) == 0:
+            lo[i] = hi[i] = row[0]
+            continue
+        r = stats.bootstrap((row,), np.mean, confidence_level=confidence, method="percentile",
+                            n_resamples=n_resamples, random_state=np.random.default_rng(seed))
+        lo[i], hi[i] = r.confidence_interval.low, r.confidence_interval.high
+    return mean, lo.reshape(mean.shape), hi.reshape(mean.shape)
+
+
+def summarize(result: dict, *, tail: float = 0.1) -> list[dict]:
+    """Per method: final expected reward (mean of the last ``tail`` share of steps) with a
+    bootstrap CI over seeds, collapse rate, peak max |π − μ|, final TV and entropy."""
+    h = result["history"]
+    steps = h["reward"].shape[0]
+    last = slice(max(0, steps - max(1, int(round(tail * steps)))), steps)
+    final = h["reward_pi"][last].mean(0)                                # [M, S]
+    mean, lo, hi = bootstrap_ci(final, axis=-1)
+    rows = []
+    for i, label in enumerate(result["methods"]):
+        cs = result["collapse_step"][i]
+        rows.append({
+            "method": label, "final_reward_pi": float(mean[i]), "ci_low": float(lo[i]),
+            "ci_high": float(hi[i]), "collapse_rate": float((cs >= 0).mean()),
+            "first_collapse": int(cs[cs >= 0].min()) if (cs >= 0).any() else None,
+            "max_shift_max": float(h["shift_max"][:, i].max()),
+            "final_tv": float(h["tv"][last, i].mean()),
+            "final_entropy": float(h["entropy"][last, i].mean()),
+            "masked": float(h["masked"][:, i].mean()), "attenuated": float(h["attenuated"][:, i].mean()),
+        })
+    return rows
+
+
+# ------------------------------------------------------------------------- sweeps ----------
+
+def _key(overrides: dict) -> str:
+    return hashlib.sha1(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def grid(axes: dict[str, Iterable]) -> list[dict]:
+    """The cartesian product of ``axes`` ({setting name: values}) as a list of override dicts."""
+    names = list(axes)
+    for n in names:
+        if n not in DynamicsSettings.__dataclass_fields__:
+            raise ValueError(f"unknown sweep axis {n!r}; accepted: "
+                             f"{sorted(DynamicsSettings.__dataclass_fields__)}")
+    return [dict(zip(names, vals)) for vals in itertools.product(*(list(axes[n]) for n in names))]
+
+
+def sweep(base: DynamicsSettings, points: list[dict], out: str | Path | None = None, *,
+          progress: bool = False) -> list[dict]:
+    """Run ``base`` with each override dict of ``points``; one JSON line per point is appended
+    to ``out`` as soon as it finishes, and points already in ``out`` are not run again (resume).
+
+    Returns the records ``{"key", "overrides", "summary", "curves": {metric: [steps, M] seed means}}``
+    in ``points`` order.
+    """
+    from tqdm import tqdm
+
+    done: dict[str, dict] = {}
+    path = Path(out) if out else None
+    if path and path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue   # a line cut by an interruption: that point is simply run again
+                done[rec["key"]] = rec
+    settings = [replace(base, **p) for p in points]   # validates every point before running
+    records = []
+    for p, st in tqdm(list(zip(points, settings)), desc="sweep", disable=not progress):
+        key = _key({"base": settings_dict(base), "point": p})
+        if key in done:
+            records.append(done[key])
+            continue
+        res = run(st)
+        rec = {"key": key, "overrides": p, "summary": summarize(res),
+               "curves": {m: res["history"][m].mean(-1).tolist() for m in ("reward_pi", "shift_max", "tv")}}
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as f:
+                f.write(json.dumps(rec) + "\n")
+        records.append(rec)
+    return records
