@@ -15,8 +15,10 @@ from drpo_analysis.methods.ratio_clip import clipped_ratio_objective
 
 
 def sequence_ratio(x):
-    """``S_t = exp(sg(L) + ℓ_t − sg(ℓ_t))``: value S, gradient S per token."""
-    return x.ops.exp(x.extra("seq_log_ratio") + x.ell - x.sg(x.ell))
+    """``S_t = exp(sg(L) + ℓ_t − sg(ℓ_t))``: value S, gradient S per token. The exponent goes
+    through the backend's log-ratio clamp like ``x.log_ratio`` (torch: the dtype's exp range;
+    the fuzz oracle: an implementation's documented clamp, e.g. verl's ``max=10``)."""
+    return x.ops.exp(x.ops.clamp_log_ratio(x.extra("seq_log_ratio") + x.ell - x.sg(x.ell)))
 
 
 def gspo_token(x, p):

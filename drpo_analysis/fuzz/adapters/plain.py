@@ -1,0 +1,86 @@
+"""The plain adapter: any callable with our canonical signature (see ``fuzz.targets``)::
+
+    def my_loss(logp, logp_mu, adv, mask, **params) -> torch.Tensor  # scalar
+
+``params`` are the method's parameters by our registry's names, all of them (defaults filled in).
+Options: ``agg`` (an aggregation mode of :mod:`drpo_analysis.aggregation`, default token-mean),
+``horizon`` (the constant of seq-mean-token-sum-norm), ``log_ratio_clamp`` ((lo, hi) or a bound
+b for ±b), ``is_truncation`` (C), ``compare_value`` (bool), ``count_empty_rows`` (bool),
+``timeout`` (s).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from drpo_analysis import aggregation, methods
+from drpo_analysis.fuzz.oracle import Conventions
+from drpo_analysis.fuzz.targets import Target
+
+
+def conventions(*, agg="token-mean", horizon=None, log_ratio_clamp=None, is_truncation=None,
+                compare_value=True, count_empty_rows=True) -> Conventions:
+    if agg not in aggregation.MODES:
+        raise ValueError(f"agg must be one of {', '.join(aggregation.MODES)}, got {agg!r}")
+    if log_ratio_clamp is not None and not isinstance(log_ratio_clamp, (tuple, list)):
+        log_ratio_clamp = (-float(log_ratio_clamp), float(log_ratio_clamp))
+    return Conventions(agg=agg, horizon=None if horizon is None else float(horizon),
+                       log_ratio_clamp=None if log_ratio_clamp is None else tuple(map(float, log_ratio_clamp)),
+                       is_truncation=None if is_truncation is None else float(is_truncation),
+                       compare_value=bool(compare_value), count_empty_rows=bool(count_empty_rows))
+
+
+def target(fn, *, method, params=None, name=None, spec=None, timeout=20.0, **options) -> Target:
+    if method is None:
+        raise ValueError("method is required (one of: " + ", ".join(methods.names()) + ")")
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    spec = spec or _spec_of(fn)
+    from drpo_analysis.fuzz.adapters import reproducer_line
+    repro = reproducer_line(spec, "plain", m.name, params, options) if spec else ""
+    return Target(name or spec or getattr(fn, "__qualname__", repr(fn)), fn, m.name, p,
+                  conventions(**options), reproducer=repro, timeout=float(timeout))
+
+
+def _spec_of(fn) -> str | None:
+    mod, qual = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not mod or "<" in qual:
+        return None
+    if mod == "__main__":
+        f = getattr(sys.modules.get("__main__"), "__file__", None)
+        return f"{f}:{qual}" if f else None
+    return f"{mod}:{qual}"
+
+
+def resolve(spec: str):
+    """The callable named by ``module:function`` or ``path.py:function`` (dots allowed after ':')."""
+    if ":" not in spec:
+        raise ValueError(f"target must be 'module:function' or 'path.py:function', got {spec!r}")
+    where, _, attr = spec.rpartition(":")
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise ValueError(f"no such file {where!r} in target {spec!r}")
+        name = f"_drpo_fuzz_target_{abs(hash(str(path.resolve())))}"
+        mod = sys.modules.get(name)
+        if mod is None:
+            sp = importlib.util.spec_from_file_location(name, path)
+            mod = importlib.util.module_from_spec(sp)
+            sys.modules[name] = mod
+            sp.loader.exec_module(mod)
+    else:
+        mod = importlib.import_module(where)
+    obj = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"{where!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def load(spec: str, *, method=None, params=None, **options) -> Target:
+    return target(resolve(spec), method=method, params=params, spec=spec, **options)

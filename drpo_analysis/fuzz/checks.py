@@ -1,0 +1,310 @@
+"""The named checks. Each one turns a seed into batches, calls the target through :func:`probe`
+and returns the first failing :class:`Probe` (or None) plus a line of detail for the report.
+
+| check | what must hold |
+|---|---|
+| ``gradient`` | ∂loss/∂ℓ (and the value where meaningful) equal the reference on drawn fp32 batches |
+| ``on_policy`` | with ``old = current.detach()`` (r ≡ 1) the gradient is the unclipped reference |
+| ``stop_gradient`` | with ℓ_μ and Â passed as tensors that require grad (an old-policy forward without
+  ``no_grad``, advantages from a critic), ∂loss/∂ℓ is unchanged: nothing flows through them |
+| ``region_coverage`` | agreement on tokens stratified over sign(Â) × every Piecewise region of the
+  method's gradient × sign of the weight, including rare tokens (μ down to 1e−12) |
+| ``aggregation`` | micro-batch and data-parallel splits with global counts sum to the full batch;
+  duplicated and reordered batches agree with the reference |
+| ``padding`` | ±1e4, ±inf, NaN at masked positions, extra padded columns, all-masked rows change
+  nothing, masked gradients are exactly 0; all-masked and empty batches give a finite 0 |
+| ``overflow`` | log-ratios up to ±100 and π = 0 (ℓ = −inf): finite and equal to the reference with
+  the log-ratio clamped at the implementation's documented clamp, or else at the dtype's
+  ``log(finfo.max) − 8`` (beyond it the exact value is not representable) |
+| ``dtype`` | float64, bfloat16 and float16 inputs agree within the dtype's tolerance (|log r| ≤ 8
+  so that the true gradient is representable in the input dtype) |
+
+Misbehaviour (raises, timeout, NaN, non-scalar, no gradient) is reported by whichever check met it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from drpo_analysis import methods
+from drpo_analysis.fuzz import oracle
+from drpo_analysis.fuzz.strategies import Batch, sample_batch
+from drpo_analysis.fuzz.targets import Outcome, Target, call, round_to
+
+PAD_VALUES = (1e4, -1e4, math.inf, -math.inf, math.nan)
+
+
+@dataclass
+class Probe:
+    """One comparison of the target with the reference on one batch (the unit of a reproducer)."""
+
+    batch: Batch
+    dtype: str = "float32"
+    on_policy: bool = False
+    grad_inputs: bool = False
+    shards: list | None = None          # row index lists: sum of contributions with global counts
+    dp: bool = False                    # shards are data-parallel ranks (dp_size = len(shards))
+    clamp_to_dtype: bool = False        # overflow semantics (see module docstring)
+    # filled in on failure
+    kind: str = ""
+    message: str = ""
+    expected: float | None = None
+    got: float | None = None
+    index: tuple | None = None
+
+    def options(self) -> dict:
+        out = {"dtype": self.dtype}
+        for k in ("on_policy", "grad_inputs", "dp", "clamp_to_dtype"):
+            if getattr(self, k):
+                out[k] = True
+        if self.shards is not None:
+            out["shards"] = [list(map(int, s)) for s in self.shards]
+        return out
+
+
+def dtype_clamp(dtype: str) -> float:
+    """The largest |log r| whose exp is finite with room to spare: ``log(finfo.max) − 8`` of the
+    dtype the arithmetic runs in (half precision computes in float32, see losses_torch)."""
+    compute = "float64" if dtype == "float64" else "float32"
+    return float(np.log(np.finfo(compute).max) - 8.0)
+
+
+def conventions_for(target: Target, p: Probe) -> oracle.Conventions:
+    conv = target.conventions
+    if p.clamp_to_dtype and conv.log_ratio_clamp is None:
+        b = dtype_clamp(p.dtype)
+        conv = replace(conv, log_ratio_clamp=(-b, b))
+    return conv
+
+
+def probe(target: Target, p: Probe) -> Probe | None:
+    """Run one probe; the failing probe (with kind/message/expected/got) or None if it conforms."""
+    batch = round_to(p.batch, p.dtype)
+    conv = conventions_for(target, p)
+    counts = conv.global_counts(batch) if p.shards is not None else {}
+    exp = oracle.expected(target.method, target.params, batch, conv, dtype=p.dtype, **counts)
+    if p.shards is None:
+        out = call(target, batch, p.dtype, on_policy=p.on_policy, grad_inputs=p.grad_inputs)
+        if p.on_policy:
+            exp = oracle.expected(target.method, target.params, batch.replace(logp_mu=batch.logp), conv,
+                                  dtype=p.dtype)
+    else:
+        out = _sharded_call(target, batch, p, counts)
+    if out.error:
+        if not (out.error == "non-finite" and not np.isfinite(exp.grad).all()):
+            return replace(p, kind=out.error, message=out.message, got=out.loss)
+    if out.grad.shape != batch.shape:
+        return replace(p, kind="wrong-shape", message=f"gradient shape {list(out.grad.shape)} != {list(batch.shape)}")
+    mm = oracle.compare(exp, batch.mask, out.grad, out.loss, p.dtype)
+    if mm is None:
+        return None
+    return replace(p, kind=f"{mm.what} mismatch", message=mm.detail, expected=mm.expected, got=mm.got,
+                   index=mm.index)
+
+
+def _sharded_call(target: Target, batch: Batch, p: Probe, counts: dict) -> Outcome:
+    """Σ over shards of the target's contribution, each computed with the global counts."""
+    grad = np.zeros(batch.shape)
+    loss = 0.0
+    dp = len(p.shards) if p.dp else None
+    for rows in p.shards:
+        out = call(target, batch.rows(rows), p.dtype, dp_size=dp, **counts)
+        if out.error:
+            return out
+        grad[np.asarray(rows)] += out.grad
+        loss += out.loss
+    return Outcome(loss=loss, grad=grad)
+
+
+@dataclass
+class Context:
+    target: Target
+    rng: np.random.Generator
+    examples: int
+    batch: int = 6
+    length: int = 12
+
+    @property
+    def method(self):
+        return methods.get(self.target.method)
+
+    @property
+    def adv_per(self) -> str:
+        seq = any(e.name in ("seq_log_ratio", "seq_len") for e in self.method.extras)
+        return "sequence" if seq or self.rng.random() < 0.5 else "token"
+
+    def sample(self, **kw) -> Batch:
+        opts = dict(batch=int(self.rng.integers(1, self.batch + 1)), length=int(self.rng.integers(1, self.length + 1)),
+                    kinks=oracle.kinks(self.target.method, self.target.params), adv_per=self.adv_per,
+                    topk=any(e.name.startswith("topk") for e in self.method.extras))
+        opts.update(kw)
+        return sample_batch(self.rng, **opts)
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: str = "passed"              # passed, failed, skipped
+    examples: int = 0
+    detail: str = ""
+    failure: Probe | None = None
+    coverage: dict = field(default_factory=dict)
+
+
+def _run(name: str, ctx: Context, probes) -> CheckResult:
+    res = CheckResult(name)
+    for p in probes:
+        res.examples += 1
+        bad = probe(ctx.target, p)
+        if bad is not None:
+            res.status, res.failure = "failed", bad
+            return res
+    return res
+
+
+def check_gradient(ctx: Context) -> CheckResult:
+    return _run("gradient", ctx, (Probe(ctx.sample()) for _ in range(ctx.examples)))
+
+
+def check_on_policy(ctx: Context) -> CheckResult:
+    return _run("on_policy", ctx, (Probe(ctx.sample(), on_policy=True) for _ in range(max(2, ctx.examples // 3))))
+
+
+def check_stop_gradient(ctx: Context) -> CheckResult:
+    res = _run("stop_gradient", ctx, (Probe(ctx.sample(), grad_inputs=True) for _ in range(max(2, ctx.examples // 3))))
+    res.detail = "logp_mu and adv require grad; dloss/dlogp must equal the reference"
+    return res
+
+
+def check_region_coverage(ctx: Context) -> CheckResult:
+    """Agreement on batches until every reachable stratum has been compared ≥ 4 times."""
+    res = CheckResult("region_coverage")
+    counts: dict[str, int] = {}
+    rare = 0
+    for _ in range(max(4, ctx.examples)):
+        b = ctx.sample(batch=8, length=16, min_mu=1e-12)
+        ell, ell_mu, adv, ex, _ = oracle._valid_inputs(ctx.target.method, b)
+        labels = oracle.regions(ctx.target.method, ctx.target.params, ell, ell_mu, adv, ex)
+        for lab in labels:
+            counts[lab] = counts.get(lab, 0) + 1
+        rare += int((ell_mu < math.log(1e-6)).sum())
+        res.examples += 1
+        bad = probe(ctx.target, Probe(b))
+        if bad is not None:
+            res.status, res.failure = "failed", bad
+            break
+    res.coverage = dict(sorted(counts.items()))
+    res.detail = (f"{len(counts)} strata (sign A x gradient leaf x sign w), min count "
+                  f"{min(counts.values(), default=0)}, {rare} tokens with mu < 1e-6")
+    return res
+
+
+def check_aggregation(ctx: Context) -> CheckResult:
+    def probes():
+        for _ in range(max(2, ctx.examples // 3)):
+            b = ctx.sample(batch=int(ctx.rng.integers(2, ctx.batch + 3)))
+            yield Probe(b.concat(b))                                    # duplicated batch
+            yield Probe(b.rows(ctx.rng.permutation(b.shape[0])))        # reordered sequences
+            if ctx.target.takes_global_counts:
+                k = int(ctx.rng.integers(2, b.shape[0] + 1))
+                order = ctx.rng.permutation(b.shape[0])
+                shards = [s for s in np.array_split(order, k) if len(s)]
+                yield Probe(b, shards=shards)                           # micro-batches
+                yield Probe(b, shards=shards, dp=True)                  # data-parallel ranks
+    res = _run("aggregation", ctx, probes())
+    res.detail = ("duplicate, reorder" + (", micro-batch and data-parallel splits with global counts"
+                                          if ctx.target.takes_global_counts else
+                                          "; splits skipped: the target takes no global counts "
+                                          "(num_tokens/num_seqs)"))
+    return res
+
+
+def padded(b: Batch, value: float, rng: np.random.Generator) -> Batch:
+    """``b`` with masked positions set to ``value``, three extra padded columns and one all-masked row."""
+    B, T = b.shape
+    def widen(a, fill):
+        out = np.full((B + 1, T + 3), fill, dtype=a.dtype)
+        out[:B, :T] = a
+        return out
+    mask = widen(b.mask, False)
+    adv = widen(b.adv, value)
+    logp, logp_mu = widen(b.logp, value), widen(b.logp_mu, value)
+    for a in (logp, logp_mu, adv):
+        a[~mask] = value
+    gids = np.concatenate([b.group_ids, [b.group_ids.max(initial=-1) + 1]])
+    extras = {k: np.pad(v, [(0, 1), (0, 3)] + [(0, 0)] * (v.ndim - 2), constant_values=value)
+              for k, v in b.extras.items()}
+    return Batch(logp, logp_mu, adv, mask, gids, extras)
+
+
+def check_padding(ctx: Context) -> CheckResult:
+    def probes():
+        for _ in range(max(1, ctx.examples // 5)):
+            b = ctx.sample()
+            for v in PAD_VALUES:
+                yield Probe(padded(b, v, ctx.rng))
+        b = ctx.sample(batch=3)
+        yield Probe(b.replace(mask=np.zeros_like(b.mask)))           # all-masked batch
+        yield Probe(b.rows(np.arange(0)))                              # empty batch [0, T]
+    res = _run("padding", ctx, probes())
+    res.detail = "masked values in {1e4, -1e4, inf, -inf, nan}, +3 padded columns, all-masked rows/batch, empty batch"
+    return res
+
+
+def representable(target: Target, b: Batch, dtype: str) -> Batch:
+    """Mask out tokens whose clamped reference is not finite in ``dtype`` (e.g. GPG's Âℓ at π = 0,
+    SPO's r² at r = e^80 in float32): no implementation can return them."""
+    p = Probe(b, dtype=dtype, clamp_to_dtype=True)
+    rb = round_to(b, dtype)
+    conv = conventions_for(target, p)
+    ell, ell_mu, adv, ex, idx = oracle._valid_inputs(target.method, rb)
+    with np.errstate(all="ignore"):
+        g = oracle.token_gradient(target.method, target.params, ell, ell_mu, adv, ex, conv)
+        big = np.finfo(dtype if dtype == "float64" else "float32").max / 1e4
+        ok = np.isfinite(g) & (np.abs(g) < big)
+        v = oracle.token_objective(target.method, target.params, ell, ell_mu, adv, ex, conv)
+        ok &= np.isfinite(v) & (np.abs(v) < big)   # also where only the gradient is specified
+    mask = b.mask.copy()
+    mask.reshape(-1)[idx[~ok]] = False
+    return b.replace(mask=mask)
+
+
+def check_overflow(ctx: Context) -> CheckResult:
+    def probes():
+        for i in range(max(2, ctx.examples // 3)):
+            dtype = "float32" if i % 3 else "float64"
+            yield Probe(representable(ctx.target, ctx.sample(extreme=True), dtype), dtype=dtype,
+                        clamp_to_dtype=True)
+    res = _run("overflow", ctx, probes())
+    clamp = ctx.target.conventions.log_ratio_clamp
+    res.detail = ("log-ratios to +-100 and logp = -inf; reference clamp "
+                  + (f"{clamp} (documented by the implementation)" if clamp else
+                     f"+-{dtype_clamp('float32'):.1f} in float32, +-{dtype_clamp('float64'):.1f} in float64"))
+    return res
+
+
+def check_dtype(ctx: Context) -> CheckResult:
+    def probes():
+        for i in range(max(3, ctx.examples // 3)):
+            b = ctx.sample()
+            b = b.replace(logp=np.clip(b.logp, b.logp_mu - 8, b.logp_mu + 8))
+            yield Probe(b, dtype=("bfloat16", "float16", "float64")[i % 3])
+    res = _run("dtype", ctx, probes())
+    res.detail = "bfloat16, float16, float64 inputs with |log r| <= 8; per-dtype tolerances " + ", ".join(
+        f"{k}: rtol {t.rtol:g}" for k, t in oracle.TOLERANCES.items())
+    return res
+
+
+CHECKS: dict[str, Callable[[Context], CheckResult]] = {
+    "gradient": check_gradient,
+    "on_policy": check_on_policy,
+    "stop_gradient": check_stop_gradient,
+    "region_coverage": check_region_coverage,
+    "aggregation": check_aggregation,
+    "padding": check_padding,
+    "overflow": check_overflow,
+    "dtype": check_dtype,
+}

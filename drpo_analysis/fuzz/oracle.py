@@ -1,0 +1,359 @@
+"""The oracle: what ``∂loss/∂ℓ`` and the loss value of a conforming implementation must be.
+
+For a batch with mask ``m`` and an aggregation mode with weights ``a`` (every mode is linear,
+:mod:`drpo_analysis.aggregation`), a scalar loss ``Σ a · (−J)`` has, per token,
+
+    ∂loss/∂ℓ[b, t] = −a[b, t] · ∂J/∂ℓ[b, t]          (∂J/∂ℓ: ``losses_np.gradient``, float64)
+
+and masked tokens get exactly 0. The loss value ``Σ a · (−J)`` is compared too for methods whose
+value is meaningful (``Method.value_meaningful``) and implementations whose value is the
+objective's (not a surrogate like ``−Â sg(r) M ℓ``).
+
+Design choices of real implementations are options of the reference (:class:`Conventions`):
+
+* ``log_ratio_clamp=(lo, hi)``: ``ℓ − ℓ_μ`` clamped before ``exp`` (verl: ±20, GSPO's +10):
+  beyond the clamp the ratio is frozen at ``e^lo``/``e^hi``. Derived from the same single
+  definition: the objective is re-derived with a Piecewise clamp in its ``log_ratio``.
+* ``is_truncation=C``: the frozen IS factor ``r`` of the gradient is replaced by ``min(r, C)``
+  (verl DPPO's truncated IS, DPPO §5.4): ``∂J/∂ℓ · min(1, C/r)``.
+* ``compare_value=False``: the returned value is a gradient device, not ``−J``.
+
+Tolerances (:data:`TOLERANCES`) are per dtype and relative to the size of the gradient: a token
+passes when ``|got − exp| ≤ atol · max|exp| + rtol · |exp|``. Near a kink the reference is also
+evaluated at ``ℓ ± h·max(1, |ℓ|)`` and a token passes if it matches *either side* (one-sided values,
+never an average): the implementation decided which side of the kink it is on in its own
+precision.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Mapping
+
+import numpy as np
+
+from drpo_analysis import aggregation, losses_np, methods
+from drpo_analysis.divergences import topk_divergence
+from drpo_analysis.fuzz.strategies import Batch, Kink
+from drpo_analysis.methods.base import TokenView, make_namespace
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float    # relative to the token's own expected gradient
+    atol: float    # relative to max |expected gradient| over the batch
+    h: float       # kink margin in ℓ (relative to max(1, |ℓ|))
+
+
+#: Per-dtype tolerances. fp32: ~100 ulp of a ratio exp(ℓ − ℓ_μ) with |ℓ| ≤ 30; bf16/fp16: inputs
+#: are representable in the dtype, the gradient is rounded to it (8 / 11 mantissa bits).
+TOLERANCES = {
+    "float64": Tolerance(rtol=1e-7, atol=1e-9, h=1e-9),
+    "float32": Tolerance(rtol=2e-4, atol=2e-5, h=2e-5),
+    "float16": Tolerance(rtol=4e-3, atol=2e-3, h=2e-3),
+    "bfloat16": Tolerance(rtol=3e-2, atol=1e-2, h=1e-2),
+}
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How an implementation aggregates and which design choices it makes (module docstring)."""
+
+    agg: str = "token-mean"
+    horizon: float | None = None                  # L_const of seq-mean-token-sum-norm
+    log_ratio_clamp: tuple[float, float] | None = None
+    is_truncation: float | None = None
+    compare_value: bool = True
+    count_empty_rows: bool = True                 # False: seq-mean modes count rows with tokens only
+
+    def global_counts(self, batch: Batch) -> dict:
+        """``num_tokens`` and ``num_seqs`` of the whole batch (what splits must be given)."""
+        rows = batch.shape[0] if self.count_empty_rows else int(batch.mask.any(-1).sum())
+        return {"num_tokens": int(batch.mask.sum()), "num_seqs": rows}
+
+    def agg_kwargs(self, batch: Batch, *, num_tokens=None, num_seqs=None) -> dict:
+        kw: dict[str, Any] = {}
+        if num_seqs is None and not self.count_empty_rows:
+            num_seqs = self.global_counts(batch)["num_seqs"]
+        if self.agg == "seq-mean-token-sum-norm":
+            kw["horizon"] = self.horizon if self.horizon is not None else batch.shape[1]
+        if self.agg == "prompt-mean":
+            kw["group_ids"] = batch.group_ids
+        if num_tokens is not None and self.agg == "token-mean":
+            kw["num_tokens"] = num_tokens
+        if num_seqs and self.agg.startswith("seq-mean"):
+            kw["num_seqs"] = num_seqs
+        return kw
+
+
+@dataclass
+class Expected:
+    """The reference for one batch: gradients [3, B, T] (centre, ℓ−h, ℓ+h) and value bounds."""
+
+    grads: np.ndarray                   # [3, B, T] ∂loss/∂ℓ candidates, 0 at masked tokens
+    value: float | None                 # Σ a·(−J) at the centre (None: not compared)
+    value_bounds: tuple[float, float] | None
+    value_scale: float                  # Σ |a·J| (the value's own size)
+    weights: np.ndarray                 # [B, T] aggregation weights a
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def grad(self) -> np.ndarray:
+        return self.grads[0]
+
+
+def batch_extras(method: str, batch: Batch) -> dict[str, np.ndarray]:
+    """Per-token extras the reference needs: GSPO's frozen sequence statistics from the batch
+    itself (mean over valid tokens of ℓ − ℓ_μ, and |y|), Top-K sets from ``batch.extras``."""
+    m = methods.get(method)
+    out = {}
+    names = {e.name for e in m.extras}
+    if "seq_log_ratio" in names or "seq_len" in names:
+        valid = batch.mask
+        n = np.maximum(valid.sum(-1, keepdims=True), 1)
+        with np.errstate(invalid="ignore"):
+            diff = np.where(valid, batch.logp - batch.logp_mu, 0.0)
+        L = diff.sum(-1, keepdims=True) / n
+        if "seq_log_ratio" in names:
+            out["seq_log_ratio"] = np.broadcast_to(L, batch.shape)
+        if "seq_len" in names:
+            out["seq_len"] = np.broadcast_to(n.astype(float), batch.shape)
+    for k in names - set(out):
+        out[k] = batch.extras[k]
+    return out
+
+
+def _valid_inputs(method: str, batch: Batch):
+    """Flattened valid-token inputs (ℓ, ℓ_μ, Â, extras) and the flat index of valid tokens."""
+    idx = np.flatnonzero(batch.mask.reshape(-1))
+    ex = {k: v.reshape(-1, *v.shape[batch.logp.ndim:])[idx] for k, v in batch_extras(method, batch).items()}
+    return (batch.logp.reshape(-1)[idx], batch.logp_mu.reshape(-1)[idx], batch.adv.reshape(-1)[idx], ex, idx)
+
+
+def token_gradient(method: str, params: Mapping[str, float], ell, ell_mu, adv, extras,
+                   conv: Conventions = Conventions()) -> np.ndarray:
+    """``∂J/∂ℓ`` per token [n] with the conventions' clamp and truncation applied."""
+    if conv.log_ratio_clamp is None:
+        g = losses_np.gradient(method, ell, ell_mu, adv, params=params, extras=extras)
+    else:
+        g = _clamped_gradient(method, params, conv.log_ratio_clamp, ell, ell_mu, adv, extras)
+    if conv.is_truncation is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            lr = ell - ell_mu if conv.log_ratio_clamp is None else np.clip(ell - ell_mu, *conv.log_ratio_clamp)
+            g = g * np.minimum(1.0, conv.is_truncation * np.exp(-lr))
+    return g
+
+
+def token_objective(method: str, params: Mapping[str, float], ell, ell_mu, adv, extras,
+                    conv: Conventions = Conventions()) -> np.ndarray:
+    """Per-token ``J`` [n] (float64) with the conventions' log-ratio clamp."""
+    if conv.log_ratio_clamp is None:
+        return losses_np.objective(method, ell, ell_mu, adv, params=params, extras=extras)
+    m = methods.get(method)
+    ell, ell_mu, adv, extras, p = losses_np.check_inputs(m, ell, ell_mu, adv, extras, params)
+    lo, hi = conv.log_ratio_clamp
+
+    class ClampedOps(losses_np.NumpyOps):
+        @staticmethod
+        def clamp_log_ratio(e):
+            return np.clip(e, lo, hi)
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return np.asarray(m.objective(TokenView(ClampedOps, ell, ell_mu, adv, extras), make_namespace(p)),
+                          dtype=np.float64)
+
+
+@lru_cache(maxsize=64)
+def _clamped_kernel(method: str, params: tuple, lo: float, hi: float):
+    """Lambdified ``∂J/∂ℓ`` of the objective whose log-ratio is clamped to [lo, hi] (Piecewise)."""
+    import sympy as sp
+
+    from drpo_analysis import symbolic
+
+    m = methods.get(method)
+    lo_s = sp.nsimplify(lo, rational=True) if np.isfinite(lo) else None
+    hi_s = sp.nsimplify(hi, rational=True) if np.isfinite(hi) else None
+
+    class ClampedSympyOps(symbolic.SympyOps):
+        @staticmethod
+        def clamp_log_ratio(e):
+            pieces = ([(hi_s, e > hi_s)] if hi_s is not None else []) + \
+                     ([(lo_s, e < lo_s)] if lo_s is not None else [])
+            return sp.Piecewise(*pieces, (e, True)) if pieces else e
+
+    values = {p.name: p.default for p in m.params}
+    values.update(dict(params))
+    ns = make_namespace({k: sp.nsimplify(v, rational=True) for k, v in values.items()})
+    xs = symbolic.extra_symbols(m)
+    view = TokenView(ClampedSympyOps, symbolic.ELL, symbolic.ELL_MU, symbolic.ADV)
+    J = sp.sympify(m.objective(view, ns))
+    g = sp.diff(J, symbolic.ELL).subs(symbolic.ELL_SG, symbolic.ELL)
+    return tuple(xs), sp.lambdify([symbolic.ELL, symbolic.ELL_MU, symbolic.ADV, *xs.values()], g,
+                                  modules="numpy", cse=True)
+
+
+def _kernel_extras(method: str, names, extras):
+    if method.startswith("dppo_topk_"):
+        return [topk_divergence(extras["topk_logp_mu"], extras["topk_logp"], method.rsplit("_", 1)[1])]
+    return [extras[k] for k in names]
+
+
+def _clamped_gradient(method, params, clamp, ell, ell_mu, adv, extras):
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    names, fn = _clamped_kernel(m.name, tuple(sorted(p.items())), float(clamp[0]), float(clamp[1]))
+    ell, ell_mu, adv = (np.asarray(a, dtype=np.float64) for a in (ell, ell_mu, adv))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        out = fn(ell, ell_mu, adv, *_kernel_extras(m.name, names, extras))
+    return np.broadcast_to(np.asarray(out, dtype=np.float64), ell.shape).copy()
+
+
+def _shifted_extras(ex: dict, dh):
+    """GSPO's kink is on the frozen sequence log-ratio: move it with ℓ for the one-sided values."""
+    if "seq_log_ratio" not in ex:
+        return ex
+    return {**ex, "seq_log_ratio": ex["seq_log_ratio"] + dh}
+
+
+def expected(method: str, params: Mapping[str, float] | None, batch: Batch, conv: Conventions, *,
+             dtype: str = "float32", num_tokens=None, num_seqs=None) -> Expected:
+    """The reference ∂loss/∂ℓ (with one-sided kink candidates) and value for ``batch``."""
+    m = methods.get(method)
+    params = m.resolve_params(params)
+    tol = TOLERANCES[dtype]
+    a = aggregation.aggregation_weights(batch.mask, conv.agg,
+                                        **conv.agg_kwargs(batch, num_tokens=num_tokens, num_seqs=num_seqs))
+    ell, ell_mu, adv, ex, idx = _valid_inputs(m.name, batch)
+    a_flat = a.reshape(-1)[idx]
+    h = tol.h * np.maximum(1.0, np.abs(np.where(np.isfinite(ell), ell, 0.0)))
+    grads = np.zeros((3,) + batch.shape)
+    for k, shift in enumerate((0.0, -1.0, 1.0)):
+        e, ex_k = np.minimum(ell + shift * h, 0.0), _shifted_extras(ex, shift * h)
+        g = -a_flat * token_gradient(m.name, params, e, ell_mu, adv, ex_k, conv)
+        grads[k].reshape(-1)[idx] = g
+    value = bounds = None
+    scale = 0.0
+    if m.value_meaningful and conv.compare_value:
+        vals = np.stack([-a_flat * token_objective(m.name, params, np.minimum(ell + s * h, 0.0), ell_mu,
+                                                   adv, _shifted_extras(ex, s * h), conv)
+                         for s in (0.0, -1.0, 1.0)])
+        with np.errstate(invalid="ignore"):
+            value = float(vals[0].sum())
+            bounds = (float(vals.min(0).sum()), float(vals.max(0).sum()))
+            scale = float(np.abs(vals[0]).sum())
+    return Expected(grads, value, bounds, scale, a, ex)
+
+
+@dataclass
+class Mismatch:
+    """Where a gradient or value disagrees with the reference."""
+
+    what: str                     # "gradient", "masked gradient", "value"
+    index: tuple | None           # worst token (b, t) for gradients
+    expected: float
+    got: float
+    detail: str = ""
+
+
+def compare(exp: Expected, mask: np.ndarray, grad: np.ndarray, value: float | None,
+            dtype: str) -> Mismatch | None:
+    """First disagreement of ``grad`` [B, T] / ``value`` with ``exp`` under ``dtype``'s tolerance."""
+    tol = TOLERANCES[dtype]
+    valid = mask.astype(bool)
+    masked_bad = ~valid & (grad != 0)
+    if masked_bad.any():
+        i = tuple(int(v) for v in np.argwhere(masked_bad)[0])
+        return Mismatch("masked gradient", i, 0.0, float(grad[i]),
+                        "gradient at a masked (padding) position must be exactly 0")
+    g = exp.grads
+    finite = np.isfinite(g[0])
+    scale = float(np.abs(g[0][valid & finite]).max(initial=0.0))
+    scale = max(scale, 1e-12 * float(np.abs(exp.weights).max(initial=0.0)), 1e-300)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(grad[None] - g)
+        ok = (err <= tol.atol * scale + tol.rtol * np.abs(g)) | (grad[None] == g)
+    bad = valid & ~ok.any(0)
+    if bad.any():
+        rel = np.where(bad, np.nan_to_num(err[0], nan=np.inf, posinf=np.inf) / scale, -1.0)
+        i = tuple(int(v) for v in np.unravel_index(int(np.argmax(rel)), rel.shape))
+        n_bad = int(bad.sum())
+        return Mismatch("gradient", i, float(g[0][i]), float(grad[i]),
+                        f"{n_bad} of {int(valid.sum())} valid tokens disagree (worst at {i}; "
+                        f"tolerance {tol.atol:g}·max|grad| + {tol.rtol:g}·|grad|, max|grad| = {scale:.3g})")
+    if exp.value is not None and value is not None:
+        lo, hi = exp.value_bounds
+        slack = tol.atol * exp.value_scale + tol.rtol * abs(exp.value) + 1e-300
+        if not (lo - slack <= value <= hi + slack) and value != exp.value:
+            return Mismatch("value", None, exp.value, float(value),
+                            f"loss value outside [{lo:.6g}, {hi:.6g}] ± {slack:.3g}")
+    return None
+
+
+# --- kinks and regions (for the samplers and the region-coverage check) -------------------------
+
+def kinks(method: str, params: Mapping[str, float] | None = None) -> list[Kink]:
+    """The method's kinks in the coordinate that defines each (log r or Δ), from its parameters."""
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    out = []
+    for name, v in p.items():
+        if name in ("eps_low",) and v < 1:
+            out.append(Kink("log_ratio", float(np.log1p(-v))))
+        elif name == "eps_high":
+            out.append(Kink("log_ratio", float(np.log1p(v))))
+        elif name in ("dual_clip_c", "clip_max") or (name == "clip_min" and v > 0):
+            out.append(Kink("log_ratio", float(np.log(v))))
+        elif name in ("delta_low", "delta_high", "delta_mask") and ("tv" in m.name or m.name == "mask_drpo"):
+            out.append(Kink("shift", -v if name == "delta_low" else v))
+            if name == "delta_mask":
+                out.append(Kink("shift", -v))
+    return out
+
+
+@lru_cache(maxsize=64)
+def _region_kernel(method: str, params: tuple):
+    """Lambdified conditions of every leaf of the method's (nested) Piecewise gradient."""
+    import sympy as sp
+
+    from drpo_analysis import symbolic
+
+    m = methods.get(method)
+    ps = symbolic.param_symbols(m)
+    subs = {ps[k]: sp.nsimplify(v, rational=True) for k, v in params}
+    g = symbolic.gradient(m.name).subs(subs)
+    leaves: list = []
+
+    def walk(e, path):
+        if isinstance(e, sp.Piecewise):
+            taken = sp.true
+            for value, cond in e.args:
+                walk(value, sp.And(path, taken, cond))
+                taken = sp.And(taken, sp.Not(cond))
+        else:
+            leaves.append(path)
+    walk(g, sp.true)
+    xs = symbolic.extra_symbols(m)
+    args = [symbolic.ELL, symbolic.ELL_MU, symbolic.ADV, *xs.values()]
+    fns = [sp.lambdify(args, c, modules="numpy") for c in leaves]
+    return tuple(xs), fns
+
+
+def regions(method: str, params: Mapping[str, float] | None, ell, ell_mu, adv, extras=None) -> np.ndarray:
+    """A region label per token [n]: ``sign(Â) × Piecewise leaf of ∂J/∂ℓ × sign(w)`` as strings
+    such as ``"A+|leaf1|w-"`` (w− = the update is corrective, e.g. DRPO beyond its boundary)."""
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    names, fns = _region_kernel(m.name, tuple(sorted(p.items())))
+    ex = _kernel_extras(m.name, names, extras or {})
+    ell, ell_mu, adv = (np.asarray(a, dtype=np.float64) for a in (ell, ell_mu, adv))
+    leaf = np.full(ell.shape, -1)
+    with np.errstate(all="ignore"):
+        for i, f in enumerate(fns):
+            hit = np.broadcast_to(np.asarray(f(ell, ell_mu, adv, *ex), dtype=bool), ell.shape)
+            leaf = np.where((leaf < 0) & hit, i, leaf)
+        g = losses_np.gradient(m.name, ell, ell_mu, adv, params=p, extras=extras)
+        w_sign = np.sign(g * adv)
+    s = np.sign(adv)
+    sa = np.array(["A-", "A0", "A+"])[(s + 1).astype(int)]
+    sw = np.array(["w-", "w0", "w+"])[(np.nan_to_num(w_sign) + 1).astype(int)]
+    return np.char.add(np.char.add(np.char.add(sa, "|leaf"), leaf.astype(str)), np.char.add("|", sw))

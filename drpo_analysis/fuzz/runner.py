@@ -1,0 +1,185 @@
+"""Running the checks on a target: the report, shrunk findings and copy-pasteable reproducers.
+
+>>> from drpo_analysis.fuzz import assert_conforms
+>>> from drpo_analysis import losses_torch
+>>> def my_ppo(logp, logp_mu, adv, mask, **params):
+...     return losses_torch.policy_loss("ppo_clip", logp, logp_mu, adv, mask, params=params)
+>>> assert_conforms(my_ppo, method="ppo_clip", examples=3, checks=["gradient"])
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from drpo_analysis.fuzz import checks as _checks
+from drpo_analysis.fuzz.checks import CHECKS, Context, Probe, probe
+from drpo_analysis.fuzz.strategies import Batch
+from drpo_analysis.fuzz.targets import Target
+
+
+@dataclass
+class Finding:
+    check: str
+    kind: str                   # gradient mismatch, value mismatch, raises, timeout, non-finite, ...
+    message: str
+    counterexample: dict        # the shrunk batch (lists) and call options
+    expected: Any
+    got: Any
+    seed: int
+    reproducer: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Report:
+    target: str
+    method: str
+    params: dict
+    seed: int
+    checks: list[dict] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "target": self.target, "method": self.method, "params": self.params,
+                "seed": self.seed, "seconds": round(self.seconds, 3), "checks": self.checks,
+                "findings": [f.as_dict() for f in self.findings]}
+
+    def text(self) -> str:
+        from drpo_analysis.cli import format_table
+        lines = [f"fuzz {self.target} against {self.method} {self.params or ''} (seed {self.seed}, "
+                 f"{self.seconds:.1f} s): {'OK' if self.ok else f'{len(self.findings)} finding(s)'}",
+                 format_table(self.checks, ["name", "status", "examples", "detail"], max_width=110)]
+        for f in self.findings:
+            lines += ["", f"FINDING [{f.check}] {f.kind}: {f.message}",
+                      f"  expected {f.expected!r}, got {f.got!r}", "  reproducer:",
+                      *("    " + ln for ln in f.reproducer.splitlines())]
+        return "\n".join(lines)
+
+
+def _seed_for(seed: int, check: str) -> np.random.Generator:
+    return np.random.default_rng([seed, sum(map(ord, check)), len(check)])
+
+
+def minimize(target: Target, p: Probe) -> Probe:
+    """A smaller batch that still fails the same way: the worst token alone, else its row alone."""
+    b = p.batch
+    if p.shards is not None or b.shape[0] == 0 or not b.mask.any():
+        return p
+    cands = []
+    if p.index is not None and len(p.index) == 2:
+        bi, ti = p.index
+        cands.append(b.rows([bi]).replace(logp=b.logp[bi:bi + 1, ti:ti + 1], logp_mu=b.logp_mu[bi:bi + 1, ti:ti + 1],
+                                           adv=b.adv[bi:bi + 1, ti:ti + 1], mask=np.ones((1, 1), bool),
+                                           group_ids=np.zeros(1, int),
+                                           extras={k: v[bi:bi + 1, ti:ti + 1] for k, v in b.extras.items()}))
+        cands.append(b.rows([bi]).replace(group_ids=np.zeros(1, int)))
+    for c in cands:
+        smaller = probe(target, Probe(c, **{k: v for k, v in p.options().items() if k != "shards"}))
+        if smaller is not None and smaller.kind == p.kind:
+            return smaller
+    return p
+
+
+def _arr(a: np.ndarray) -> str:
+    return "np.array(" + np.array2string(np.asarray(a), separator=", ", floatmode="unique",
+                                         threshold=10**6, max_line_width=100) + ")"
+
+
+def reproducer(target: Target, p: Probe) -> str:
+    """A few lines of Python that re-run the failing comparison and raise AssertionError."""
+    b = p.batch
+    ex = ", extras={" + ", ".join(f"{k!r}: {_arr(v)}" for k, v in b.extras.items()) + "}" if b.extras else ""
+    opts = ", ".join(f"{k}={v!r}" for k, v in p.options().items())
+    return "\n".join([
+        "import numpy as np",
+        "from numpy import inf, nan",
+        "from drpo_analysis.fuzz import Batch, check_batch",
+        target.reproducer or f"# target = <{target.name}>",
+        f"batch = Batch(logp={_arr(b.logp)},",
+        f"              logp_mu={_arr(b.logp_mu)},",
+        f"              adv={_arr(b.adv)},",
+        f"              mask={_arr(b.mask)}, group_ids={_arr(b.group_ids)}{ex})",
+        f"check_batch(target, batch, {opts})",
+    ])
+
+
+def _finding(target: Target, check: str, p: Probe, seed: int) -> Finding:
+    b = p.batch
+    ce = {"logp": b.logp.tolist(), "logp_mu": b.logp_mu.tolist(), "adv": b.adv.tolist(),
+          "mask": b.mask.tolist(), **p.options()}
+    if p.index is not None:
+        ce["token"] = list(p.index)
+    return Finding(check, p.kind, p.message, ce, p.expected, p.got, seed, reproducer(target, p))
+
+
+def fuzz(target: Target, *, seed: int = 0, examples: int = 24, checks: Iterable[str] | None = None,
+         progress: bool = False) -> Report:
+    """Run the named checks (default: all of :data:`CHECKS`) on ``target``; never raises for
+    anything the target does. ``examples`` scales the number of batches per check."""
+    names = list(checks or CHECKS)
+    unknown = sorted(set(names) - set(CHECKS))
+    if unknown:
+        raise ValueError(f"unknown check(s) {unknown}; known: {', '.join(CHECKS)}")
+    if examples < 1:
+        raise ValueError(f"examples must be >= 1, got {examples}")
+    report = Report(target.name, target.method, dict(target.params), seed)
+    t0 = time.perf_counter()
+    it = names
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(names, desc=f"fuzz {target.name}", leave=False)
+    for name in it:
+        ctx = Context(target, _seed_for(seed, name), examples)
+        try:
+            res = CHECKS[name](ctx)
+        except Exception as exc:  # noqa: BLE001 - the fuzzer reports, it does not crash
+            res = _checks.CheckResult(name, "error", detail=f"fuzzer error: {type(exc).__name__}: {exc}")
+        row = {"name": name, "status": res.status, "examples": res.examples, "detail": res.detail}
+        if res.coverage:
+            row["coverage"] = res.coverage
+        report.checks.append(row)
+        if res.failure is not None:
+            report.findings.append(_finding(target, name, minimize(target, res.failure), seed))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def check_batch(target: Target, batch: Batch, *, dtype: str = "float32", on_policy: bool = False,
+                grad_inputs: bool = False, shards=None, dp: bool = False, clamp_to_dtype: bool = False) -> None:
+    """Compare ``target`` with the reference on one batch; AssertionError with the details if it
+    does not conform. The hypothesis-compatible entry point::
+
+        @given(strategies.batches())
+        def test_conforms(batch):
+            check_batch(target, batch)
+    """
+    bad = probe(target, Probe(batch, dtype, on_policy, grad_inputs, shards, dp, clamp_to_dtype))
+    if bad is not None:
+        at = f" at token {bad.index}" if bad.index else ""
+        raise AssertionError(f"{target.name} does not conform to {target.method}: {bad.kind}{at}: "
+                             f"{bad.message}; expected {bad.expected!r}, got {bad.got!r}")
+
+
+def assert_conforms(fn: Callable | Target, *, method: str | None = None, params: Mapping | None = None,
+                    adapter: str = "plain", seed: int = 0, examples: int = 12,
+                    checks: Iterable[str] | None = None, **options) -> Report:
+    """pytest-friendly: fuzz ``fn`` and raise AssertionError listing every finding with its
+    reproducer. ``fn`` is a callable for ``adapter`` (or a ready :class:`Target`); ``options`` go
+    to the adapter (e.g. ``agg="seq-mean-token-mean"``)."""
+    from drpo_analysis.fuzz import adapters
+    target = fn if isinstance(fn, Target) else adapters.make_target(adapter, fn, method=method,
+                                                                    params=params, **options)
+    report = fuzz(target, seed=seed, examples=examples, checks=checks)
+    if not report.ok:
+        raise AssertionError(report.text())
+    return report

@@ -1,0 +1,151 @@
+"""A fuzz target (any loss implementation behind an adapter) and calling it safely.
+
+The canonical signature that every adapter reduces an implementation to::
+
+    loss = fn(logp, logp_mu, adv, mask, **params) -> scalar torch.Tensor
+
+* ``logp``     [B, T] log π of the sampled tokens (the only tensor that requires grad),
+* ``logp_mu``  [B, T] log μ of the behaviour / rollout / old policy,
+* ``adv``      [B, T] advantages Â (per sequence: constant along a row),
+* ``mask``     [B, T] bool, False = padding,
+* ``params``   the method's parameters by our registry's names (e.g. ``delta=0.2``);
+* optional keywords the fuzzer passes only if ``fn`` accepts them: ``num_tokens`` / ``num_seqs``
+  (global counts of the whole optimiser step, for micro-batch and data-parallel splits) and the
+  method's extra inputs (Top-K sets ``topk_logp_mu``, ``topk_logp`` [B, T, K]).
+
+A call runs in a worker thread with a timeout; whatever the implementation does (raise, hang,
+return NaN, a vector, a tensor without gradient) becomes an :class:`Outcome` with an ``error``
+kind, never an exception in the fuzzer.
+"""
+from __future__ import annotations
+
+import inspect
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from drpo_analysis.fuzz.oracle import Conventions
+from drpo_analysis.fuzz.strategies import Batch
+
+DTYPES = ("float64", "float32", "bfloat16", "float16")
+
+
+@dataclass
+class Target:
+    """An implementation under test, reduced to the canonical signature."""
+
+    name: str
+    fn: Callable[..., Any]
+    method: str
+    params: dict = field(default_factory=dict)          # our registry's parameter names
+    conventions: Conventions = field(default_factory=Conventions)
+    call_params: dict | None = None                     # keywords passed to fn (default: params)
+    reproducer: str = ""                                # Python lines that define `target`
+    timeout: float = 20.0
+    notes: tuple[str, ...] = ()                         # design choices, for reports
+
+    @property
+    def accepts(self) -> set[str]:
+        try:
+            sig = inspect.signature(self.fn)
+        except (TypeError, ValueError):
+            return set()
+        if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            return {"num_tokens", "num_seqs", "topk_logp_mu", "topk_logp", "*"}
+        return set(sig.parameters)
+
+    @property
+    def takes_global_counts(self) -> bool:
+        return {"num_tokens", "num_seqs"} <= self.accepts
+
+
+@dataclass
+class Outcome:
+    """What one call returned: the scalar loss and ∂loss/∂ℓ [B, T], or an error kind."""
+
+    loss: float | None = None
+    grad: np.ndarray | None = None
+    error: str | None = None        # raises, timeout, non-scalar, no-gradient, non-finite, not-a-tensor
+    message: str = ""
+
+
+def torch_dtype(name: str):
+    import torch
+    return getattr(torch, name)
+
+
+def round_to(batch: Batch, dtype: str) -> Batch:
+    """The batch with ℓ, ℓ_μ, Â rounded to ``dtype`` (the reference then sees the same values)."""
+    import torch
+
+    def r(a):
+        with np.errstate(invalid="ignore"):
+            return torch.as_tensor(np.ascontiguousarray(a)).to(torch_dtype(dtype)).double().numpy()
+    extras = {k: r(v) for k, v in batch.extras.items()}
+    return batch.replace(logp=r(batch.logp), logp_mu=r(batch.logp_mu), adv=r(batch.adv), extras=extras)
+
+
+def call(target: Target, batch: Batch, dtype: str = "float32", *, num_tokens=None, num_seqs=None,
+         dp_size=None, on_policy: bool = False, grad_inputs: bool = False) -> Outcome:
+    """Run ``target`` on ``batch`` and backpropagate; never raises.
+
+    num_tokens, num_seqs: global counts (passed only if the target accepts them); dp_size: the
+    number of data-parallel ranks (adapters of frameworks that scale by it return the rank's
+    contribution, i.e. their loss divided by dp_size, as DDP averages gradients over ranks).
+    on_policy: pass ``logp_mu = logp.detach()`` (the same values, no graph).
+    grad_inputs: ``logp_mu`` and ``adv`` are leaves that require grad too (stop-gradient probe).
+    """
+    import torch
+
+    dt = torch_dtype(dtype)
+    logp = torch.tensor(batch.logp, dtype=dt, requires_grad=True)
+    logp_mu = logp.detach() if on_policy else torch.tensor(batch.logp_mu, dtype=dt, requires_grad=grad_inputs)
+    adv = torch.tensor(batch.adv, dtype=dt, requires_grad=grad_inputs)
+    mask = torch.tensor(batch.mask, dtype=torch.bool)
+    kwargs = dict(target.params if target.call_params is None else target.call_params)
+    acc = target.accepts
+    if num_tokens is not None and "num_tokens" in acc:
+        kwargs["num_tokens"] = num_tokens
+    if num_seqs is not None and "num_seqs" in acc:
+        kwargs["num_seqs"] = num_seqs
+    if dp_size is not None and "dp_size" in acc:
+        kwargs["dp_size"] = dp_size
+    for k, v in batch.extras.items():
+        kwargs[k] = torch.tensor(v, dtype=dt)
+
+    box: dict[str, Any] = {}
+
+    def work():
+        try:
+            with torch.enable_grad():
+                loss = target.fn(logp, logp_mu, adv, mask, **kwargs)
+                box["loss"] = loss
+                if isinstance(loss, torch.Tensor) and loss.numel() == 1 and loss.requires_grad:
+                    loss.reshape(()).backward()
+        except BaseException as exc:  # noqa: BLE001 - any failure of the target is a finding
+            box["exc"] = exc
+            box["tb"] = traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+    th = threading.Thread(target=work, daemon=True, name=f"fuzz-{target.name}")
+    th.start()
+    th.join(target.timeout)
+    if th.is_alive():
+        return Outcome(error="timeout", message=f"no result after {target.timeout:g} s")
+    if "exc" in box:
+        return Outcome(error="raises", message=box["tb"])
+    loss = box.get("loss")
+    if not isinstance(loss, torch.Tensor):
+        return Outcome(error="not-a-tensor", message=f"returned {type(loss).__name__}, expected a scalar tensor")
+    if loss.numel() != 1 or loss.dim() > 1:
+        return Outcome(error="non-scalar", message=f"returned shape {list(loss.shape)}, expected a scalar")
+    value = float(loss.detach().double().reshape(()))
+    if not loss.requires_grad or logp.grad is None:
+        return Outcome(loss=value, error="no-gradient", message="the loss does not depend on logp (no grad_fn)")
+    grad = logp.grad.double().numpy()
+    if not np.isfinite(value) or not np.isfinite(grad).all():
+        return Outcome(loss=value, grad=grad, error="non-finite",
+                       message=f"loss = {value!r}, {int((~np.isfinite(grad)).sum())} non-finite gradient entries")
+    return Outcome(loss=value, grad=grad)
