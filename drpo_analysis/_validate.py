@@ -12,10 +12,13 @@ import numpy as np
 
 
 def as_float_array(name: str, value: Any, *, allow_neg_inf: bool = False,
-                   upper: float | None = None, lower: float | None = None) -> np.ndarray:
+                   upper: float | None = None, lower: float | None = None,
+                   check_values: bool = True) -> np.ndarray:
     """Convert ``value`` to a float ndarray and check it is finite and within [lower, upper].
 
     ``allow_neg_inf`` admits ``-inf`` (a log-probability of an impossible token).
+    ``check_values=False`` checks only the type; the caller then runs :func:`values_in_range`
+    itself (per chunk, inside a kernel loop).
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a real number or array of real numbers, got {type(value).__name__}")
@@ -29,17 +32,33 @@ def as_float_array(name: str, value: Any, *, allow_neg_inf: bool = False,
         raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
-    if np.isnan(arr).any():
+    if check_values:
+        values_in_range(name, arr, allow_neg_inf=allow_neg_inf, upper=upper, lower=lower)
+    return arr
+
+
+def values_in_range(name: str, arr: np.ndarray, *, allow_neg_inf: bool = False,
+                    upper: float | None = None, lower: float | None = None) -> None:
+    """Value checks of :func:`as_float_array` (no NaN, no +inf, ``-inf`` only if allowed, inside
+    [lower, upper]) from two read-only reductions: min and max propagate NaN, so this is cheap
+    enough to run per cache-sized chunk inside a kernel loop."""
+    if arr.size == 0:
+        return
+    hi = arr.max()
+    lo = -np.inf if allow_neg_inf and lower is None else arr.min()
+    # fast path: one chained comparison (False for NaN, which min/max propagate)
+    if (-np.inf if allow_neg_inf else -np.finfo(np.float64).max) <= lo and hi < np.inf \
+            and (upper is None or hi <= upper) and (lower is None or lo >= lower):
+        return
+    if np.isnan(hi) or np.isnan(lo):
         raise ValueError(f"{name} contains NaN; mask such positions out instead")
-    bad_inf = np.isposinf(arr) | (np.isneginf(arr) if not allow_neg_inf else False)
-    if np.any(bad_inf):
+    if hi == np.inf or (lo == -np.inf and not allow_neg_inf):
         allowed = "finite or -inf" if allow_neg_inf else "finite"
         raise ValueError(f"{name} must be {allowed}; found infinite values")
-    if upper is not None and np.any(arr > upper):
-        raise ValueError(f"{name} must be <= {upper}; max is {float(np.max(arr))!r}")
-    if lower is not None and np.any(arr < lower):
-        raise ValueError(f"{name} must be >= {lower}; min is {float(np.min(arr))!r}")
-    return arr
+    if upper is not None and hi > upper:
+        raise ValueError(f"{name} must be <= {upper}; max is {float(hi)!r}")
+    if lower is not None and lo < lower:
+        raise ValueError(f"{name} must be >= {lower}; min is {float(lo)!r}")
 
 
 def same_shape(**arrays: Any) -> tuple[int, ...]:

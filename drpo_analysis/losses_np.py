@@ -9,6 +9,8 @@ All inputs share one token shape (``[B, T]``, ``[N]``, ...); extras add trailing
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
 import numpy as np
@@ -17,7 +19,13 @@ from drpo_analysis import _validate, methods
 from drpo_analysis.divergences import topk_divergence
 from drpo_analysis.methods.base import Method, TokenView, make_namespace
 
-CHUNK = 1 << 16  # tokens per chunk for lambdified kernels (keeps temporaries ~512 KiB)
+CHUNK = 1 << 13  # tokens per chunk for lambdified kernels: float64 temporaries of 64 KiB stay
+#                  below glibc's mmap threshold (128 KiB), so the loop reuses heap memory
+# Threads for the chunked kernels: DRPO_ANALYSIS_THREADS, else every core (at most 8).
+THREADS = max(1, int(os.environ.get("DRPO_ANALYSIS_THREADS", "0") or 0) or min(os.cpu_count() or 1, 8))
+_POOL: ThreadPoolExecutor | None = None
+# Value checks of the per-token inputs (shared by check_inputs and the chunked kernels).
+_VALUE_SPECS = ({"allow_neg_inf": True, "upper": 0.0}, {"upper": 0.0}, {})
 
 
 class NumpyOps:
@@ -52,11 +60,13 @@ class NumpyOps:
 
 
 def check_inputs(method: Method, ell, ell_mu, adv, extras: Mapping[str, Any] | None,
-                 params: Mapping[str, Any] | None):
-    """Validate and convert the per-token inputs of ``method`` (raises ValueError/TypeError)."""
-    ell = _validate.as_float_array("ell", ell, allow_neg_inf=True, upper=0.0)
-    ell_mu = _validate.as_float_array("ell_mu", ell_mu, upper=0.0)
-    adv = _validate.as_float_array("adv", adv)
+                 params: Mapping[str, Any] | None, *, values: bool = True):
+    """Validate and convert the per-token inputs of ``method`` (raises ValueError/TypeError).
+
+    values=False skips the value checks of ℓ, ℓ_μ, Â (the caller runs them per chunk).
+    """
+    ell, ell_mu, adv = (_validate.as_float_array(name, a, check_values=values, **spec)
+                        for name, a, spec in zip(("ell", "ell_mu", "adv"), (ell, ell_mu, adv), _VALUE_SPECS))
     shape = _validate.same_shape(ell=ell, ell_mu=ell_mu, adv=adv)
     extras = dict(extras or {})
     wanted = {e.name: e for e in method.extras}
@@ -89,25 +99,53 @@ def objective(method: str | Method, ell, ell_mu, adv, *, params=None, extras=Non
         return np.asarray(m.objective(view, make_namespace(p)), dtype=np.float64)
 
 
-def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extras) -> np.ndarray:
+def _kernel(kind: str, m: Method, p: Mapping[str, float]):
     from drpo_analysis import symbolic  # sympy loads only when a gradient is asked for
 
+    key = tuple(sorted(p.items()))
+    return symbolic.compiled(m.name, key).grad if kind == "grad" else symbolic.weight_kernel(m.name, key)
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="losses_np")
+    return _POOL
+
+
+def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extras) -> np.ndarray:
+    """Evaluate a lambdified kernel chunk by chunk (cache-sized temporaries), the chunks spread
+    over :data:`THREADS` threads (numpy ufuncs release the GIL; each output element depends on its
+    own inputs only, so the result is bitwise independent of the thread count). The value checks
+    of ℓ, ℓ_μ, Â run per chunk, on data already in cache."""
     m = methods.get(method)
-    ell, ell_mu, adv, extras, p = check_inputs(m, ell, ell_mu, adv, extras, params)
-    comp = symbolic.compiled(m.name, tuple(sorted(p.items())))
-    fn = comp.grad if kind == "grad" else comp.weight
-    if m.name.startswith("dppo_topk_"):
-        kind_ = m.name.rsplit("_", 1)[1]
-        extra_vals = [topk_divergence(extras["topk_logp_mu"], extras["topk_logp"], kind_)]
+    ell, ell_mu, adv, extras, p = check_inputs(m, ell, ell_mu, adv, extras, params, values=False)
+    fn = _kernel(kind, m, p)
+    n = int(np.prod(ell.shape))
+    arrays = [np.ascontiguousarray(a, dtype=np.float64).reshape(n, *a.shape[ell.ndim:])
+              for a in (ell, ell_mu, adv, *(extras[e.name] for e in m.extras))]   # [N] / [N, K]
+    topk = m.name.rsplit("_", 1)[1] if m.name.startswith("dppo_topk_") else None
+    out = np.empty(n, dtype=np.float64)                                           # [N]
+
+    def run(i):
+        sl = slice(i, i + CHUNK)
+        a_ell, a_mu, a_adv, *a_x = (a[sl] for a in arrays)
+        for name, a, spec in zip(("ell", "ell_mu", "adv"), (a_ell, a_mu, a_adv), _VALUE_SPECS):
+            _validate.values_in_range(name, a, **spec)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if topk:  # the Top-K divergence over top-K(μ) ∪ {sampled} ∪ {rest}, per chunk
+                a_x = [topk_divergence(a_x[0], a_x[1], topk)]
+            out[sl] = fn(a_ell, a_mu, a_adv, *a_x)
+            if kind == "weight" and not a_adv.all():  # w = (∂J/∂ℓ)/(Â r) is undefined at Â = 0
+                out[sl][a_adv == 0] = np.nan
+
+    starts = range(0, out.size, CHUNK)
+    if THREADS > 1 and len(starts) > 2:
+        for _ in _pool().map(run, starts):
+            pass
     else:
-        extra_vals = [extras[k] for k in comp.args[3:]]
-    arrays = [np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
-              for a in (ell, ell_mu, adv, *extra_vals)]
-    out = np.empty(arrays[0].shape, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for i in range(0, out.size, CHUNK):
-            sl = slice(i, i + CHUNK)
-            out[sl] = fn(*(a[sl] for a in arrays))
+        for i in starts:
+            run(i)
     return out.reshape(ell.shape)
 
 

@@ -1,0 +1,67 @@
+"""The fast weight kernels (lambdified simplified weight, chunked, threaded) equal the raw
+derivation ``(∂J/∂ℓ)/(Â r)`` of every method, and the chunking/threading changes no bit."""
+import numpy as np
+import pytest
+
+from drpo_analysis import losses_np, methods, symbolic
+
+from strategies_util import random_inputs
+
+NON_DEFAULT = {"drpo": {"delta": 0.15}, "spo": {"eps": 0.2}, "ppo_clip": {"eps_low": 0.1, "eps_high": 0.1},
+               "mask_drpo": {"delta": 0.2, "delta_mask": 0.1}, "cispo": {"clip_max": 1.5, "clip_min": 0.5},
+               "dppo_binary_tv": {"delta_low": 0.1, "delta_high": 0.3}}
+
+
+def _raw_weight(name, ell, ell_mu, adv, extras, params):
+    """Reference: lambdify of the unsimplified (∂J/∂ℓ)/(Â r), evaluated on the whole array."""
+    m = methods.get(name)
+    p = m.resolve_params(params)
+    comp = symbolic.compiled(name, tuple(sorted(p.items())))
+    if name.startswith("dppo_topk_"):
+        from drpo_analysis.divergences import topk_divergence
+        xs = [topk_divergence(extras["topk_logp_mu"], extras["topk_logp"], name[-2:])]
+    else:
+        xs = [extras[e.name] for e in m.extras]
+    with np.errstate(all="ignore"):
+        return np.broadcast_to(comp.weight(ell, ell_mu, adv, *xs), ell.shape)
+
+
+@pytest.mark.parametrize("name", methods.names())
+def test_fast_weight_equals_raw_derivation(name):
+    rng = np.random.default_rng(11)
+    ell, ell_mu, adv, extras = random_inputs(name, rng, n=4000, log_mu_low=-20.0)
+    ell[:50] = ell_mu[:50]            # on-policy tokens: r = 1 exactly
+    ell[50:60] = 0.0                  # π = 1
+    for params in ({}, NON_DEFAULT.get(name, {})):
+        got = losses_np.gradient_weight(name, ell, ell_mu, adv, params=params, extras=extras)
+        want = _raw_weight(name, ell, ell_mu, adv, extras, params)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["drpo", "ppo_clip", "pg_is", "dppo_topk_tv"])
+def test_weight_is_nan_where_advantage_is_zero(name):
+    rng = np.random.default_rng(3)
+    ell, ell_mu, adv, extras = random_inputs(name, rng, n=64)
+    adv[::3] = 0.0
+    w = losses_np.gradient_weight(name, ell, ell_mu, adv, extras=extras)
+    assert np.isnan(w[::3]).all() and np.isfinite(np.delete(w, np.s_[::3])).all()
+
+
+def test_chunking_and_threads_change_no_bit(monkeypatch):
+    rng = np.random.default_rng(5)
+    ell, ell_mu, adv, extras = random_inputs("dppo_topk_kl", rng, n=3 * 1024 + 17)
+    ref = losses_np.gradient_weight("dppo_topk_kl", ell, ell_mu, adv, extras=extras)
+    monkeypatch.setattr(losses_np, "CHUNK", 1000)
+    for threads in (1, 3):
+        monkeypatch.setattr(losses_np, "THREADS", threads)
+        got = losses_np.gradient_weight("dppo_topk_kl", ell, ell_mu, adv, extras=extras)
+        assert np.array_equal(got, ref, equal_nan=True)
+
+
+def test_bad_value_in_a_later_chunk_is_reported(monkeypatch):
+    monkeypatch.setattr(losses_np, "CHUNK", 16)
+    monkeypatch.setattr(losses_np, "THREADS", 2)
+    ell = np.full(200, -1.0)
+    ell[177] = np.nan
+    with pytest.raises(ValueError, match="ell contains NaN"):
+        losses_np.gradient_weight("drpo", ell, np.full(200, -1.0), np.ones(200))
