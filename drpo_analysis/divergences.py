@@ -179,12 +179,53 @@ def softmax64(logits) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
+def binary_kl_log(logp_mu, logp):
+    """Binary KL(μ‖π) of DPPO eq. 12 from log-probabilities, float64: ``1 − p`` is taken as
+    ``−expm1(log p)``, exact to rounding even when ``p`` is within 1e-12 of 1 (where
+    :func:`binary_kl`'s ``log1p(−p)`` from a rounded ``p`` has relative error ``eps/(1 − p)``)."""
+    lm, lp = np.asarray(logp_mu, np.float64), np.asarray(logp, np.float64)
+    mu = np.exp(lm)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(mu > 0, mu * (lm - lp), 0.0)
+        b = np.where(mu < 1, -np.expm1(lm) * (np.log(-np.expm1(lm)) - np.log(-np.expm1(lp))), 0.0)
+    return a + b
+
+
+def _partition_divergences(logp_mu_k, logp_k, mu_r, pi_r):
+    """TV and KL(μ‖π) over K listed tokens (log-probabilities [..., K]) plus a rest bucket whose
+    masses ``mu_r``, ``pi_r`` [...] are given (summed directly, not as ``1 − Σ_k``: that
+    difference loses all relative precision when the rest is tiny, and a rounding residue
+    ``rest_μ ~ 1e-17`` against ``rest_π = 0`` would make the KL +inf)."""
+    mu_k, pi_k = np.exp(logp_mu_k), np.exp(logp_k)
+    tv = 0.5 * (np.abs(mu_k - pi_k).sum(-1) + np.abs(mu_r - pi_r))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(mu_k > 0, mu_k * (logp_mu_k - logp_k), 0.0).sum(-1)
+        rest = np.where(mu_r > 0, mu_r * (np.log(mu_r) - np.log(pi_r)), 0.0)
+    return tv, terms + rest
+
+
+def _rest_masses(p_row, top, tok_row):
+    """Mass outside ``top ∪ {a}`` for each sampled ``a`` of one row, summed directly over the
+    complement (``rest_top − p_a`` only where ``p_a ≤ rest_top / 2``, free of cancellation)."""
+    keep = np.ones(p_row.size, bool)
+    keep[top] = False
+    rest_top = p_row.sum(where=keep)
+    inside = ~keep[tok_row]
+    pa = p_row[tok_row]
+    out = np.where(inside, rest_top, rest_top - pa)
+    for j in np.flatnonzero(~inside & (pa > 0.5 * rest_top)):
+        keep[tok_row[j]] = False
+        out[j] = p_row.sum(where=keep)
+        keep[tok_row[j]] = True
+    return np.maximum(out, 0.0)
+
+
 def sampled_approximations(logp_mu, logp_pi, tokens, *, k: int = 20) -> dict[str, np.ndarray]:
     """DPPO's per-token approximations at sampled tokens, from full log-probabilities [T, V].
 
     tokens: [T, n] sampled token ids (n samples per row). Returns ``binary_tv``, ``binary_kl``
     (DPPO eq. 11-12) and ``topk_tv``, ``topk_kl`` (top-K(μ) ∪ {sampled} ∪ {rest}, §4.2), each
-    [T, n] float64. Rows are processed one at a time (memory ``O(V)``).
+    [T, n] float64. The rest bucket is summed over the complement row by row (memory ``O(V)``).
     """
     lm, lp = np.asarray(logp_mu), np.asarray(logp_pi)
     if lm.shape != lp.shape or lm.ndim != 2:
@@ -200,9 +241,9 @@ def sampled_approximations(logp_mu, logp_pi, tokens, *, k: int = 20) -> dict[str
     if not (isinstance(k, (int, np.integer)) and 1 <= k < lm.shape[1]):
         raise ValueError(f"k must be an integer in [1, V-1] = [1, {lm.shape[1] - 1}], got {k!r}")
     T, n = tok.shape
-    mu_s = np.exp(np.take_along_axis(lm, tok, 1).astype(np.float64))  # [T, n]
-    pi_s = np.exp(np.take_along_axis(lp, tok, 1).astype(np.float64))  # [T, n]
-    out = {"binary_tv": binary_tv(mu_s, pi_s), "binary_kl": binary_kl(mu_s, pi_s)}
+    lm_s = np.take_along_axis(lm, tok, 1).astype(np.float64)           # [T, n]
+    lp_s = np.take_along_axis(lp, tok, 1).astype(np.float64)           # [T, n]
+    out = {"binary_tv": binary_tv(np.exp(lm_s), np.exp(lp_s)), "binary_kl": binary_kl_log(lm_s, lp_s)}
     top = np.argpartition(lm, -k, axis=1)[:, -k:]                     # [T, k]
     # The sampled token joins the top-K set unless it is already in it; then the extra column
     # is sent to probability 0 in both distributions so nothing is counted twice.
@@ -213,7 +254,10 @@ def sampled_approximations(logp_mu, logp_pi, tokens, *, k: int = 20) -> dict[str
     lpk = np.take_along_axis(lp, ids, 1).astype(np.float64).reshape(T, n, k + 1)
     lmk[..., -1] = np.where(inside, -np.inf, lmk[..., -1])
     lpk[..., -1] = np.where(inside, -np.inf, lpk[..., -1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        topk_tv, topk_kl = topk_divergence(lmk, lpk, "tv"), topk_divergence(lmk, lpk, "kl")
+    rest_mu, rest_pi = np.empty((T, n)), np.empty((T, n))
+    for i in range(T):
+        rest_mu[i] = _rest_masses(np.exp(lm[i].astype(np.float64)), top[i], tok[i])
+        rest_pi[i] = _rest_masses(np.exp(lp[i].astype(np.float64)), top[i], tok[i])
+    topk_tv, topk_kl = _partition_divergences(lmk, lpk, rest_mu, rest_pi)
     out.update(topk_tv=topk_tv, topk_kl=topk_kl)
     return out

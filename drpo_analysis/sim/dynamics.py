@@ -14,6 +14,9 @@ The model (a tabular caricature of LLM RL with a verifiable reward):
   passed through a :class:`vocab.Mismatch` (bf16 / fp8 rounding, logit noise, ...). Each rollout
   is followed by ``updates`` gradient steps on the same data (PPO-style epochs, so the later
   steps are off-policy).
+* ``shared_dim = d > 0`` replaces the per-context logits by shared parameters
+  ``z_c = z0_c + E_c θ`` (fixed unit embeddings ``E_c ∈ R^d``, ``θ ∈ R^{d×V}``), so updates in one
+  context spill into the others, as they do through an LLM's shared weights.
 * Each step ascends the method's exact per-token gradient ``∂J/∂ℓ`` from the registry
   (:func:`losses_np.gradient`), chained through the softmax: ``∂ℓ_a/∂z = e_a − π`` (so
   ``Δz_c = lr · (1/G) Σ_{tokens in c} ∂J/∂ℓ · (e_a − π_c)``, token-mean over the group).
@@ -91,6 +94,7 @@ class DynamicsSettings:
     lr: float = 2.0
     staleness: int = 0
     mismatch: str = "noise:0.3"
+    shared_dim: int = 0
     std_normalize: bool = False
     seed: int = 0
 
@@ -101,7 +105,8 @@ class DynamicsSettings:
         if len(set(labels)) != len(labels):
             raise ValueError(f"methods must be distinct, got {list(self.methods)}")
         for name, low in (("seeds", 1), ("prompts", 1), ("length", 1), ("group", 2),
-                          ("n_correct", 1), ("steps", 1), ("updates", 1), ("staleness", 0)):
+                          ("n_correct", 1), ("steps", 1), ("updates", 1), ("staleness", 0),
+                          ("shared_dim", 0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
@@ -159,6 +164,27 @@ def _sample(lmu: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(flat - np.arange(R)[:, None] * V, V - 1)
 
 
+def token_gradients(specs, ell, ell_mu, adv) -> np.ndarray:
+    """Per-token ``∂J/∂ℓ`` of each method from the registry: inputs [M, ...] → [M, ...] float64."""
+    return np.stack([losses_np.gradient(sp.name, ell[i], ell_mu[i], adv[i], params=dict(sp.params))
+                     for i, sp in enumerate(specs)])
+
+
+def logit_gradient(g: np.ndarray, pi: np.ndarray, tok: np.ndarray, out: np.ndarray | None = None):
+    """Chain rule through the softmax, ``∂ℓ_a/∂z = e_a − π``: for each context row,
+    ``Σ_g g_g (e_{a_g} − π) = scatter(g) − (Σ_g g) π``.
+
+    g: [..., G] per-token ∂J/∂ℓ; pi: [..., V] probabilities; tok: [..., G] sampled ids.
+    Returns [..., V] float32 (written into ``out``, which may be ``pi`` itself).
+    """
+    V, G = pi.shape[-1], g.shape[-1]
+    out = np.multiply(pi, -g.sum(-1, keepdims=True).astype(np.float32), out=out)
+    rows = np.arange(out.size // V, dtype=np.int64)[:, None] * V          # flat row offsets
+    np.add.at(out.reshape(-1), (rows + tok.reshape(-1, G)).reshape(-1),
+              g.reshape(-1).astype(np.float32))
+    return out
+
+
 def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
     """Simulate; returns ``{"settings", "methods", "history": {metric: [steps, M, S]},
     "collapse_step": [M, S] (−1 = none), "token_updates"}``. Bitwise reproducible per seed."""
@@ -170,7 +196,14 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
     M, S, P, L, G, V, C = len(specs), s.seeds, s.prompts, s.length, s.group, s.vocab.V, s.contexts
     rng = np.random.default_rng(s.seed)
     z0, correct = _task(s, rng)
-    z = np.broadcast_to(z0, (M, S, C, V)).copy()                       # [M, S, C, V] parameters
+    z = np.broadcast_to(z0, (M, S, C, V)).copy()                       # [M, S, C, V] logits
+    if s.shared_dim:
+        # Shared parameters: z = z0 + E θ with fixed unit context embeddings E [S, C, d] and
+        # θ [M, S, d, V] trained, so an update in one context moves the others (interference).
+        E = rng.standard_normal((S, C, s.shared_dim)).astype(np.float32)
+        E /= np.linalg.norm(E, axis=-1, keepdims=True)
+        E_t = np.ascontiguousarray(E.transpose(0, 2, 1))                # [S, d, C]
+        theta = np.zeros((M, S, s.shared_dim, V), np.float32)
     lag = [z.copy() for _ in range(s.staleness)]                       # snapshots, oldest first
     hist = {k: np.zeros((s.steps, M, S)) for k in METRICS}
     alive = np.ones((M, S), bool)
@@ -178,9 +211,11 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
     first = None
     collapse = np.full((M, S), -1, np.int64)
     noise_rng = np.random.default_rng([s.seed, 1])
-    rows_v = np.arange(M * S * C, dtype=np.int64) * V                   # flat row offsets
     for step in tqdm(range(s.steps), desc="dynamics", disable=not progress, leave=False):
         behaviour = lag[0] if lag else z
+        if lag:
+            lag.append(z.copy())    # this rollout's parameters become behaviour `staleness` later
+            lag.pop(0)
         zmu = np.empty((M * S * C, V), np.float32)
         mm.apply(behaviour.reshape(-1, V), zmu, noise_rng)
         lmu = _log_softmax(zmu).reshape(M, S, C, V)
@@ -208,24 +243,21 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
             shift = np.abs(np.exp(ell) - np.exp(ell_mu))
             shift_sum += shift.mean((-1, -2))
             shift_max = np.maximum(shift_max, shift.max((-1, -2)))
-            g = np.empty((M, S, C, G))
-            for i, sp in enumerate(specs):
-                g[i] = losses_np.gradient(sp.name, ell[i], ell_mu[i], adv[i], params=dict(sp.params))
-            g = np.where(alive[:, :, None, None], g, 0.0)
+            g = np.where(alive[:, :, None, None], token_gradients(specs, ell, ell_mu, adv), 0.0)
             nz = adv != 0
-            w = np.where(nz, g / np.where(nz, adv * np.exp(ell - ell_mu), 1.0), 1.0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                w = np.where(nz, g / np.where(nz, adv * np.exp(ell - ell_mu), 1.0), 1.0)
             n_nz = np.maximum(nz.sum((-1, -2)), 1)
             masked += (nz & (w == 0)).sum((-1, -2)) / n_nz
             atten += (nz & (w < 1 - 1e-9)).sum((-1, -2)) / n_nz
-            # Δz_c = lr/G · (Σ_g g e_a − (Σ_g g) π_c)   (chain rule ∂ℓ_a/∂z = e_a − π)
-            grad = np.multiply(pi, -g.sum(-1, keepdims=True).astype(np.float32), out=pi)
-            np.add.at(grad.reshape(-1), (rows_v[:, None] + tok.reshape(-1, G)).reshape(-1),
-                      g.reshape(-1).astype(np.float32))                 # [M, S, C, V]
+            grad = logit_gradient(g, pi, tok, out=pi)                    # [M, S, C, V]
             grad *= np.float32(s.lr / G)
-            z += grad
-        if lag:
-            lag.pop(0)
-            lag.append(z.copy())
+            if s.shared_dim:
+                theta += np.matmul(E_t, grad)                            # [M, S, d, V]
+                np.matmul(E, theta, out=z)
+                z += z0
+            else:
+                z += grad
         hist["reward"][step] = reward.mean((-1, -2))
         hist["shift_mean"][step] = shift_sum / s.updates
         hist["shift_max"][step] = shift_max
@@ -251,27 +283,22 @@ def settings_dict(s: DynamicsSettings) -> dict:
     return d
 
 
-def bootstrap_ci(x: np.ndarray, *, axis: int = -1, confidence: float = 0.95, seed: int = 0,
-                 n_resamples: int = 1000):
-    """Mean and percentile-bootstrap interval over ``axis`` (scipy.stats.bootstrap); with one
-    sample or no spread the interval collapses to the mean."""
+def bootstrap_ci(x, *, axis: int = -1, confidence: float = 0.95, seed: int = 0,
+                 n_resamples: int = 2000):
+    """Mean and percentile-bootstrap interval of the mean over ``axis`` (one vectorised
+    ``scipy.stats.bootstrap`` call); with one sample or no spread the interval is the mean."""
     from scipy import stats
 
     x = np.asarray(x, dtype=np.float64)
     mean = x.mean(axis)
     if x.shape[axis] < 2:
-        return mean, mean, mean
-    x = np.moveaxis(x, axis, -1)
-    flat = x.reshape(-1, x.shape[-1])
-    lo, hi = np.empty(flat.shape[0]), np.empty(flat.shape[0])
-    for i, row in enumerate(flat):
-        if np.ptp(row) == 0:
-            lo[i] = hi[i] = row[0]
-            continue
-        r = stats.bootstrap((row,), np.mean, confidence_level=confidence, method="percentile",
-                            n_resamples=n_resamples, random_state=np.random.default_rng(seed))
-        lo[i], hi[i] = r.confidence_interval.low, r.confidence_interval.high
-    return mean, lo.reshape(mean.shape), hi.reshape(mean.shape)
+        return mean, mean.copy(), mean.copy()
+    r = stats.bootstrap((x,), np.mean, axis=axis, vectorized=True, confidence_level=confidence,
+                        method="percentile", n_resamples=n_resamples,
+                        random_state=np.random.default_rng(seed))
+    lo, hi = r.confidence_interval.low, r.confidence_interval.high
+    flat = np.ptp(x, axis=axis) == 0       # no spread: scipy may return NaN; the CI is the value
+    return mean, np.where(flat, mean, lo), np.where(flat, mean, hi)
 
 
 def summarize(result: dict, *, tail: float = 0.1) -> list[dict]:
@@ -313,13 +340,16 @@ def grid(axes: dict[str, Iterable]) -> list[dict]:
     return [dict(zip(names, vals)) for vals in itertools.product(*(list(axes[n]) for n in names))]
 
 
+CURVES = ("reward_pi", "shift_max", "tv", "entropy", "attenuated")
+
+
 def sweep(base: DynamicsSettings, points: list[dict], out: str | Path | None = None, *,
-          progress: bool = False) -> list[dict]:
+          progress: bool = False, per_seed: bool = False) -> list[dict]:
     """Run ``base`` with each override dict of ``points``; one JSON line per point is appended
     to ``out`` as soon as it finishes, and points already in ``out`` are not run again (resume).
 
-    Returns the records ``{"key", "overrides", "summary", "curves": {metric: [steps, M] seed means}}``
-    in ``points`` order.
+    Returns the records ``{"key", "overrides", "methods", "summary", "curves": {metric: [steps, M]
+    seed means, or [steps, M, S] with per_seed}}`` in ``points`` order.
     """
     from tqdm import tqdm
 
@@ -336,13 +366,15 @@ def sweep(base: DynamicsSettings, points: list[dict], out: str | Path | None = N
     settings = [replace(base, **p) for p in points]   # validates every point before running
     records = []
     for p, st in tqdm(list(zip(points, settings)), desc="sweep", disable=not progress):
-        key = _key({"base": settings_dict(base), "point": p})
+        key = _key({"base": settings_dict(base), "point": p, "per_seed": per_seed})
         if key in done:
             records.append(done[key])
             continue
         res = run(st)
-        rec = {"key": key, "overrides": p, "summary": summarize(res),
-               "curves": {m: res["history"][m].mean(-1).tolist() for m in ("reward_pi", "shift_max", "tv")}}
+        h = res["history"]
+        rec = {"key": key, "overrides": p, "methods": res["methods"], "summary": summarize(res),
+               "curves": {m: np.round(h[m] if per_seed else h[m].mean(-1), 6).tolist()
+                          for m in CURVES}}
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a") as f:
