@@ -216,8 +216,11 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         if lag:
             lag.append(z.copy())    # this rollout's parameters become behaviour `staleness` later
             lag.pop(0)
-        zmu = np.empty((M * S * C, V), np.float32)
-        mm.apply(behaviour.reshape(-1, V), zmu, noise_rng)
+        zmu = np.empty((M, S * C, V), np.float32)
+        state = noise_rng.bit_generator.state
+        for i in range(M):   # the same mismatch noise for every method (common random numbers)
+            noise_rng.bit_generator.state = state
+            mm.apply(behaviour[i].reshape(-1, V), zmu[i], noise_rng)
         lmu = _log_softmax(zmu).reshape(M, S, C, V)
         u = np.broadcast_to(rng.random((1, S, C, G)), (M, S, C, G))   # common random numbers
         tok = _sample(lmu.reshape(-1, V), u.reshape(-1, G)).reshape(M, S, C, G)
