@@ -263,7 +263,7 @@ def representable(target: Target, b: Batch, dtype: str) -> Batch:
     ell, ell_mu, adv, ex, idx = oracle._valid_inputs(target.method, rb)
     with np.errstate(all="ignore"):
         g = oracle.token_gradient(target.method, target.params, ell, ell_mu, adv, ex, conv)
-        big = np.finfo(dtype if dtype == "float64" else "float32").max / 1e4
+        big = np.finfo(dtype if dtype == "float64" else "float32").max / 64
         ok = np.isfinite(g) & (np.abs(g) < big)
         v = oracle.token_objective(target.method, target.params, ell, ell_mu, adv, ex, conv)
         ok &= np.isfinite(v) & (np.abs(v) < big)   # also where only the gradient is specified
@@ -274,9 +274,10 @@ def representable(target: Target, b: Batch, dtype: str) -> Batch:
 
 def check_overflow(ctx: Context) -> CheckResult:
     def probes():
-        for i in range(max(2, ctx.examples // 3)):
-            dtype = "float32" if i % 3 else "float64"
-            yield Probe(representable(ctx.target, ctx.sample(extreme=True), dtype), dtype=dtype,
+        for i in range(max(4, ctx.examples // 2)):
+            dtype = "float64" if i % 3 == 2 else "float32"
+            b = ctx.sample(extreme=True, batch=8, length=16)
+            yield Probe(representable(ctx.target, b, dtype), dtype=dtype,
                         clamp_to_dtype=True)
     res = _run("overflow", ctx, probes())
     clamp = ctx.target.conventions.log_ratio_clamp

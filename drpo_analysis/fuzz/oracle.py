@@ -209,10 +209,14 @@ def _clamped_gradient(method, params, clamp, ell, ell_mu, adv, extras):
 
 
 def _shifted_extras(ex: dict, dh):
-    """GSPO's kink is on the frozen sequence log-ratio: move it with ℓ for the one-sided values."""
-    if "seq_log_ratio" not in ex:
-        return ex
-    return {**ex, "seq_log_ratio": ex["seq_log_ratio"] + dh}
+    """Frozen extras that carry a kink move with ℓ for the one-sided values: GSPO's sequence
+    log-ratio, and the Top-K log π set (all of it, so the Top-K divergence moves off its value)."""
+    out = dict(ex)
+    if "seq_log_ratio" in ex:
+        out["seq_log_ratio"] = ex["seq_log_ratio"] + dh
+    if "topk_logp" in ex:
+        out["topk_logp"] = np.minimum(ex["topk_logp"] + np.asarray(dh)[..., None], 0.0)
+    return out
 
 
 def expected(method: str, params: Mapping[str, float] | None, batch: Batch, conv: Conventions, *,

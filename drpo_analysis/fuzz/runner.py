@@ -75,18 +75,32 @@ def minimize(target: Target, p: Probe) -> Probe:
     b = p.batch
     if p.shards is not None or b.shape[0] == 0 or not b.mask.any():
         return p
-    cands = []
-    if p.index is not None and len(p.index) == 2:
-        bi, ti = p.index
-        cands.append(b.rows([bi]).replace(logp=b.logp[bi:bi + 1, ti:ti + 1], logp_mu=b.logp_mu[bi:bi + 1, ti:ti + 1],
-                                           adv=b.adv[bi:bi + 1, ti:ti + 1], mask=np.ones((1, 1), bool),
-                                           group_ids=np.zeros(1, int),
-                                           extras={k: v[bi:bi + 1, ti:ti + 1] for k, v in b.extras.items()}))
-        cands.append(b.rows([bi]).replace(group_ids=np.zeros(1, int)))
-    for c in cands:
-        smaller = probe(target, Probe(c, **{k: v for k, v in p.options().items() if k != "shards"}))
-        if smaller is not None and smaller.kind == p.kind:
-            return smaller
+    opts = {k: v for k, v in p.options().items() if k != "shards"}
+
+    def still_fails(c):
+        smaller = probe(target, Probe(c, **opts))
+        return smaller if smaller is not None and smaller.kind == p.kind else None
+
+    def token(bi, ti):
+        return b.rows([bi]).replace(logp=b.logp[bi:bi + 1, ti:ti + 1], logp_mu=b.logp_mu[bi:bi + 1, ti:ti + 1],
+                                    adv=b.adv[bi:bi + 1, ti:ti + 1], mask=np.ones((1, 1), bool),
+                                    group_ids=np.zeros(1, int),
+                                    extras={k: v[bi:bi + 1, ti:ti + 1] for k, v in b.extras.items()})
+    if p.index is not None and len(p.index) == 2:        # a mismatch names its worst token
+        rows = [p.index[0]]
+        tokens = [p.index]
+    else:                                                 # an error: search rows, then tokens
+        rows = [i for i in range(b.shape[0]) if b.mask[i].any()]
+        tokens = None
+    for bi in rows:
+        row = still_fails(b.rows([bi]).replace(group_ids=np.zeros(1, int)))
+        if row is None:
+            continue
+        for ti in (t for _, t in tokens) if tokens else np.flatnonzero(b.mask[bi]):
+            one = still_fails(token(bi, int(ti)))
+            if one is not None:
+                return one
+        return row
     return p
 
 
@@ -123,9 +137,10 @@ def _finding(target: Target, check: str, p: Probe, seed: int) -> Finding:
 
 
 def fuzz(target: Target, *, seed: int = 0, examples: int = 24, checks: Iterable[str] | None = None,
-         progress: bool = False) -> Report:
+         progress: bool = False, stop_at_first: bool = False) -> Report:
     """Run the named checks (default: all of :data:`CHECKS`) on ``target``; never raises for
-    anything the target does. ``examples`` scales the number of batches per check."""
+    anything the target does. ``examples`` scales the number of batches per check;
+    ``stop_at_first`` ends at the first finding (the self-test only needs to know it is killed)."""
     names = list(checks or CHECKS)
     unknown = sorted(set(names) - set(CHECKS))
     if unknown:
@@ -149,7 +164,10 @@ def fuzz(target: Target, *, seed: int = 0, examples: int = 24, checks: Iterable[
             row["coverage"] = res.coverage
         report.checks.append(row)
         if res.failure is not None:
-            report.findings.append(_finding(target, name, minimize(target, res.failure), seed))
+            fail = res.failure if stop_at_first else minimize(target, res.failure)
+            report.findings.append(_finding(target, name, fail, seed))
+            if stop_at_first:
+                break
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -100,7 +100,7 @@ def sample_log_prob_pairs(rng: np.random.Generator, n: int, *, min_mu: float = 1
                           max_log_prob: float = MAX_LOG_PROB) -> tuple[np.ndarray, np.ndarray]:
     """(ℓ, ℓ_μ), each [n], from the long-tailed regimes of the module docstring."""
     ell_mu = np.minimum(sample_log_mu(rng, n, min_mu=min_mu), max_log_prob)
-    kind = rng.integers(0, 5 + bool(kinks) + 2 * extreme, n)
+    kind = rng.integers(0, 5 + bool(kinks) + 4 * extreme, n)
     ell = ell_mu + rng.normal(0.0, 1.0, n) * np.choose(np.minimum(kind, 2), [0.02, 0.3, 1.5])
     indep = kind == 3                       # π independent of μ: large |Δ| on rare tokens
     ell[indep] = np.log(rng.uniform(1e-6, 1.0, indep.sum()))
@@ -113,11 +113,14 @@ def sample_log_prob_pairs(rng: np.random.Generator, n: int, *, min_mu: float = 1
         for i, k_idx, j in zip(near, picks, jitter):
             ell[i] = _point_at_kink(kinks[k_idx], ell_mu[i], j)
     bound = EXTREME_LOG_RATIO if extreme else BOUNDED_LOG_RATIO
-    if extreme:
+    ell = np.minimum(np.clip(ell, ell_mu - bound, ell_mu + bound), max_log_prob)
+    if extreme:   # |log r| in [20, 100]: r → ∞ needs μ far below any float's range (ℓ_μ < −88)
         far = kind >= 5 + bool(kinks)
-        ell[far] = ell_mu[far] + rng.choice([-1.0, 1.0], far.sum()) * rng.uniform(20, bound, far.sum())
-    ell = np.clip(ell, ell_mu - bound, ell_mu + bound)
-    ell = np.minimum(ell, max_log_prob)
+        up = far & (rng.random(n) < 0.5)
+        down = far & ~up
+        far_lr = np.where(rng.random(n) < 0.5, rng.uniform(20, bound, n), rng.uniform(0.85 * bound, bound, n))
+        ell_mu[up] = ell[up] - far_lr[up]
+        ell[down] = ell_mu[down] - far_lr[down]
     if extreme:
         ell[rng.random(n) < 0.02] = -np.inf
     return ell, ell_mu

@@ -13,7 +13,9 @@ from drpo_analysis.methods.base import Method, Param
 def spo(x, p):
     """SPO (arXiv 2401.16025, eq. 11): ``J = r Â − |Â| (r − 1)² / (2ε)``; ``w = 1 − s (r − 1)/ε``."""
     r_minus_1 = x.ops.expm1(x.log_ratio)
-    return x.r * x.adv - x.abs_adv * r_minus_1 ** 2 / (2 * p.eps)
+    # (|Â|·(r−1))·(r−1), not |Â|·(r−1)²: at Â = 0 and r > e^44 the square overflows float32 and
+    # 0·inf would be NaN (found by the fuzzer's overflow check); symbolically the same.
+    return x.r * x.adv - x.abs_adv * r_minus_1 * r_minus_1 / (2 * p.eps)
 
 
 def drpo_penalty(x):

@@ -32,7 +32,8 @@ def conventions(*, agg="token-mean", horizon=None, log_ratio_clamp=None, is_trun
                        compare_value=bool(compare_value), count_empty_rows=bool(count_empty_rows))
 
 
-def target(fn, *, method, params=None, name=None, spec=None, timeout=20.0, **options) -> Target:
+def target(fn, *, method, params=None, name=None, spec=None, reproducer=None, timeout=20.0,
+           **options) -> Target:
     if method is None:
         raise ValueError("method is required (one of: " + ", ".join(methods.names()) + ")")
     if not callable(fn):
@@ -41,7 +42,7 @@ def target(fn, *, method, params=None, name=None, spec=None, timeout=20.0, **opt
     p = m.resolve_params(params)
     spec = spec or _spec_of(fn)
     from drpo_analysis.fuzz.adapters import reproducer_line
-    repro = reproducer_line(spec, "plain", m.name, params, options) if spec else ""
+    repro = reproducer or (reproducer_line(spec, "plain", m.name, params, options) if spec else "")
     return Target(name or spec or getattr(fn, "__qualname__", repr(fn)), fn, m.name, p,
                   conventions(**options), reproducer=repro, timeout=float(timeout))
 
