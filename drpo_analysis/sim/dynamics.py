@@ -125,12 +125,12 @@ class DynamicsSettings:
         return self.prompts * self.length
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    """Log-softmax over the last axis (float32 in, float32 out, normaliser in float64)."""
-    m = z.max(-1, keepdims=True)
-    out = z - m
-    lse = np.log(np.exp(out).sum(-1, keepdims=True, dtype=np.float64)).astype(np.float32)
-    out -= lse
+def _log_softmax(z: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """Log-softmax over the last axis into ``out`` (float32; normaliser summed in float64);
+    ``tmp`` is a scratch buffer of the same shape (no temporaries allocated)."""
+    np.subtract(z, z.max(-1, keepdims=True), out=out)
+    np.exp(out, out=tmp)
+    out -= np.log(tmp.sum(-1, keepdims=True, dtype=np.float64)).astype(np.float32)
     return out
 
 
@@ -149,14 +149,16 @@ def _task(s: DynamicsSettings, rng: np.random.Generator):
     return z0, correct
 
 
-def _sample(lmu: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _sample(lmu: np.ndarray, u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
     """Inverse-CDF sampling: lmu [R, V] log-probs, u [R, G] uniforms in [0, 1) → tokens [R, G].
 
     One flat ``searchsorted`` over the normalised CDFs offset by their row index (row i lives in
     [i, i+1)); float64 keeps a resolution of ``R · 2^-52`` (below 1e-12 for R < 4000 rows).
+    ``cdf`` is a float64 [R, V] work buffer.
     """
     R, V = lmu.shape
-    cdf = np.cumsum(np.exp(lmu, dtype=np.float64), -1)                 # [R, V]
+    np.exp(lmu, out=cdf, dtype=np.float64)
+    np.cumsum(cdf, -1, out=cdf)                                         # [R, V]
     rows = np.arange(R, dtype=np.float64)[:, None]
     cdf /= cdf[:, -1:]
     cdf += rows
@@ -205,6 +207,9 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         E_t = np.ascontiguousarray(E.transpose(0, 2, 1))                # [S, d, C]
         theta = np.zeros((M, S, s.shared_dim, V), np.float32)
     lag = [z.copy() for _ in range(s.staleness)]                       # snapshots, oldest first
+    # Work buffers, allocated once (large temporaries inside the loop cost 2.5-3x, DESIGN.md).
+    zmu, lmu, mu_p, lp, pi, tmp = (np.empty((M, S, C, V), np.float32) for _ in range(6))
+    cdf = np.empty((M * S * C, V), np.float64)
     hist = {k: np.zeros((s.steps, M, S)) for k in METRICS}
     alive = np.ones((M, S), bool)
     peak = np.full((M, S), -np.inf)
@@ -213,17 +218,18 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
     noise_rng = np.random.default_rng([s.seed, 1])
     for step in tqdm(range(s.steps), desc="dynamics", disable=not progress, leave=False):
         behaviour = lag[0] if lag else z
-        if lag:
-            lag.append(z.copy())    # this rollout's parameters become behaviour `staleness` later
-            lag.pop(0)
-        zmu = np.empty((M, S * C, V), np.float32)
         state = noise_rng.bit_generator.state
         for i in range(M):   # the same mismatch noise for every method (common random numbers)
             noise_rng.bit_generator.state = state
-            mm.apply(behaviour[i].reshape(-1, V), zmu[i], noise_rng)
-        lmu = _log_softmax(zmu).reshape(M, S, C, V)
+            mm.apply(behaviour[i].reshape(-1, V), zmu[i].reshape(-1, V), noise_rng)
+        if lag:   # this rollout's parameters become the behaviour `staleness` rollouts later
+            oldest = lag.pop(0)
+            np.copyto(oldest, z)
+            lag.append(oldest)
+        _log_softmax(zmu, lmu, tmp)
+        np.exp(lmu, out=mu_p)
         u = np.broadcast_to(rng.random((1, S, C, G)), (M, S, C, G))   # common random numbers
-        tok = _sample(lmu.reshape(-1, V), u.reshape(-1, G)).reshape(M, S, C, G)
+        tok = _sample(lmu.reshape(-1, V), u.reshape(-1, G), cdf).reshape(M, S, C, G)
         ell_mu = np.take_along_axis(lmu, tok, -1).astype(np.float64)   # [M, S, C, G]
         hit = np.take_along_axis(np.broadcast_to(correct, (M, S, C, V)), tok, -1)
         reward = hit.reshape(M, S, P, L, G).all(3).astype(np.float64)   # [M, S, P, G]
@@ -234,14 +240,15 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         masked = np.zeros((M, S))
         atten = np.zeros((M, S))
         for k in range(s.updates):
-            lp = _log_softmax(z)                                        # [M, S, C, V]
-            pi = np.exp(lp)
+            _log_softmax(z, lp, tmp)                                    # [M, S, C, V]
+            np.exp(lp, out=pi)
             if k == 0:
-                hist["entropy"][step] = -(pi * lp).sum(-1, dtype=np.float64).mean(-1)
-                p_ok = np.where(correct, pi, 0).sum(-1, dtype=np.float64)   # [M, S, C]
+                hist["entropy"][step] = -np.multiply(pi, lp, out=tmp).sum(-1, dtype=np.float64).mean(-1)
+                p_ok = np.multiply(pi, correct, out=tmp).sum(-1, dtype=np.float64)   # [M, S, C]
                 hist["reward_pi"][step] = p_ok.reshape(M, S, P, L).prod(-1).mean(-1)
             if k == s.updates - 1:
-                hist["tv"][step] = 0.5 * np.abs(pi - np.exp(lmu)).sum(-1, dtype=np.float64).mean(-1)
+                np.abs(np.subtract(pi, mu_p, out=tmp), out=tmp)
+                hist["tv"][step] = 0.5 * tmp.sum(-1, dtype=np.float64).mean(-1)
             ell = np.take_along_axis(lp, tok, -1).astype(np.float64)   # [M, S, C, G]
             shift = np.abs(np.exp(ell) - np.exp(ell_mu))
             shift_sum += shift.mean((-1, -2))
