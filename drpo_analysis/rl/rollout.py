@@ -103,7 +103,7 @@ def generate(model: TinyGPT, prompts: torch.Tensor, max_new: int, *, generator=N
     logits, cache = model(prompts)
     last = logits[:, -1].float()
     done = torch.zeros(B, dtype=torch.bool, device=prompts.device)
-    toks, lps, ids_k, lps_k = [], [], [], []
+    toks, lps, alive, ids_k, lps_k = [], [], [], [], []
     for t in range(max_new):
         if logit_fn is not None:
             last = logit_fn(last)
@@ -114,6 +114,7 @@ def generate(model: TinyGPT, prompts: torch.Tensor, max_new: int, *, generator=N
             tok = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
         tok = torch.where(done, torch.full_like(tok, PAD), tok)
         toks.append(tok)
+        alive.append(~done)
         lps.append(torch.where(done, torch.zeros_like(last[:, 0]), logp.gather(1, tok[:, None]).squeeze(1)))
         if topk:
             ids = logp.topk(topk, dim=-1).indices  # [B, K]
@@ -130,8 +131,7 @@ def generate(model: TinyGPT, prompts: torch.Tensor, max_new: int, *, generator=N
     tokens = torch.nn.functional.pad(torch.stack(toks, 1), (0, pad), value=PAD)
     logp_mu = torch.nn.functional.pad(torch.stack(lps, 1), (0, pad))
     # valid = every position up to and including the first EOS (all positions if none)
-    eos_seen = torch.cumsum((tokens == EOS).int(), 1) - (tokens == EOS).int()
-    mask = (eos_seen == 0) & (tokens != PAD)
+    mask = torch.nn.functional.pad(torch.stack(alive, 1), (0, pad), value=False)
     out = Rollout(prompts, tokens, mask, logp_mu)
     if topk:
         ids = torch.stack(ids_k, 1)
