@@ -172,18 +172,22 @@ def context_logits(vocab: Vocabulary, rng: np.random.Generator, n: int,
     """Logits [n, V] float32 of ``n`` contexts: Zipf tail ``−s log v`` (rank v ≥ 2), a top-1 logit
     set so its softmax mass is ``t ~ Beta(a, b)``, token ids shuffled per context by a random
     cyclic shift, all divided by the temperature and shifted so the max is ``logit_max``."""
-    V = vocab.V
+    V, T = vocab.V, vocab.temperature
     out = np.empty((n, V), np.float32) if out is None else out
     top1 = rng.beta(vocab.top1_a, vocab.top1_b, size=n).clip(1e-6, 1 - 1e-6)   # [n]
     shifts = rng.integers(0, V, size=n)                                       # [n]
-    tail = (-vocab.zipf * np.log(np.arange(2, V + 1, dtype=np.float64)))        # [V-1]
+    tail = -vocab.zipf * np.log(np.arange(2, V + 1, dtype=np.float64))         # [V-1], ranks 2..V
     log_rest = np.log(np.exp(tail - tail[0]).sum()) + tail[0]
+    tail_t = (tail / T).astype(np.float32)                                    # [V-1]
     for i in range(n):
         z1 = np.log(top1[i]) - np.log1p(-top1[i]) + log_rest   # mass t: z1 = logit(t) + log Σ tail
-        row = np.empty(V, np.float64)
-        row[0], row[1:] = z1, tail
-        row = (row - row.max()) / vocab.temperature + vocab.logit_max
-        out[i] = np.roll(row, shifts[i])
+        c = np.float32(vocab.logit_max - max(z1, tail[0]) / T)  # shift so the max is logit_max
+        sh, row = int(shifts[i]), out[i]
+        # Rank r (0 = top) goes to token (r + sh) mod V: a cyclic shift without temporaries.
+        row[sh] = np.float32(z1 / T) + c
+        k = V - 1 - sh                                          # tail entries before the wrap
+        np.add(tail_t[:k], c, out=row[sh + 1:])
+        np.add(tail_t[k:], c, out=row[:sh])
     return out
 
 
@@ -214,25 +218,28 @@ class VocabSettings:
             raise ValueError(f"topk must be an integer in [1, V-1], got {self.topk!r}")
 
 
-def _log_softmax_rows(z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Row log-softmax [R, V] float32 with the normaliser accumulated in float64."""
+def _log_softmax_rows(z: np.ndarray, out: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Row log-softmax [R, V] float32 into ``out`` and the probabilities into ``p`` (float32;
+    the normaliser accumulated in float64)."""
     m = z.max(1, keepdims=True)
     np.subtract(z, m, out=out)
-    lse = np.log(np.exp(out).sum(1, dtype=np.float64, keepdims=True))
-    out -= lse.astype(np.float32)
+    np.exp(out, out=p)
+    s = p.sum(1, dtype=np.float64, keepdims=True)
+    out -= np.log(s).astype(np.float32)
+    p *= (1.0 / s).astype(np.float32)
     return out
 
 
-def _sample_rows(logp: np.ndarray, n: int, rng: np.random.Generator, cdf: np.ndarray) -> np.ndarray:
-    """``n`` tokens per row from exp(logp) by inverse CDF (float64 cumulative sums) → [R, n]."""
-    R = logp.shape[0]
-    np.exp(logp, out=cdf, dtype=np.float64, casting="unsafe")
-    np.cumsum(cdf, axis=1, out=cdf)
+def _sample_rows(p: np.ndarray, n: int, rng: np.random.Generator, cdf: np.ndarray) -> np.ndarray:
+    """``n`` tokens per row of probabilities ``p`` [R, V] by inverse CDF (cumulative sums
+    accumulated in float64, so tail tokens keep their resolution) → [R, n]."""
+    R = p.shape[0]
+    np.cumsum(p, axis=1, dtype=np.float64, out=cdf)
     u = rng.random((R, n)) * cdf[:, -1:]
     tok = np.empty((R, n), np.int64)
     for i in range(R):
         tok[i] = np.searchsorted(cdf[i], u[i], side="right")
-    return np.minimum(tok, logp.shape[1] - 1)
+    return np.minimum(tok, p.shape[1] - 1)
 
 
 def _blocks(total: int, size: int) -> Iterator[slice]:
@@ -253,7 +260,7 @@ def sample_tokens(vocab: Vocabulary, mismatch: Mismatch, contexts: int, samples:
 
     rng = np.random.default_rng(seed)
     V, B = vocab.V, min(BLOCK_ROWS, contexts)
-    z, zmu, lp, lmu = (np.empty((B, V), np.float32) for _ in range(4))
+    z, zmu, lp, lmu, pmu = (np.empty((B, V), np.float32) for _ in range(5))
     cdf = np.empty((B, V), np.float64)
     N = contexts * samples
     res = {k: np.empty(N) for k in ("ell", "ell_mu")}
@@ -263,7 +270,7 @@ def sample_tokens(vocab: Vocabulary, mismatch: Mismatch, contexts: int, samples:
     for sl in tqdm(list(_blocks(contexts, B)), desc=f"vocab {mismatch.label}", disable=not progress,
                    leave=False):
         R = sl.stop - sl.start
-        zb, zm, lpb, lmb, cb = z[:R], zmu[:R], lp[:R], lmu[:R], cdf[:R]
+        zb, zm, lpb, lmb, pmb, cb = z[:R], zmu[:R], lp[:R], lmu[:R], pmu[:R], cdf[:R]
         context_logits(vocab, rng, R, out=zb)
         mismatch.apply(zb, zm, rng)
         with np.errstate(invalid="ignore"):     # −inf − (−inf) in truncated rows → NaN, fixed below
@@ -271,12 +278,13 @@ def sample_tokens(vocab: Vocabulary, mismatch: Mismatch, contexts: int, samples:
                 else _truncated_divergences(zm, zb)
         for k in ("tv", "kl_mu_pi", "kl_pi_mu"):
             per_ctx[k][sl] = d[k]
-        _log_softmax_rows(zb, lpb)
-        _log_softmax_rows(zm, lmb)
-        with np.errstate(invalid="ignore"):
-            ent = -np.where(np.isfinite(lmb), np.exp(lmb) * lmb, 0.0).sum(1, dtype=np.float64)
-        per_ctx["entropy_mu"][sl] = ent
-        tok = _sample_rows(lmb, samples, rng, cb)                        # [R, n]
+        _log_softmax_rows(zb, lpb, pmb)
+        _log_softmax_rows(zm, lmb, pmb)
+        with np.errstate(invalid="ignore"):             # zb is free now: p log p (NaN if p = 0)
+            np.multiply(pmb, lmb, out=zb)
+        per_ctx["entropy_mu"][sl] = -np.nansum(zb, 1, dtype=np.float64) if mismatch.top_k or \
+            mismatch.top_p < 1 else -zb.sum(1, dtype=np.float64)
+        tok = _sample_rows(pmb, samples, rng, cb)                        # [R, n]
         ts = slice(sl.start * samples, sl.stop * samples)
         res["ell"][ts] = np.take_along_axis(lpb, tok, 1).ravel()
         res["ell_mu"][ts] = np.take_along_axis(lmb, tok, 1).ravel()
