@@ -1,0 +1,117 @@
+"""The TRL adapter: ``GRPOTrainer._compute_loss`` driven without a model or a trainer set-up.
+
+The trainer object is created without ``__init__`` and given only the attributes the loss
+computation reads; ``_get_per_token_logps_and_entropies`` is replaced by one that returns the
+fuzzer's ``logp``. Inputs: ``old_per_token_logps`` = logp_mu, ``advantages`` [B, T],
+``completion_mask`` = mask, ``num_items_in_batch`` = global token count.
+
+Translation (our method ← TRL loss type):
+
+| loss_type | method | aggregation (TRL) |
+|---|---|---|
+| grpo | ppo_clip (eps_low ← epsilon, eps_high ← epsilon_high) | seq-mean-token-mean |
+| bnpo | ppo_clip | token-mean over this micro-batch |
+| dr_grpo | ppo_clip | seq-mean-token-sum-norm, L_const = max_completion_length |
+| dapo | ppo_clip | token-mean over num_items_in_batch (global) |
+| cispo | cispo (clip_max ← epsilon_high, an absolute value here) | token-mean, global |
+| grpo + ``delta`` | dual_clip (dual_clip_c ← delta, TRL's two-sided clipping) | seq-mean-token-mean |
+| grpo + importance_sampling_level="sequence" | gspo_token | seq-mean-token-mean |
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from types import SimpleNamespace
+
+import torch
+
+from drpo_analysis import methods
+from drpo_analysis.fuzz.adapters import plain, reproducer_line
+from drpo_analysis.fuzz.targets import Target
+
+LOSS_TYPES = {"grpo": "seq-mean-token-mean", "bnpo": "token-mean", "dr_grpo": "seq-mean-token-sum-norm",
+              "dapo": "token-mean", "cispo": "token-mean"}
+GLOBAL = ("dapo", "cispo")
+
+
+class _Accelerator:
+    def __init__(self):
+        self.num_processes = 1
+        self.sync_gradients = True
+
+    def gather(self, t):
+        return t
+
+    gather_for_metrics = gather
+
+    def reduce(self, t, reduction="sum"):
+        return t
+
+
+def trainer(loss_type, *, epsilon, epsilon_high, delta=None, level="token", max_completion_length=16):
+    """A GRPOTrainer carrying only what ``_compute_loss`` reads."""
+    from trl import GRPOTrainer
+
+    tr = GRPOTrainer.__new__(GRPOTrainer)
+    args = SimpleNamespace(delta=delta, use_bias_correction_kl=False, steps_per_generation=1)
+    for k, v in dict(loss_type=loss_type, epsilon_low=epsilon, epsilon_high=epsilon_high, beta=0.0,
+                     importance_sampling_level=level, top_entropy_quantile=1.0, off_policy_mask_threshold=None,
+                     use_vllm=False, vllm_importance_sampling_correction=False, model=SimpleNamespace(training=True),
+                     current_gradient_accumulation_steps=1, accelerator=_Accelerator(), args=args,
+                     max_completion_length=max_completion_length, _entropy_bonus_enabled=False,
+                     aux_loss_enabled=False, _metrics={"train": defaultdict(list), "eval": defaultdict(list)}).items():
+        object.__setattr__(tr, k, v)
+    return tr
+
+
+def target(loss_type, *, method=None, params=None, delta=None, level="token", max_completion_length=16,
+           timeout=20.0) -> Target:
+    if loss_type not in LOSS_TYPES:
+        raise ValueError(f"TRL loss type must be one of {', '.join(LOSS_TYPES)}, got {loss_type!r}")
+    default = ("cispo" if loss_type == "cispo" else "gspo_token" if level == "sequence"
+               else "dual_clip" if delta is not None else "ppo_clip")
+    method = method or default
+    if method != default:
+        raise ValueError(f"TRL {loss_type!r} (delta={delta}, level={level}) implements {default!r}, not {method!r}")
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    if method == "cispo":
+        eps, eps_high = 0.2, p["clip_max"]
+    else:
+        eps, eps_high = p["eps_low"], p["eps_high"]
+    if method == "dual_clip":
+        delta = p["dual_clip_c"]
+    tr = trainer(loss_type, epsilon=eps, epsilon_high=eps_high, delta=delta, level=level,
+                 max_completion_length=max_completion_length)
+
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
+        B, T = logp.shape
+        tr.accelerator.num_processes = dp_size or 1
+        tr._get_per_token_logps_and_entropies = lambda *a, **k: (logp, torch.zeros_like(logp.detach()), None)
+        n_items = mask.sum() if num_tokens is None else torch.tensor(float(num_tokens))
+        inputs = {"prompt_ids": torch.zeros((B, 0), dtype=torch.long), "prompt_mask": torch.zeros((B, 0), dtype=torch.long),
+                  "completion_ids": torch.zeros((B, T), dtype=torch.long), "completion_mask": mask.long(),
+                  "advantages": adv, "old_per_token_logps": logp_mu, "num_items_in_batch": n_items}
+        return tr._compute_loss(None, inputs) / (dp_size or 1)
+
+    agg = LOSS_TYPES[loss_type]
+    conv = plain.conventions(agg=agg, horizon=max_completion_length if agg == "seq-mean-token-sum-norm" else None)
+    options = {k: v for k, v in (("delta", delta if method != "dual_clip" else None),
+                                 ("level", level if level != "token" else None)) if v is not None}
+    spec = f"trl:{loss_type}"
+    t = Target(spec, loss, m.name, p, conv, call_params={},
+               reproducer=reproducer_line(spec, "trl", m.name, params, options),
+               timeout=timeout, notes=(f"agg={agg}",))
+    if loss_type not in GLOBAL:   # only dapo/cispo take the global token count
+        t.fn = _without_counts(loss)
+    return t
+
+
+def _without_counts(fn):
+    def loss(logp, logp_mu, adv, mask):
+        return fn(logp, logp_mu, adv, mask)
+    return loss
+
+
+def load(spec, *, method=None, params=None, **options) -> Target:
+    loss_type = spec.split(":", 1)[1] if spec.startswith("trl:") else spec
+    return target(loss_type, method=method, params=params, **options)

@@ -1,0 +1,109 @@
+"""The verl adapter: the policy losses registered in ``verl.trainer.ppo.core_algos``
+(``get_policy_loss_fn(mode)``), called as verl's actor calls them::
+
+    pg_loss, metrics = fn(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config)
+
+with an ``ActorConfig`` (``clip_ratio_low/high`` are *offsets* for ratio modes and *thresholds*
+for DPPO, ``clip_ratio_c`` is the dual-clip constant and DPPO's IS truncation,
+``policy_loss.dro_beta``) and ``config.global_batch_info`` = {dp_size, batch_num_tokens,
+global_batch_size, loss_scale_factor}. verl scales by ``dp_size`` because DDP averages over ranks;
+the adapter returns the rank's contribution, ``pg_loss / dp_size``.
+
+Translation (our method ← verl mode; design choices as oracle conventions):
+
+| mode | method | params | conventions |
+|---|---|---|---|
+| vanilla | dual_clip | eps_low/high ← clip_ratio_low/high, dual_clip_c ← clip_ratio_c | log-ratio clamp ±20 |
+| dppo_tv / dppo_kl | dppo_binary_tv / _kl | delta_low/high ← clip_ratio_low/high | IS truncated at clip_ratio_c; value is the surrogate −Â sg(r) M ℓ |
+| gspo | gspo_token | eps_low/high ← clip_ratio_low/high | clamp (−∞, 10] on the token's sequence log-ratio |
+| cispo | cispo | clip_min = 1 − clip_ratio_low, clip_max = 1 + clip_ratio_high | log-ratio clamp ±20 |
+| gpg | gpg | — | — |
+| dro | dro | beta ← policy_loss.dro_beta | — |
+
+Options: ``agg`` (verl's loss_agg_mode, default token-mean), ``horizon`` (loss_scale_factor of
+seq-mean-token-sum-norm; None = verl's default, the padded width), ``clip_ratio_c`` (DPPO: the
+IS truncation; default: ActorConfig's own default).
+"""
+from __future__ import annotations
+
+import math
+
+from drpo_analysis import methods
+from drpo_analysis.fuzz.adapters import plain, reproducer_line
+from drpo_analysis.fuzz.targets import Target
+
+MODES = {"vanilla": "dual_clip", "dppo_tv": "dppo_binary_tv", "dppo_kl": "dppo_binary_kl",
+         "gspo": "gspo_token", "cispo": "cispo", "gpg": "gpg", "dro": "dro"}
+CLAMP = 20.0
+
+
+def _config(mode, p, clip_ratio_c, agg):
+    from verl.workers.config.actor import ActorConfig, PolicyLossConfig
+
+    kw = {}
+    if mode == "vanilla":
+        kw = dict(clip_ratio_low=p["eps_low"], clip_ratio_high=p["eps_high"], clip_ratio_c=p["dual_clip_c"])
+    elif mode in ("dppo_tv", "dppo_kl"):
+        kw = dict(clip_ratio_low=p["delta_low"], clip_ratio_high=p["delta_high"])
+        if clip_ratio_c is not None:
+            kw["clip_ratio_c"] = clip_ratio_c
+    elif mode == "gspo":
+        kw = dict(clip_ratio_low=p["eps_low"], clip_ratio_high=p["eps_high"])
+    elif mode == "cispo":
+        kw = dict(clip_ratio_low=1.0 - p["clip_min"], clip_ratio_high=p["clip_max"] - 1.0)
+    pl = PolicyLossConfig(loss_mode=mode, dro_beta=p.get("beta") if mode == "dro" else None)
+    return ActorConfig(strategy="fsdp", rollout_n=1, ppo_micro_batch_size_per_gpu=1, loss_agg_mode=agg,
+                       policy_loss=pl, **kw)
+
+
+def target(mode, *, method=None, params=None, agg="token-mean", horizon=None, clip_ratio_c=None,
+           timeout=20.0) -> Target:
+    from verl.trainer.ppo import core_algos
+
+    if mode not in MODES:
+        raise ValueError(f"verl mode must be one of {', '.join(MODES)}, got {mode!r}")
+    method = method or MODES[mode]
+    if method != MODES[mode] and not (mode == "vanilla" and method == "ppo_clip"):
+        raise ValueError(f"verl mode {mode!r} implements method {MODES[mode]!r}, not {method!r}")
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    if mode == "vanilla" and method == "ppo_clip":
+        p["dual_clip_c"] = 3.0  # verl always applies its dual clip: the deviation is then reported
+    fn = core_algos.get_policy_loss_fn(mode)
+    config = _config(mode, p, clip_ratio_c, agg)
+    if method == "ppo_clip":
+        p.pop("dual_clip_c")
+
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
+        info = config.global_batch_info
+        info.clear()
+        dp = dp_size or 1
+        info["dp_size"] = dp
+        if num_tokens is not None:
+            info["batch_num_tokens"] = num_tokens
+        if num_seqs is not None:
+            info["global_batch_size"] = num_seqs
+        if horizon is not None:
+            info["loss_scale_factor"] = horizon
+        pg_loss, _ = fn(old_log_prob=logp_mu, log_prob=logp, advantages=adv, response_mask=mask.to(logp.dtype),
+                        loss_agg_mode=agg, config=config)
+        return pg_loss / dp
+
+    conv = dict(agg=agg, horizon=horizon, count_empty_rows=agg == "token-mean" or agg == "token-sum")
+    if mode in ("vanilla", "cispo"):
+        conv["log_ratio_clamp"] = CLAMP
+    if mode == "gspo":
+        conv["log_ratio_clamp"] = (-math.inf, 10.0)
+    if mode in ("dppo_tv", "dppo_kl"):
+        conv.update(is_truncation=config.get("clip_ratio_c", 20.0), compare_value=False)
+    options = {k: v for k, v in (("agg", agg), ("horizon", horizon), ("clip_ratio_c", clip_ratio_c))
+               if v is not None and not (k == "agg" and v == "token-mean")}
+    t = Target(f"verl:{mode}", loss, m.name, p, plain.conventions(**conv), call_params={},
+               reproducer=reproducer_line(f"verl:{mode}", "verl", m.name, params, options), timeout=timeout,
+               notes=tuple(f"{k}={v}" for k, v in conv.items() if k != "agg"))
+    return t
+
+
+def load(spec, *, method=None, params=None, **options) -> Target:
+    mode = spec.split(":", 1)[1] if spec.startswith("verl:") else spec
+    return target(mode, method=method, params=params, **options)
