@@ -394,6 +394,13 @@ CLAIMS: tuple[AuditClaim, ...] = (
                               "no violation by exact enumeration and adversarial search",
                               regime="finite horizon, ξ = max|R|",
                               at_paper=lambda f: _thm32_tightness(f))),
+    AuditClaim("dppo.theorem_3_2b_constant_2", "this project (refines DPPO Theorem 3.2 (b))",
+               "Bound (b) also holds with 2ξ in place of 4ξ.", ("dppo_theorem_3_2b_constant_2",),
+               _proof_verdict(("dppo_theorem_3_2b_constant_2",),
+                              "hand proof for T = 2 (Δ = Σ (π₁ − μ₁) h with |h| ≤ 2ξ D_TV(s₂)); no violation by exact "
+                              "enumeration and adversarial search for T = 3",
+                              regime="T = 2 proved; T = 3 checked by search only; general T open",
+                              verdict="holds only in a stated regime")),
     AuditClaim("dppo.motivating_example", "DPPO §1",
                "μ = 1e−4 → π = 1e−2 gives r = 100 (clipped although little mass moved); μ = 0.99 → 0.80 gives r ≈ 0.81 "
                "(not clipped although 0.19 of mass moved).", ("dppo_motivating_example",),

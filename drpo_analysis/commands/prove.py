@@ -11,9 +11,10 @@ Run every claim in proofs/ (one claim per file) and print a table: id, status, h
 checked, seconds, and the evidence. A claim is 'proved', 'failed' (with a concrete
 counterexample) or 'error' (the check crashed or timed out).
 
-Claims marked 'paper' are statements made by a paper or explainer that the project does NOT
-vouch for: their failure is a finding and is reported, but does not fail the command. Exit code
-1 if any claim the project asserts fails or any claim errors.
+Claims of kind 'asserted' are mathematics the project relies on. Claims of kind 'tested' are
+statements the project does NOT vouch for (a paper's or explainer's numbers, our own conjectures):
+their failure is a finding and is reported with its counterexample, but does not fail the
+command. Exit code 1 if an asserted claim fails or any claim errors.
 
   drpo-analysis prove                               # all claims, table
   drpo-analysis prove drpo_weight_bounds pinsker    # only these ids
@@ -51,7 +52,7 @@ def run(args) -> Result:
     total = time.perf_counter() - t0
     blocking = proving.blocking_failures(runs)
     dicts = [r.as_dict() for r in runs]
-    shown = [{**d, "kind": "project" if d["asserted"] else "paper",
+    shown = [{**d, "kind": "asserted" if d["asserted"] else "tested",
               "evidence": _summary(d["evidence"]) + (f" | counterexample: {d['counterexample']}"
                                                       if "counterexample" in d else "")}
              for d in dicts]
