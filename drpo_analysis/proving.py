@@ -20,6 +20,7 @@ import contextlib
 import importlib.util
 import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -109,8 +110,8 @@ def is_zero_exact(expr) -> bool:
 
 
 def interval_sign(expr, prec: int = 120) -> int:
-    """Certified sign (−1, 0 is never returned, +1) of a closed-form real number by interval
-    arithmetic (``mpmath.iv`` at ``prec`` bits); raises ValueError if the interval contains 0."""
+    """Certified sign (−1 or +1) of a closed-form real number by interval arithmetic
+    (``mpmath.iv`` at ``prec`` bits); raises ValueError if the enclosing interval contains 0."""
     import mpmath
     import sympy as sp
 
@@ -236,7 +237,7 @@ class _Timeout(Exception):
 def _time_limit(seconds: float | None):
     """SIGALRM-based limit (main thread on POSIX); elsewhere the claim runs without a limit."""
     usable = (seconds and hasattr(signal, "setitimer")
-              and __import__("threading").current_thread() is __import__("threading").main_thread())
+              and threading.current_thread() is threading.main_thread())
     if not usable:
         yield
         return

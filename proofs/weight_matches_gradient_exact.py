@@ -17,9 +17,8 @@ ID = "weight_matches_gradient_exact"
 STATEMENT = ("For all 19 methods, the derived weight w satisfies ∂J/∂ℓ = Â (π/μ) w exactly "
              "(gradient in log space, weight in probability space) at exact rational points.")
 SOURCE = "issue 2 §2-3; DRPO (arXiv 2606.09821) Table 1 convention"
-METHOD = "exact rational enumeration (24 random rational points × 2 parameter sets per method)"
-
 N_POINTS = 16
+METHOD = f"exact rational enumeration ({N_POINTS} random rational points × 2 parameter sets per method)"
 ALT_PARAMS = {"delta": "3/20", "eps": "1/5", "beta": "1", "clip_max": "3/2", "clip_min": "1/2",
               "delta_mask": "1/20", "delta_low": "1/50", "delta_high": "1/50", "eps_low": "1/10",
               "eps_high": "1/10", "dual_clip_c": "3/2"}
