@@ -27,12 +27,33 @@ def _rest(logp_k, xp):
     return rest.clip(0.0, None) if xp is np else rest.clamp(min=0.0)
 
 
-def topk_divergence(logp_mu_k, logp_k, kind: str):
+def _pair(name_a, a, name_b, b, **bounds):
+    """Validate two same-shaped numpy arrays (or torch tensors: type and shape only)."""
+    from drpo_analysis import _validate
+
+    if _xp(a) is np or _xp(b) is np or not hasattr(a, "shape") or not hasattr(b, "shape"):
+        a = _validate.as_float_array(name_a, a, **bounds)
+        b = _validate.as_float_array(name_b, b, **bounds)
+    elif not (a.is_floating_point() and b.is_floating_point()):
+        raise TypeError(f"{name_a} and {name_b} must be floating-point tensors, got {a.dtype}, {b.dtype}")
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"shape mismatch: {name_a}{list(a.shape)}, {name_b}{list(b.shape)}; "
+                         "both must have the same shape")
+    return a, b
+
+
+def topk_divergence(logp_mu_k, logp_k, kind: str, *, check: bool = True):
     """TV or KL(μ‖π) over the K listed tokens plus the rest bucket.
 
-    logp_mu_k, logp_k: [..., K] log-probabilities of the same K tokens under μ and π.
-    Returns [...].
+    logp_mu_k, logp_k: [..., K] log-probabilities of the same K tokens under μ and π (≤ 0, −inf
+    allowed). Returns [...]. ``check=False`` skips the validation (callers that validated the
+    whole array already, e.g. the chunked kernels of ``losses_np``).
     """
+    if check:
+        _validate_kind(kind)
+        logp_mu_k, logp_k = _pair("logp_mu_k", logp_mu_k, "logp_k", logp_k, allow_neg_inf=True, upper=0.0)
+        if logp_k.ndim < 1:
+            raise ValueError("logp_mu_k and logp_k must have shape [..., K] with at least one axis")
     xp = _xp(logp_mu_k)
     mu_k, pi_k = xp.exp(logp_mu_k), xp.exp(logp_k)
     mu_r, pi_r = _rest(logp_mu_k, xp), _rest(logp_k, xp)
@@ -46,13 +67,22 @@ def topk_divergence(logp_mu_k, logp_k, kind: str):
     raise ValueError(f"unknown divergence kind {kind!r}; expected 'tv' or 'kl'")
 
 
+def _validate_kind(kind):
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be 'tv' or 'kl', got {type(kind).__name__}")
+    if kind not in ("tv", "kl"):
+        raise ValueError(f"unknown divergence kind {kind!r}; expected 'tv' or 'kl'")
+
+
 def binary_tv(mu, pi):
-    """Binary TV over {sampled, rest}: ``|π − μ|`` (DPPO eq. 11)."""
+    """Binary TV over {sampled, rest}: ``|π − μ|`` (DPPO eq. 11); mu, pi ∈ [0, 1], same shape."""
+    mu, pi = _pair("mu", mu, "pi", pi, lower=0.0, upper=1.0)
     return abs(pi - mu)
 
 
 def binary_kl(mu, pi):
-    """Binary KL(μ‖π) over {sampled, rest} (DPPO eq. 12); 0·log 0 = 0."""
+    """Binary KL(μ‖π) over {sampled, rest} (DPPO eq. 12); 0·log 0 = 0; mu, pi ∈ [0, 1]."""
+    mu, pi = _pair("mu", mu, "pi", pi, lower=0.0, upper=1.0)
     xp = _xp(mu)
     with np.errstate(divide="ignore", invalid="ignore"):
         a = xp.where(mu > 0, mu * (xp.log(mu) - xp.log(pi)), 0.0 * mu)

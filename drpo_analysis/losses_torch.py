@@ -78,28 +78,63 @@ def _compute_dtype(t: torch.Tensor) -> torch.dtype:
     return torch.float32 if t.dtype in (torch.float16, torch.bfloat16) else t.dtype
 
 
+def _float_tensor(name, t):
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
+    return t
+
+
+def check_mask(mask, shape) -> torch.Tensor:
+    """``mask`` as a bool tensor of ``shape``: bool, or numeric holding only 0 and 1."""
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor (bool, or 0/1), got {type(mask).__name__}")
+    if tuple(mask.shape) != tuple(shape):
+        raise ValueError(f"shape mismatch: mask{list(mask.shape)} must equal {list(shape)}")
+    if mask.dtype != torch.bool:
+        if mask.is_complex() or not ((mask == 0) | (mask == 1)).all():
+            raise ValueError("mask must be boolean or hold only 0 and 1")
+        mask = mask != 0
+    return mask
+
+
+def _check_values(logp, logp_mu, adv, valid):
+    """Unmasked positions: ℓ ∈ [−inf, finite] (π = 0 allowed), ℓ_μ and Â finite (one fused pass;
+    ℓ ≤ 0 is not enforced here: half-precision log-softmax can round a hair above 0)."""
+    bad_logp = torch.isnan(logp) | (logp == math.inf)
+    for name, bad in (("logp", bad_logp), ("logp_mu", ~torch.isfinite(logp_mu)), ("adv", ~torch.isfinite(adv))):
+        if valid is not None:
+            bad = bad & valid
+        if bool(bad.any()):
+            allowed = "finite or -inf" if name == "logp" else "finite"
+            raise ValueError(f"{name} must be {allowed} at unmasked positions; mask such positions out")
+
+
 def _check(method: Method, logp, logp_mu, adv, mask, extras):
     for name, t in (("logp", logp), ("logp_mu", logp_mu), ("adv", adv)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if not t.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
+        _float_tensor(name, t)
     shapes = {"logp": logp.shape, "logp_mu": logp_mu.shape, "adv": adv.shape}
-    if mask is not None:
-        if not isinstance(mask, torch.Tensor):
-            raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
-        shapes["mask"] = mask.shape
     if len(set(map(tuple, shapes.values()))) > 1:
         raise ValueError("shape mismatch: " + ", ".join(f"{k}{list(v)}" for k, v in shapes.items()))
+    valid = None if mask is None else check_mask(mask, logp.shape)
+    _check_values(logp.detach(), logp_mu.detach(), adv.detach(), valid)
     wanted = {e.name: e for e in method.extras}
+    if extras is not None and not isinstance(extras, Mapping):
+        raise TypeError(f"extras must be a mapping of extra-input names to tensors, got {type(extras).__name__}")
     extras = dict(extras or {})
     if set(extras) != set(wanted):
         raise ValueError(f"method {method.name!r} takes extras {sorted(wanted) or 'none'}, got {sorted(extras)}")
     for name, spec in wanted.items():
         t = extras[name]
         if not isinstance(t, torch.Tensor):
-            extras[name] = t = torch.as_tensor(t, dtype=_compute_dtype(logp), device=logp.device)
-        if tuple(t.shape[:t.dim() - spec.trailing]) != tuple(logp.shape):
+            try:
+                extras[name] = t = torch.as_tensor(t, dtype=_compute_dtype(logp), device=logp.device)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise TypeError(f"{name} must be a tensor of real numbers ({exc})") from None
+        elif not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
+        if t.dim() != logp.dim() + spec.trailing or tuple(t.shape[:logp.dim()]) != tuple(logp.shape):
             raise ValueError(f"{name} must have shape {list(logp.shape)}{' + [K]' if spec.trailing else ''}, "
                              f"got {list(t.shape)}")
     return extras
@@ -116,6 +151,7 @@ def per_token_loss(method: str | Method, logp: torch.Tensor, logp_mu: torch.Tens
     m = methods.get(method)
     p = m.resolve_params(params)
     extras = _check(m, logp, logp_mu, adv, mask, extras)
+    mask = None if mask is None else check_mask(mask, logp.shape)
     dt = _compute_dtype(logp)
     ell, ell_mu, a = logp.to(dt), logp_mu.to(dt).detach(), adv.to(dt).detach()
     extras = {k: v.to(dt) for k, v in extras.items()}
@@ -142,14 +178,26 @@ def _mask_extra(name, v, valid):
 
 def policy_loss(method: str | Method, logp, logp_mu, adv, mask, *, agg: str = "token-mean",
                 params=None, extras=None, **agg_kwargs) -> torch.Tensor:
-    """Scalar policy loss: :func:`per_token_loss` aggregated by ``agg`` (see ``aggregation``)."""
+    """Scalar policy loss: :func:`per_token_loss` aggregated by ``agg`` (see ``aggregation``).
+
+    mask: [B, T] bool (or 0/1); None means every token is valid.
+    """
+    aggregation.check_mode(agg)
+    if mask is None and isinstance(logp, torch.Tensor):
+        mask = torch.ones(logp.shape, dtype=torch.bool, device=logp.device)
     loss = per_token_loss(method, logp, logp_mu, adv, mask=mask, params=params, extras=extras)
     return aggregation.aggregate(loss, mask, agg, **agg_kwargs)
 
 
 def sequence_log_ratio(logp, logp_mu, mask):
     """GSPO's frozen ``L = mean_t (ℓ − ℓ_μ)`` over valid tokens, broadcast per token [B, T]."""
-    valid = mask.bool()
+    _float_tensor("logp", logp)
+    _float_tensor("logp_mu", logp_mu)
+    if logp.dim() != 2 or logp_mu.shape != logp.shape:
+        raise ValueError(f"logp and logp_mu must both be [B, T], got {list(logp.shape)} and "
+                         f"{list(logp_mu.shape)}")
+    valid = check_mask(mask, logp.shape)
+    _check_values(logp.detach(), logp_mu.detach(), torch.zeros(()), valid)
     diff = torch.where(valid, logp.detach() - logp_mu, torch.zeros_like(logp))
     n = valid.sum(-1, keepdim=True).clamp(min=1)
     return (diff.sum(-1, keepdim=True) / n).expand_as(logp)

@@ -210,9 +210,13 @@ def compiled(name: str, params: tuple[tuple[str, float], ...] = ()) -> Compiled:
 
 
 def _param_subs(m: Method, params) -> dict[sp.Symbol, sp.Rational]:
-    """Parameter symbol → exact rational value (defaults overridden by ``params``)."""
-    values = {p.name: p.default for p in m.params}
-    values.update(dict(params))
+    """Parameter symbol → exact rational value (defaults overridden by ``params``: pairs
+    ``((name, value), ...)``, validated by :meth:`Method.resolve_params`)."""
+    try:
+        pairs = dict(params)
+    except (TypeError, ValueError):
+        raise TypeError(f"params must be ((name, value), ...) pairs, got {params!r}") from None
+    values = m.resolve_params(pairs)
     ps = param_symbols(m)
     return {ps[k]: sp.nsimplify(v, rational=True) for k, v in values.items()}
 

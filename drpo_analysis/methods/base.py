@@ -69,6 +69,10 @@ class Method:
 
     def resolve_params(self, params: Mapping[str, Any] | None = None) -> dict[str, float]:
         """Defaults overridden by ``params``; unknown names and out-of-range values raise."""
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError(f"params must be a mapping of parameter names to numbers (or None), "
+                            f"got {type(params).__name__}; accepted names for {self.name!r}: "
+                            f"{[p.name for p in self.params] or 'none'}")
         params = dict(params or {})
         known = {p.name: p for p in self.params}
         unknown = sorted(set(params) - set(known))
