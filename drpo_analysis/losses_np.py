@@ -68,6 +68,8 @@ def check_inputs(method: Method, ell, ell_mu, adv, extras: Mapping[str, Any] | N
     ell, ell_mu, adv = (_validate.as_float_array(name, a, check_values=values, **spec)
                         for name, a, spec in zip(("ell", "ell_mu", "adv"), (ell, ell_mu, adv), _VALUE_SPECS))
     shape = _validate.same_shape(ell=ell, ell_mu=ell_mu, adv=adv)
+    if extras is not None and not isinstance(extras, Mapping):
+        raise TypeError(f"extras must be a mapping of extra-input names to arrays, got {type(extras).__name__}")
     extras = dict(extras or {})
     wanted = {e.name: e for e in method.extras}
     unknown = sorted(set(extras) - set(wanted))

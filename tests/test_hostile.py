@@ -298,3 +298,12 @@ def test_symbolic_kernels_validate_params(params):
     for fn in (symbolic.compiled, symbolic.weight_kernel):
         with pytest.raises(DOCUMENTED, match="params|delta|bogus"):
             fn("drpo", params)
+
+
+@pytest.mark.parametrize("extras", [[1.0], "topk", 3])
+def test_extras_must_be_a_mapping(extras):
+    with pytest.raises(TypeError, match="extras must be a mapping"):
+        losses_np.gradient_weight("gspo_token", [-1.0], [-1.0], [1.0], extras=extras)
+    with pytest.raises(TypeError, match="extras must be a mapping"):
+        losses_torch.per_token_loss("gspo_token", torch.tensor([-1.0]), torch.tensor([-1.0]), torch.tensor([1.0]),
+                                    extras=extras)
