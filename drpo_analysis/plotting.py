@@ -243,3 +243,96 @@ def trust_region_map(specs, sign: float, *, ax=None, log: bool = False, n: int =
     ax.set_ylabel("trained probability π")
     ax.set_title(title or f"trust regions, Â {'> 0' if sign > 0 else '< 0'}")
     return ax
+
+
+# --- long-tailed vocabulary simulation (sim/) -------------------------------------------------
+
+def mismatch_scatter(mu, pi, *, kind: str = "ratio", ax=None, title=None, max_points: int = 20000):
+    """DPPO Fig. 2 style: per sampled token, ``r = π/μ`` (kind="ratio") or ``|π − μ|``
+    (kind="shift") against the behaviour probability μ (log x axis)."""
+    import numpy as np
+
+    ax = get_ax(ax)
+    mu, pi = np.asarray(mu)[:max_points], np.asarray(pi)[:max_points]
+    y = pi / mu if kind == "ratio" else np.abs(pi - mu)
+    ax.scatter(mu, y, s=2, alpha=0.25, color=color("ppo_clip" if kind == "ratio" else "drpo"),
+               rasterized=True, linewidths=0)
+    ax.set_xscale("log")
+    if kind == "ratio":
+        ax.axhline(1.0, color="k", lw=0.6)
+        for b in (0.8, 1.28):
+            ax.axhline(b, color="k", lw=0.6, ls=":")
+        ax.set_ylabel("ratio r = π/μ")
+    else:
+        ax.set_yscale("log")
+        ax.axhline(0.15, color=color("dppo_binary_tv"), lw=0.8, ls="--", label="DPPO δ = 0.15")
+        ax.set_ylabel("|π − μ|")
+        ax.legend(loc="upper left")
+    ax.set_xlabel("μ (inference-engine probability)")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def bucket_bars(buckets, keys, *, labels=None, colors=None, ax=None, ylabel="share of tokens",
+                title=None):
+    """Grouped bars per μ bucket: one bar per key of the bucket rows (missing values → 0)."""
+    import numpy as np
+
+    ax = get_ax(ax)
+    names = [b["bucket"] for b in buckets]
+    x = np.arange(len(names))
+    w = 0.8 / max(len(keys), 1)
+    for i, k in enumerate(keys):
+        vals = [b.get(k) or 0.0 for b in buckets]
+        ax.bar(x + (i - (len(keys) - 1) / 2) * w, vals, w, label=(labels or keys)[i],
+               color=(colors[i] if colors else None))
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_xlabel("μ bucket")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def band(x, mean, lo, hi, *, label=None, c=None, ax=None, smooth: float = 0.0):
+    """A curve with a shaded confidence band (optionally Gaussian-smoothed, DPPO uses σ = 2)."""
+    import numpy as np
+
+    ax = get_ax(ax)
+    if smooth:
+        from scipy.ndimage import gaussian_filter1d
+        mean, lo, hi = (gaussian_filter1d(np.asarray(v, float), smooth) for v in (mean, lo, hi))
+    ax.plot(x, mean, label=label, color=c)
+    ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)
+    return ax
+
+
+def heatmap(values, xticks, yticks, *, ax=None, cmap="viridis", vmin=None, vmax=None, fmt="{:.2f}",
+            xlabel=None, ylabel=None, title=None):
+    """Annotated heatmap of a [len(yticks), len(xticks)] array."""
+    import numpy as np
+
+    ax = get_ax(ax)
+    v = np.asarray(values, float)
+    im = ax.imshow(v, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", origin="lower")
+    ax.set_xticks(range(len(xticks)), [str(t) for t in xticks])
+    ax.set_yticks(range(len(yticks)), [str(t) for t in yticks])
+    ax.grid(False)
+    for (i, j), val in np.ndenumerate(v):
+        if np.isfinite(val):
+            r, g, b, _ = im.cmap(im.norm(val))
+            ax.text(j, i, fmt.format(val), ha="center", va="center", fontsize=7,
+                    color="white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black")
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+# --- RL training curves (rl/, paper_repro) -----------------------------------------------------
