@@ -415,6 +415,10 @@ CLAIMS: tuple[AuditClaim, ...] = (
                "Unregularised PG-IS and CISPO see the mismatch grow then collapse; MiniRL (old-policy anchor) collapses; "
                "instability comes from a few large-shift negative-advantage updates.",
                assess=_not_here("`drpo-analysis rl` / `drpo-analysis repro` and `drpo-analysis simulate dynamics`")),
+    AuditClaim("dppo.bypass_anchor", "REFERENCE notation; DPPO §5 (MiniRL comparison)",
+               "Ratio and masks are anchored on the rollout μ ('bypass mode'), not on a recomputed old policy; "
+               "anchoring on the old policy collapses.",
+               assess=_not_here("`drpo-analysis rl --anchor mu|old` and `drpo-analysis repro`")),
     # --- explainer ----------------------------------------------------------------------------
     AuditClaim("explainer.smooth_bounded", "popular DRPO explainer",
                "Past the boundary the weight is smooth and bounded.", ("drpo_weight_lipschitz", "drpo_weight_bounds"),

@@ -34,20 +34,25 @@ def rational_point(rng: random.Random):
     return prob(), prob(), adv
 
 
-def residual(name, params, point, extra_values):
-    """``∂J/∂ℓ − Â (π/μ) w`` at an exact point (a SymPy number; 0 iff the identity holds)."""
+def residual_at(name, params):
+    """A function ``(point, extra_values) -> ∂J/∂ℓ − Â (π/μ) w`` (a SymPy number, 0 iff the
+    identity holds) for one method; the parameters are substituted once, exactly."""
     import sympy as sp
 
     from drpo_analysis import methods, symbolic as S
 
     m = methods.get(name)
-    ps = S.param_symbols(m)
+    ps, xs = S.param_symbols(m), S.extra_symbols(m)
     subs = {ps[k]: sp.Rational(str(v)) for k, v in params.items()}
-    subs.update({S.extra_symbols(m)[k]: v for k, v in extra_values.items()})
-    pi, mu, adv = (sp.Rational(x.numerator, x.denominator) for x in point)
-    g = S.gradient(name).subs(subs).subs({S.ELL: sp.log(pi), S.ELL_MU: sp.log(mu), S.ADV: adv})
-    w = S.weight(name).subs(subs).subs({S.PI: pi, S.MU: mu, S.ADV: adv, S.SIGN: sp.sign(adv)})
-    return g - adv * pi / mu * w
+    g_p, w_p = S.gradient(name).subs(subs), S.weight(name).subs(subs)
+
+    def residual(point, extra_values):
+        ex = {xs[k]: v for k, v in extra_values.items()}
+        pi, mu, adv = (sp.Rational(x.numerator, x.denominator) for x in point)
+        g = g_p.subs(ex).subs({S.ELL: sp.log(pi), S.ELL_MU: sp.log(mu), S.ADV: adv})
+        w = w_p.subs(ex).subs({S.PI: pi, S.MU: mu, S.ADV: adv, S.SIGN: sp.sign(adv)})
+        return g - adv * pi / mu * w
+    return residual
 
 
 def _extras(name, rng):
@@ -78,9 +83,10 @@ def check() -> proving.ProofResult:
                 {**{p.name: p.default for p in m.params},
                  **{k: v for k, v in ALT_PARAMS.items() if k in names}})
         for params in sets:
+            residual = residual_at(name, params)
             for _ in range(N_POINTS):
                 point, extras = rational_point(rng), _extras(name, rng)
-                res = residual(name, params, point, extras)
+                res = residual(point, extras)
                 if not proving.is_zero_exact(res):
                     return proving.failed(
                         f"{name}: ∂J/∂ℓ − Â r w = {res} ≠ 0",

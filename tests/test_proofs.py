@@ -75,11 +75,11 @@ def test_wrong_numpy_weight_is_detected():
 def test_wrong_symbolic_weight_is_detected(monkeypatch):
     mod = CLAIMS["weight_matches_gradient_exact"].module
     point = (Fraction(3, 10), Fraction(1, 2), Fraction(-2))
-    good = mod.residual("drpo", {"delta": 12.5}, point, {})
+    good = mod.residual_at("drpo", {"delta": 12.5})(point, {})
     assert proving.is_zero_exact(good)
     true_weight = symbolic.weight
     monkeypatch.setattr(symbolic, "weight", lambda name, *a: true_weight(name, *a) + sp.Rational(1, 10**12))
-    assert not proving.is_zero_exact(mod.residual("drpo", {"delta": 12.5}, point, {}))
+    assert not proving.is_zero_exact(mod.residual_at("drpo", {"delta": 12.5})(point, {}))
 
 
 def test_interval_sign_certifies_and_refuses_zero():
