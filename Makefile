@@ -23,10 +23,17 @@ $(VENV)/.stamp-test: pyproject.toml constraints.txt $(VENV)/.stamp-base
 	$(PIP) -e ".[torch,test]"
 	touch $@
 
+# Peer frameworks for tests/test_fuzz_peers.py: verl and OpenRLHF without their (GPU) dependency
+# trees, plus what their loss modules import; torch stays the pinned CPU wheel (constraints.txt).
+$(VENV)/.stamp-peers: $(VENV)/.stamp-test
+	$(PIP) --no-deps verl==0.9.1 openrlhf==0.11.2
+	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson "trl==1.16.0"
+	touch $@
+
 demo: $(VENV)/.stamp-base
 	$(CLI) demo
 
-test: $(VENV)/.stamp-test
+test: $(VENV)/.stamp-test $(VENV)/.stamp-peers
 	$(PY) -m pytest -q -n 2 --durations=15
 
 test-all: $(VENV)/.stamp-test

@@ -78,8 +78,8 @@ def run(args) -> Result:
     try:
         target = adapters.load(args.target, adapter=adapter, method=args.method, params=_kv(args.param, "--param"),
                                **options)
-    except ImportError as exc:
-        raise UsageError(f"cannot import the target's package: {exc}") from exc
+    except ImportError as exc:   # ModuleNotFoundError included
+        raise UsageError(f"cannot import the target: {exc}") from exc
     report = runner.fuzz(target, seed=args.seed, examples=args.examples, checks=args.check, progress=not args.json)
     return Result(report.as_dict(), report.text(), 0 if report.ok else 1)
 

@@ -1,0 +1,158 @@
+"""The fuzzer: oracle, checks (each one kills the mutant it is for), misbehaving targets,
+reproducers, the hypothesis entry point and the command line."""
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+from drpo_analysis import cli
+from drpo_analysis.fuzz import Batch, check_batch, fuzz, mutants, oracle, strategies as fst
+from drpo_analysis.fuzz.adapters import plain
+
+CORRECT = ("ppo_clip", "dual_clip", "cispo", "dppo_binary_tv", "dppo_topk_kl", "drpo", "spo", "gspo_token",
+           "gspo_seq", "dro")
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_implementation_passes_every_check(name):
+    rep = fuzz(plain.target(mutants.correct(name), method=name), seed=3, examples=6)
+    assert rep.ok, rep.text()
+    assert [c["name"] for c in rep.checks] == ["gradient", "on_policy", "stop_gradient", "region_coverage",
+                                                "aggregation", "padding", "overflow", "dtype"]
+
+
+@pytest.mark.parametrize("mutant, check", [
+    ("ppo_no_min", "gradient"), ("bf16_ratio_drift", "on_policy"), ("dual_clip_both_signs", "region_coverage"),
+    ("mean_of_micro_batch_means", "aggregation"), ("seq_mean_local_rows", "aggregation"),
+    ("nan_times_zero", "padding"), ("where_after_the_fact", "padding"), ("empty_batch_nan", "padding"),
+    ("exp_overflow", "overflow"), ("horizon_is_padded_width", "padding"), ("dppo_ratio_not_detached", "dtype"),
+])
+def test_each_check_kills_its_mutant(mutant, check):
+    mu = next(m for m in mutants.MUTANTS if m.name == mutant)
+    t = plain.target(mu.fn, method=mu.method, params=mu.params, **mu.options)
+    rep = fuzz(t, seed=0, examples=8, checks=[check])
+    assert not rep.ok, f"{mutant} survived {check}"
+    assert rep.findings[0].check == check
+
+
+def test_oracle_gradient_is_minus_weight_times_derived_gradient():
+    b = Batch(np.log([[0.5, 0.2]]), np.log([[0.4, 0.2]]), np.array([[1.0, 1.0]]), np.array([[True, False]]),
+              np.array([0]))
+    exp = oracle.expected("pg_is", {}, b, oracle.Conventions(), dtype="float64")
+    assert exp.grad[0, 0] == pytest.approx(-0.5 / 0.4)          # −a·Â·r with a = 1/N = 1
+    assert exp.grad[0, 1] == 0.0
+    assert exp.value == pytest.approx(-1.25)
+
+
+def test_log_ratio_clamp_convention_freezes_the_ratio():
+    g = oracle.token_gradient("pg_is", {}, np.array([-1.0, -1.0]), np.array([-30.0, -5.0]), np.array([1.0, 1.0]), {},
+                              oracle.Conventions(log_ratio_clamp=(-20.0, 20.0)))
+    assert g[0] == 0.0 and g[1] == pytest.approx(math.exp(4.0))
+
+
+def test_kinks_are_compared_one_sided_not_averaged():
+    # r exactly at 1 + ε_h with Â > 0: either side's gradient passes, their average does not
+    ell_mu = np.array([[-1.0]])
+    b = Batch(ell_mu + math.log1p(0.28), ell_mu, np.ones((1, 1)), np.ones((1, 1), bool), np.zeros(1, int))
+    exp = oracle.expected("ppo_clip", {}, b, oracle.Conventions(), dtype="float64")
+    inside = -1.28
+    assert oracle.compare(exp, b.mask, np.array([[inside]]), None, "float64") is None
+    assert oracle.compare(exp, b.mask, np.array([[0.0]]), None, "float64") is None
+    assert oracle.compare(exp, b.mask, np.array([[inside / 2]]), None, "float64") is not None
+
+
+def _bad(kind):
+    def fn(logp, logp_mu, adv, mask):
+        if kind == "raises":
+            raise RuntimeError("boom")
+        if kind == "nan":
+            return (logp * float("nan")).sum()
+        if kind == "vector":
+            return torch.stack([logp.sum(), logp.sum()])
+        if kind == "no-grad":
+            return torch.tensor(0.0)
+        if kind == "hang":
+            time.sleep(5)
+        return 1.0
+    return fn
+
+
+@pytest.mark.parametrize("kind, error", [("raises", "raises"), ("nan", "non-finite"), ("vector", "non-scalar"),
+                                         ("no-grad", "no-gradient"), ("hang", "timeout"), ("float", "not-a-tensor")])
+def test_misbehaving_targets_are_findings_not_crashes(kind, error):
+    t = plain.target(_bad(kind), method="pg_is", timeout=0.3)
+    rep = fuzz(t, seed=0, examples=1, checks=["gradient"])
+    assert not rep.ok and rep.findings[0].kind == error
+    assert "check_batch(target, batch" in rep.findings[0].reproducer
+
+
+def test_reproducer_is_copy_pasteable_and_fails():
+    rep = fuzz(plain.target(mutants.ppo_no_min, method="ppo_clip"), seed=0, examples=4, checks=["gradient"])
+    f = rep.findings[0]
+    assert f.seed == 0 and len(f.reproducer.splitlines()) <= 12
+    with pytest.raises(AssertionError, match="does not conform"):
+        exec(compile(f.reproducer, "<reproducer>", "exec"), {})
+
+
+def test_same_seed_same_report():
+    t = plain.target(mutants.drpo_delta_factor, method="drpo", params={"delta": 0.2})
+    a, b = (fuzz(t, seed=7, examples=4) for _ in range(2))
+    assert [f.reproducer for f in a.findings] == [f.reproducer for f in b.findings] and a.findings
+    assert [c["status"] for c in a.checks] == [c["status"] for c in b.checks]
+
+
+_PPO = plain.target(mutants.correct("ppo_clip"), method="ppo_clip")
+
+
+@settings(max_examples=15)
+@given(fst.batches(max_batch=4, max_len=8, kinks=oracle.kinks("ppo_clip")))
+def test_hypothesis_entry_point(batch):
+    check_batch(_PPO, batch)
+
+
+@settings(max_examples=10)
+@given(fst.packed_batches(max_batch=4, max_len=8))
+def test_packed_batches_round_trip(pb):
+    b = pb.to_padded()
+    assert b.mask.sum() == pb.seq_lens.sum() and np.array_equal(b.logp[b.mask], pb.logp)
+
+
+def test_strategies_bounded_by_default_extreme_opt_in():
+    rng = np.random.default_rng(0)
+    ell, mu = fst.sample_log_prob_pairs(rng, 20000)
+    assert np.isfinite(ell).all() and np.abs(ell - mu).max() <= fst.BOUNDED_LOG_RATIO and mu.min() >= math.log(1e-12)
+    ell, mu = fst.sample_log_prob_pairs(rng, 20000, extreme=True)
+    assert np.isneginf(ell).any() and np.abs((ell - mu)[np.isfinite(ell)]).max() > 90
+
+
+def test_regions_cover_signs_and_leaves():
+    rng = np.random.default_rng(1)
+    ell, mu = fst.sample_log_prob_pairs(rng, 4000, kinks=oracle.kinks("dual_clip"))
+    adv = rng.normal(size=4000)
+    labels = set(oracle.regions("dual_clip", {}, ell, mu, adv))
+    assert {lab.split("|")[0] for lab in labels} == {"A+", "A-"} and len(labels) >= 3
+
+
+def test_self_test_one_seed_kills_every_mutant():
+    res = mutants.self_test(seeds=(0,))
+    assert res["mutants"] >= 25 and res["score"] == 1.0 and res["false_positives"] == 0, res["survivors"]
+
+
+def test_cli_fuzz_json_and_exit_codes(capsys):
+    code = cli.main(["fuzz", "drpo_analysis.fuzz.mutants:drpo_wrong_sign", "--method", "drpo", "--param",
+                     "delta=0.2", "--examples", "4", "--check", "gradient", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and not out["ok"] and {"check", "counterexample", "expected", "got"} <= set(out["findings"][0])
+
+
+def test_cli_usage_errors():
+    with pytest.raises(SystemExit) as e:
+        cli.main(["fuzz", "--method", "drpo"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        cli.main(["fuzz", "nosuchmodule_xyz:f", "--method", "drpo"])
+    assert e.value.code == 2
