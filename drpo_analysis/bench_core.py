@@ -1,8 +1,8 @@
 """Core benchmarks (group ``core``, issue 2 §7): every number is a ratio measured in this process.
 
 * ``numpy_weight/<method>``: ``losses_np.gradient_weight`` throughput (tokens/s, validation
-  included) over 10M tokens against one ``np.exp`` pass over the same array (``bench.exp_floor``);
-  target ≥ 0.40.
+  included, into a preallocated ``out=`` as the floor's ``np.exp(x, out=...)``) over 10M tokens
+  against one ``np.exp`` pass over the same array (``bench.exp_floor``); target ≥ 0.40.
 * ``torch_drpo_vs_naive_ppo``: per-token DRPO loss forward + backward over 1M tokens, time over
   the time of a plain PPO-clip loss written naively in torch on the same tensors; target ≤ 1.2.
   ``torch_ppo_clip_vs_naive_ppo``: the registry's own PPO-clip against the same naive loss.
@@ -51,10 +51,11 @@ def _weight_row(name: str, n: int, repeat: int, threads: int, label: str, target
     ell, ell_mu, adv, extras = token_inputs(name, n)
     losses_np.gradient_weight(name, ell[:8], ell_mu[:8], adv[:8],       # compile outside the timing
                               extras={k: v[:8] for k, v in extras.items()})
+    out = np.empty_like(ell)   # preallocated like the floor's: both time the pass, not page faults
     saved, losses_np.THREADS = losses_np.THREADS, threads
     try:
         floor = bench.exp_floor(ell, repeat=repeat)
-        t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, extras=extras),
+        t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, extras=extras, out=out),
                             repeat=repeat)
     finally:
         losses_np.THREADS = saved

@@ -115,7 +115,17 @@ def _pool():
     return _POOL
 
 
-def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extras) -> np.ndarray:
+def _out_array(out, shape) -> np.ndarray:
+    """The caller's output buffer: float64, C-contiguous, of the token shape (no allocation)."""
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or not out.flags.c_contiguous \
+            or not out.flags.writeable:
+        raise TypeError("out must be a writeable C-contiguous float64 numpy array")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out must have shape {list(shape)}, got {list(out.shape)}")
+    return out.reshape(-1)
+
+
+def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extras, out=None) -> np.ndarray:
     """Evaluate a lambdified kernel chunk by chunk (cache-sized temporaries), the chunks spread
     over :data:`THREADS` threads (numpy ufuncs release the GIL; each output element depends on its
     own inputs only, so the result is bitwise independent of the thread count). The value checks
@@ -127,7 +137,7 @@ def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extra
     arrays = [np.ascontiguousarray(a, dtype=np.float64).reshape(n, *a.shape[ell.ndim:])
               for a in (ell, ell_mu, adv, *(extras[e.name] for e in m.extras))]   # [N] / [N, K]
     topk = m.name.rsplit("_", 1)[1] if m.name.startswith("dppo_topk_") else None
-    out = np.empty(n, dtype=np.float64)                                           # [N]
+    out = np.empty(n, dtype=np.float64) if out is None else _out_array(out, ell.shape)   # [N]
 
     def run(i):
         sl = slice(i, i + CHUNK)
@@ -151,11 +161,18 @@ def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extra
     return out.reshape(ell.shape)
 
 
-def gradient(method: str | Method, ell, ell_mu, adv, *, params=None, extras=None) -> np.ndarray:
-    """Per-token ``∂J/∂ℓ`` derived symbolically (the oracle's reference), float64."""
-    return _lambdified("grad", method, ell, ell_mu, adv, params, extras)
+def gradient(method: str | Method, ell, ell_mu, adv, *, params=None, extras=None, out=None) -> np.ndarray:
+    """Per-token ``∂J/∂ℓ`` derived symbolically (the oracle's reference), float64.
+
+    out: optional float64 C-contiguous array of the token shape to write into (no allocation).
+    """
+    return _lambdified("grad", method, ell, ell_mu, adv, params, extras, out)
 
 
-def gradient_weight(method: str | Method, ell, ell_mu, adv, *, params=None, extras=None) -> np.ndarray:
-    """Per-token weight ``w`` with ``∂J/∂ℓ = Â r w`` (DRPO Table 1); NaN where ``Â = 0``."""
-    return _lambdified("weight", method, ell, ell_mu, adv, params, extras)
+def gradient_weight(method: str | Method, ell, ell_mu, adv, *, params=None, extras=None,
+                    out=None) -> np.ndarray:
+    """Per-token weight ``w`` with ``∂J/∂ℓ = Â r w`` (DRPO Table 1); NaN where ``Â = 0``.
+
+    out: optional float64 C-contiguous array of the token shape to write into (no allocation).
+    """
+    return _lambdified("weight", method, ell, ell_mu, adv, params, extras, out)

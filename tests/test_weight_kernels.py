@@ -65,3 +65,16 @@ def test_bad_value_in_a_later_chunk_is_reported(monkeypatch):
     ell[177] = np.nan
     with pytest.raises(ValueError, match="ell contains NaN"):
         losses_np.gradient_weight("drpo", ell, np.full(200, -1.0), np.ones(200))
+
+
+def test_out_buffer_is_filled_in_place_and_validated():
+    rng = np.random.default_rng(8)
+    ell, ell_mu, adv, extras = random_inputs("drpo", rng, n=20000)
+    out = np.empty_like(ell)
+    got = losses_np.gradient_weight("drpo", ell, ell_mu, adv, out=out)
+    assert got.base is out or got is out
+    assert np.array_equal(out, losses_np.gradient_weight("drpo", ell, ell_mu, adv))
+    with pytest.raises(ValueError, match="out must have shape"):
+        losses_np.gradient("drpo", ell, ell_mu, adv, out=np.empty(3))
+    with pytest.raises(TypeError, match="out must be"):
+        losses_np.gradient("drpo", ell, ell_mu, adv, out=np.empty(ell.shape, dtype=np.float32))
