@@ -493,12 +493,14 @@ def assess_all(proof_results: Mapping[str, Any], ids: list[str] | None = None) -
 
 
 def run_audit(ids: list[str] | None = None, *, progress: bool = False, timeout: float | None = 90.0):
-    """Run the referenced proofs and assess every claim. Returns ``(rows, proof_runs)``."""
+    """Run the referenced proofs (reusing runs already made in this process, e.g. by ``prove``
+    inside ``demo``) and assess every claim. Returns ``(rows, proof_runs)``."""
     from drpo_analysis import proving
 
     claims = [c for c in CLAIMS if not ids or c.id in ids]
     needed = sorted({p for c in claims for p in c.proofs})
-    runs = proving.run_claims(proving.discover(ids=needed), timeout=timeout, progress=progress) if needed else []
+    runs = (proving.run_claims(proving.discover(ids=needed), timeout=timeout, progress=progress, reuse=True)
+            if needed else [])
     results = {r.claim.id: r.result for r in runs}
     return assess_all(results, ids), runs
 

@@ -269,10 +269,22 @@ def run_claim(claim: Claim, timeout: float | None = DEFAULT_TIMEOUT_S) -> ClaimR
     return ClaimRun(claim, result, time.perf_counter() - t0)
 
 
+_LAST_RUNS: dict[str, ClaimRun] = {}  # per process: claim id -> latest run (for reuse=True)
+
+
 def run_claims(claims: Iterable[Claim], timeout: float | None = DEFAULT_TIMEOUT_S,
-               progress: bool = False) -> list[ClaimRun]:
-    """Run claims in order (with a tqdm bar on stderr when ``progress``)."""
+               progress: bool = False, reuse: bool = False) -> list[ClaimRun]:
+    """Run claims in order (with a tqdm bar on stderr when ``progress``).
+
+    Every run is remembered for the rest of the process; ``reuse=True`` returns a remembered
+    run of the same claim file instead of running it again (the checks are deterministic), so
+    ``demo`` does not prove everything twice when ``audit`` follows ``prove``.
+    """
     claims = list(claims)
+    if reuse:
+        fresh = [c for c in claims if not _remembered(c)]
+        done = {r.claim.id: r for r in run_claims(fresh, timeout, progress)}
+        return [done.get(c.id) or _LAST_RUNS[c.id] for c in claims]
     it = claims
     if progress:
         from tqdm import tqdm
@@ -281,8 +293,15 @@ def run_claims(claims: Iterable[Claim], timeout: float | None = DEFAULT_TIMEOUT_
     for c in it:
         if progress:
             it.set_postfix_str(c.id)
-        runs.append(run_claim(c, timeout))
+        run = run_claim(c, timeout)
+        _LAST_RUNS[c.id] = run
+        runs.append(run)
     return runs
+
+
+def _remembered(claim: Claim) -> bool:
+    r = _LAST_RUNS.get(claim.id)
+    return r is not None and r.claim.path == claim.path and r.result.status != "error"
 
 
 def blocking_failures(runs: Iterable[ClaimRun]) -> list[ClaimRun]:

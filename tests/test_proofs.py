@@ -158,3 +158,14 @@ def test_prove_exit_codes(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["prove", "--dir", str(d), "no_such_claim"])
     assert exc.value.code == 2
+
+
+def test_reuse_returns_remembered_runs(tmp_path):
+    body = "import builtins; builtins._drpo_calls = getattr(builtins, '_drpo_calls', 0) + 1; return proving.proved('x')"
+    d = _write_claims(tmp_path, {"counts": (True, body)})
+    import builtins
+    first = proving.run_claims(proving.discover(d))
+    again = proving.run_claims(proving.discover(d), reuse=True)
+    assert again[0] is first[0] and builtins._drpo_calls == 1
+    proving.run_claims(proving.discover(d))
+    assert builtins._drpo_calls == 2
