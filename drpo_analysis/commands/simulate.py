@@ -73,7 +73,7 @@ def add_arguments(p):
     d.add_argument("--length", type=int, default=4, help="tokens per response (default 4)")
     d.add_argument("--group", type=int, default=8, help="responses per prompt (default 8)")
     d.add_argument("--V", type=int, default=1024, help="vocabulary size (default 1024)")
-    d.add_argument("--steps", type=int, default=300, help="rollouts (default 300)")
+    d.add_argument("--steps", type=int, default=200, help="rollouts (default 200)")
     d.add_argument("--updates", type=int, default=4, help="gradient steps per rollout (default 4)")
     d.add_argument("--lr", type=float, default=2.0, help="learning rate on the logits (default 2)")
     d.add_argument("--staleness", type=int, default=0, help="rollouts of behaviour-policy lag (default 0)")

@@ -89,7 +89,7 @@ class DynamicsSettings:
     vocab: Vocabulary = field(default_factory=lambda: Vocabulary(V=1024))
     n_correct: int = 2
     hard_frac: float = 0.3
-    steps: int = 300
+    steps: int = 200
     updates: int = 4
     lr: float = 2.0
     staleness: int = 0
@@ -149,21 +149,21 @@ def _task(s: DynamicsSettings, rng: np.random.Generator):
     return z0, correct
 
 
-def _sample(lmu: np.ndarray, u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
-    """Inverse-CDF sampling: lmu [R, V] log-probs, u [R, G] uniforms in [0, 1) → tokens [R, G].
+def _sample(p: np.ndarray, u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """Inverse-CDF sampling: p [R, V] probabilities, u [R, G] uniforms in [0, 1) → tokens [R, G].
 
-    One flat ``searchsorted`` over the normalised CDFs offset by their row index (row i lives in
-    [i, i+1)); float64 keeps a resolution of ``R · 2^-52`` (below 1e-12 for R < 4000 rows).
-    ``cdf`` is a float64 [R, V] work buffer.
+    One cumulative sum over all rows at once (float64, ``cdf`` is a [R, V] work buffer), so row i
+    spans ``[C_{i−1}, C_i)`` and a single ``searchsorted`` serves every row; the resolution is
+    ``R · 2^-52`` (below 1e-12 for R < 4000 rows).
     """
-    R, V = lmu.shape
-    np.exp(lmu, out=cdf, dtype=np.float64)
-    np.cumsum(cdf, -1, out=cdf)                                         # [R, V]
-    rows = np.arange(R, dtype=np.float64)[:, None]
-    cdf /= cdf[:, -1:]
-    cdf += rows
-    flat = np.searchsorted(cdf.reshape(-1), (u + rows).reshape(-1), side="right").reshape(R, -1)
-    return np.minimum(flat - np.arange(R)[:, None] * V, V - 1)
+    R, V = p.shape
+    flat = cdf.reshape(-1)
+    np.cumsum(p.reshape(-1), dtype=np.float64, out=flat)
+    hi = cdf[:, -1]                                                     # [R] row ends C_i
+    lo = np.concatenate([[0.0], hi[:-1]])                               # [R] row starts
+    target = lo[:, None] + u * (hi - lo)[:, None]                       # [R, G]
+    idx = np.searchsorted(flat, target.reshape(-1), side="right").reshape(R, -1)
+    return np.clip(idx - np.arange(R)[:, None] * V, 0, V - 1)
 
 
 def token_gradients(specs, ell, ell_mu, adv) -> np.ndarray:
@@ -229,7 +229,7 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         _log_softmax(zmu, lmu, tmp)
         np.exp(lmu, out=mu_p)
         u = np.broadcast_to(rng.random((1, S, C, G)), (M, S, C, G))   # common random numbers
-        tok = _sample(lmu.reshape(-1, V), u.reshape(-1, G), cdf).reshape(M, S, C, G)
+        tok = _sample(mu_p.reshape(-1, V), u.reshape(-1, G), cdf).reshape(M, S, C, G)
         ell_mu = np.take_along_axis(lmu, tok, -1).astype(np.float64)   # [M, S, C, G]
         hit = np.take_along_axis(np.broadcast_to(correct, (M, S, C, V)), tok, -1)
         reward = hit.reshape(M, S, P, L, G).all(3).astype(np.float64)   # [M, S, P, G]
