@@ -28,6 +28,7 @@ Two simulations (NumPy/SciPy only, bitwise reproducible per --seed):
   drpo-analysis simulate vocab                                 # ~20 s, 7 mismatch models
   drpo-analysis simulate vocab --mismatch fp8_e4m3 --mismatch noise:0.1 --json
   drpo-analysis simulate dynamics                              # ~15 s, 5 methods x 4 seeds
+  drpo-analysis simulate dynamics --shared-dim 8 --V 256 --lr 20   # interference: collapses
   drpo-analysis simulate dynamics --method drpo --method drpo:delta=0.15 --lr 10 --staleness 4
   drpo-analysis simulate dynamics --sweep lr=2,10,50 --sweep staleness=0,4 --out sweep.jsonl
 
@@ -78,6 +79,9 @@ def add_arguments(p):
     d.add_argument("--lr", type=float, default=2.0, help="learning rate on the logits (default 2)")
     d.add_argument("--staleness", type=int, default=0, help="rollouts of behaviour-policy lag (default 0)")
     d.add_argument("--mismatch", default="noise:0.3", help="behaviour mismatch (default noise:0.3)")
+    d.add_argument("--shared-dim", type=int, default=0,
+                   help="shared parameters z = z0 + E theta of this rank (0 = per-context logits, "
+                        "default); d > 0 makes updates interfere across contexts")
     d.add_argument("--sweep", action="append", default=None, metavar="AXIS=V1,V2,...",
                    help="sweep axis (repeatable): lr, staleness, mismatch, updates, ... ; "
                         "methods stay vectorised inside each point")
@@ -160,7 +164,7 @@ def _dynamics(args) -> Result:
         methods=tuple(args.method or sd.DynamicsSettings.methods), seeds=args.seeds,
         prompts=args.prompts, length=args.length, group=args.group, vocab=Vocabulary(V=args.V),
         steps=args.steps, updates=args.updates, lr=args.lr, staleness=args.staleness,
-        mismatch=args.mismatch, seed=args.seed)
+        mismatch=args.mismatch, shared_dim=args.shared_dim, seed=args.seed)
     quiet = getattr(args, "json", False)
     if args.sweep:
         axes = dict(_parse_axis(s) for s in args.sweep)
