@@ -1,0 +1,55 @@
+"""Where each trust region acts, by behaviour-probability bucket (claim 3), measured on the runs:
+per μ bucket, the share of sampled tokens whose gradient the method zeroes (clip / mask), the mean
+|r − 1| and |π − μ|, and the mean gradient weight w (DRPO Table 1 convention). Seed means with 95%
+bootstrap intervals. Writes ``rl_buckets.png``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from drpo_analysis import plotting
+from drpo_analysis.rl.matrix import load_results
+from drpo_analysis.rl.report import by_label
+from drpo_analysis.rl.trainer import MU_BUCKETS
+from drpo_analysis.sim.dynamics import bootstrap_ci
+
+RESULTS = Path(__file__).resolve().parents[1] / "paper_repro" / "results"
+METHODS = ("ppo_clip", "spo", "dppo_binary_tv", "drpo", "pg_is")
+PANELS = (("masked", "share with zero gradient (clipped / masked)", False),
+          ("abs_ratio_minus_1", "mean |r − 1|", True), ("abs_shift", "mean |π − μ|", True),
+          ("weight", "mean gradient weight w", False))
+
+
+def main(outdir) -> list[Path]:
+    plotting.style()
+    runs = load_results(RESULTS, "main")
+    if not runs:
+        print(f"make_rl_buckets: no results under {RESULTS}; run `drpo-analysis repro` first")
+        return []
+    g = by_label(runs)
+    names = [f"{lo:g}-{hi:g}" for lo, hi in zip(MU_BUCKETS[:-1], MU_BUCKETS[1:])]
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    methods = [m for m in METHODS if m in g]
+    width = 0.8 / len(methods)
+    x = np.arange(len(names))
+    for ax, (what, title, log) in zip(axes, PANELS):
+        for i, m in enumerate(methods):
+            vals = np.asarray([[r["buckets"].get(f"bucket/{b}/{what}/mean") for b in names] for r in g[m]], float)
+            vals = np.where(np.isnan(vals), np.nanmean(vals, 0, keepdims=True), vals)
+            mean, lo, hi = bootstrap_ci(np.nan_to_num(vals), axis=0)
+            ax.bar(x + (i - (len(methods) - 1) / 2) * width, mean, width, color=plotting.color(m), label=m,
+                   yerr=[mean - lo, hi - mean], error_kw={"lw": 0.6})
+        counts = np.mean([[r["buckets"].get(f"bucket/{b}/count") or 0 for b in names] for r in g[methods[0]]], 0)
+        ax.set_xticks(x, [f"{n}\n({c:.0f} tok)" for n, c in zip(names, counts)], fontsize=7)
+        ax.set_xlabel("μ bucket (tokens per run)")
+        ax.set_title(title)
+        if log:
+            ax.set_yscale("log")
+    axes[0].legend(fontsize=7)
+    cfg = runs[0]["config"]
+    fig.suptitle(f"Where the trust regions act, by μ bucket — {cfg['task']}-{cfg['task_size']}, mismatch "
+                 f"{cfg['mismatch']}; all updates of all iterations; bars: 95% bootstrap over seeds", fontsize=10)
+    fig.tight_layout()
+    return [plotting.save(fig, Path(outdir) / "rl_buckets.png")]
