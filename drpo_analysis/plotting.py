@@ -336,3 +336,10 @@ def heatmap(values, xticks, yticks, *, ax=None, cmap="viridis", vmin=None, vmax=
 
 
 # --- RL training curves (rl/, paper_repro) -----------------------------------------------------
+
+def training_curve(x, mean, lo, hi, *, label=None, c=None, ax=None, smooth: float = 2.0):
+    """DPPO-style training curve: the raw seed mean as a faint line, its Gaussian-smoothed
+    (σ = ``smooth``) version over it and the smoothed confidence band (x: [T]; mean, lo, hi: [T])."""
+    ax = get_ax(ax)
+    ax.plot(x, mean, color=c, alpha=0.3, lw=0.7)
+    return band(x, mean, lo, hi, label=label, c=c, ax=ax, smooth=smooth)
