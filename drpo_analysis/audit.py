@@ -172,6 +172,15 @@ def _pinsker_text(f: Facts) -> str:
             "Binary-TV's 0.15 (tighter for rare tokens, whose KL per unit shift is larger)")
 
 
+def _ppo_vs_dppo_text(f: Facts) -> str:
+    """PPO's ratio clip written as a shift threshold, against DPPO-TV's δ."""
+    (eps_l, eps_h), delta = PAPER["grpo_eps"], PAPER["dppo_tv_delta"][0]
+    return (f"GRPO's clip r > 1 + {fmt(eps_h)} (Â > 0) / r < 1 − {fmt(eps_l)} (Â < 0) is the shift threshold "
+            f"|Δ| > {fmt(eps_h)}·μ / {fmt(eps_l)}·μ: equal to DPPO-TV's δ = {fmt(delta)} only at μ = "
+            f"{fmt(delta / eps_h, 3)} / {fmt(delta / eps_l, 3)}; stricter for rarer tokens, looser for commoner ones "
+            "(a token with μ below these can never reach DPPO's boundary unclipped)")
+
+
 def _assess_explainer_04(f: Facts) -> Assessment:
     ids = ("explainer_weight_near_one_then_0_4",)
     r = f.proofs.get(ids[0])
@@ -407,7 +416,7 @@ CLAIMS: tuple[AuditClaim, ...] = (
                _proof_verdict(("dppo_motivating_example",), "exact weights: PPO 0 / DPPO-TV 1, then PPO 1 / DPPO-TV 0",
                               regime="'clipped' for Â > 0 in the first case (Â < 0 would not be clipped by PPO, but "
                                      "is by dual-clip c = 3); 'not clipped' for Â < 0 with ε_l = 0.2",
-                              at_paper=lambda f: "ε_l = 0.2 / ε_h = 0.28, δ_TV = 0.15 as reported")),
+                              at_paper=_ppo_vs_dppo_text)),
     AuditClaim("dppo.fig2_ratio_volatile", "DPPO Fig. 2",
                "At identical weights the ratio is volatile for low-probability tokens while the probability shift stays small.",
                assess=_not_here("`drpo-analysis simulate vocab` (per-μ-bucket |log r| vs |π − μ|)")),
