@@ -142,8 +142,14 @@ def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extra
     def run(i):
         sl = slice(i, i + CHUNK)
         a_ell, a_mu, a_adv, *a_x = (a[sl] for a in arrays)
-        for name, a, spec in zip(("ell", "ell_mu", "adv"), (a_ell, a_mu, a_adv), _VALUE_SPECS):
-            _validate.values_in_range(name, a, **spec)
+        # fast path, three reductions: max ℓ ≤ 0 and max ℓ_μ ≤ 0 (False for NaN), and ℓ_μ·Â
+        # finite (non-finite whenever either holds ±inf or NaN; overflow only raises a false
+        # alarm, settled by the exact checks)
+        with np.errstate(over="ignore", invalid="ignore"):
+            fine = a_ell.max() <= 0 and a_mu.max() <= 0 and np.isfinite(np.dot(a_mu, a_adv))
+        if not fine:
+            for name, a, spec in zip(("ell", "ell_mu", "adv"), (a_ell, a_mu, a_adv), _VALUE_SPECS):
+                _validate.values_in_range(name, a, **spec)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if topk:  # the Top-K divergence over top-K(μ) ∪ {sampled} ∪ {rest}, per chunk
                 a_x = [topk_divergence(a_x[0], a_x[1], topk, check=False)]
