@@ -12,7 +12,10 @@ Threads: the targeted rows run single-threaded on both sides (numpy kernels with
 ``losses_np.THREADS = 1`` against the single-thread ``np.exp`` floor; torch with one intra-op
 thread for the registry loss and the naive loss alike). ``numpy_weight_threaded/drpo`` shows the
 kernel with its thread pool (env ``DRPO_ANALYSIS_THREADS``) against the same floor, no target.
-Each row's ``detail`` records its setting.
+Single-thread rows time CPU time (``time.thread_time`` / ``process_time``): on a machine shared
+with other jobs, descheduling inflates a long kernel more than its short floor and would bias the
+ratio; CPU time is immune to that (not to cache or memory-bandwidth contention). Each row's
+``detail`` records its setting.
 """
 from __future__ import annotations
 
@@ -52,14 +55,16 @@ def _weight_row(name: str, n: int, repeat: int, threads: int, label: str, target
     losses_np.gradient_weight(name, ell[:8], ell_mu[:8], adv[:8],       # compile outside the timing
                               extras={k: v[:8] for k, v in extras.items()})
     out = np.empty_like(ell)   # preallocated like the floor's: both time the pass, not page faults
+    clock = time.thread_time if threads == 1 else time.perf_counter
     saved, losses_np.THREADS = losses_np.THREADS, threads
     try:
-        floor = bench.exp_floor(ell, repeat=repeat)
+        floor = bench.exp_floor(ell, repeat=repeat, clock=clock)
         t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, extras=extras, out=out),
-                            repeat=repeat)
+                            repeat=repeat, clock=clock)
     finally:
         losses_np.THREADS = saved
-    detail = f"{n:.0e} tokens, numpy threads={threads}, chunk={losses_np.CHUNK}"
+    detail = (f"{n:.0e} tokens, numpy threads={threads}, chunk={losses_np.CHUNK}, "
+              f"{'CPU' if threads == 1 else 'wall'} time")
     if name.startswith("dppo_topk_"):
         detail += f", K={TOPK_K}"
     return bench.measure(f"{label}/{name}", n / t, "tokens/s", floor, target, detail=detail)
@@ -104,11 +109,11 @@ def torch_losses(*, quick: bool = False) -> list[bench.Measurement]:
             logp.grad = None
             loss_fn().sum().backward()
         step()  # warm-up
-        return bench.best_time(step, repeat=3 if quick else 7)
+        return bench.best_time(step, repeat=3 if quick else 7, clock=time.process_time)
 
     try:
         t_naive = fwd_bwd(lambda: naive_ppo_clip(logp, logp_mu, a))
-        detail = f"{n:.0e} tokens, float32, torch threads=1"
+        detail = f"{n:.0e} tokens, float32, torch threads=1, CPU time"
         rows = []
         for name, target in (("drpo", "<= 1.2"), ("ppo_clip", "")):
             t = fwd_bwd(lambda: losses_torch.per_token_loss(name, logp, logp_mu, a))
