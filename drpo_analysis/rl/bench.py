@@ -46,11 +46,15 @@ def _hf_model(cfg: ModelConfig):
 
 @torch.no_grad()
 def _hf_generate(model, prompts, n):
+    """Greedy decoding with the KV cache (``cache=`` in transformers ≥ 5, ``past_key_values=`` before)."""
+    import inspect
+
+    kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     out = model(prompts, use_cache=True)
-    past, tok = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+    tok = out.logits[:, -1].argmax(-1, keepdim=True)
     for _ in range(n - 1):
-        out = model(tok, past_key_values=past, use_cache=True)
-        past, tok = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+        out = model(tok, use_cache=True, **{kw: getattr(out, kw, None) or out.past_key_values})
+        tok = out.logits[:, -1].argmax(-1, keepdim=True)
 
 
 def _interleaved(fns: dict, *, repeat: int, number: int = 3) -> dict:
