@@ -44,8 +44,8 @@ def values_in_range(name: str, arr: np.ndarray, *, allow_neg_inf: bool = False,
     enough to run per cache-sized chunk inside a kernel loop."""
     if arr.size == 0:
         return
-    hi = arr.max()
-    lo = -np.inf if allow_neg_inf and lower is None else arr.min()
+    hi = float(arr.max())   # Python floats: comparing a float16 scalar with 1e150 would overflow
+    lo = -np.inf if allow_neg_inf and lower is None else float(arr.min())
     # fast path: one chained comparison (False for NaN, which min/max propagate)
     if (-np.inf if allow_neg_inf else -np.finfo(np.float64).max) <= lo and hi < np.inf \
             and (upper is None or hi <= upper) and (lower is None or lo >= lower):
