@@ -88,6 +88,9 @@ def check_inputs(method: Method, ell, ell_mu, adv, extras: Mapping[str, Any] | N
             raise ValueError(f"{name} must have shape {list(shape)}{' + [K]' if spec.trailing else ''}, "
                              f"got {list(a.shape)}")
         out[name] = a
+    if "topk_logp" in out and out["topk_logp"].shape != out["topk_logp_mu"].shape:
+        raise ValueError(f"topk_logp_mu{list(out['topk_logp_mu'].shape)} and topk_logp"
+                         f"{list(out['topk_logp'].shape)} must list the same K tokens (same shape)")
     return ell, ell_mu, adv, out, method.resolve_params(params)
 
 

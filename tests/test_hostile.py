@@ -307,3 +307,9 @@ def test_extras_must_be_a_mapping(extras):
     with pytest.raises(TypeError, match="extras must be a mapping"):
         losses_torch.per_token_loss("gspo_token", torch.tensor([-1.0]), torch.tensor([-1.0]), torch.tensor([1.0]),
                                     extras=extras)
+
+
+def test_topk_sets_must_have_the_same_k():
+    ex = {"topk_logp_mu": np.log(np.full((2, 3), 0.2)), "topk_logp": np.log(np.full((2, 4), 0.2))}
+    with pytest.raises(ValueError, match="same K tokens"):
+        losses_np.gradient_weight("dppo_topk_tv", [-1.0, -1.0], [-1.0, -1.0], [1.0, 1.0], extras=ex)
