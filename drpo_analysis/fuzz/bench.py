@@ -19,10 +19,12 @@ def oracle_throughput(*, quick=False):
     got = exp.grad.copy()
     t = best_time(lambda: oracle.compare(oracle.expected("drpo", {}, b, oracle.Conventions(), dtype="float64"),
                                          b.mask, got, exp.value, "float64"), repeat=2 if quick else 3)
-    rate = n / t
-    return [measure("fuzz_oracle_token_checks", rate, "tokens/s", exp_floor(np.ones(n)), ">= 0.0005",
-                    detail=f"numpy oracle (3 one-sided gradients + value + compare) on {n} tokens; "
-                           f"target >= 1e6 tokens/s, ratio vs one np.exp pass")]
+    n_valid = int(b.mask.sum())
+    rate = n_valid / t
+    return [measure("fuzz_oracle_token_checks", rate, "token-checks/s", exp_floor(np.ones(n)), ">= 0.00045",
+                    detail=f"numpy oracle (reference gradient + value + aggregation weights + compare) on "
+                           f"{n_valid} valid of {n} tokens, float64; target >= 1e6/s = 4.5e-4 of the np.exp "
+                           f"floor (2.2e9/s on the dev machine)")]
 
 
 @benchmark("fuzz_examples_per_s", group="fuzz")

@@ -255,6 +255,12 @@ def empty_batch_nan(logp, logp_mu, adv, mask):
     return torch.where(mask, per, torch.zeros_like(per)).sum() / mask.sum()
 
 
+def mutates_inputs(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None):
+    logp_mu.masked_fill_(~mask, 0.0)                                # "cleans" the caller's tensor in place
+    adv.masked_fill_(~mask, 0.0)
+    return _token_mean(_pg_is_per_token(logp, logp_mu, adv, mask), mask, num_tokens)
+
+
 @dataclass(frozen=True)
 class Mutant:
     name: str
@@ -308,6 +314,7 @@ MUTANTS = (
     Mutant("exp_overflow", "overflow of exp on large log-ratios", "pg_is", exp_overflow),
     Mutant("bf16_ratio_drift", "bf16 on-policy ratio ≠ 1", "ppo_clip", bf16_ratio_drift),
     Mutant("empty_batch_nan", "NaN on an empty / all-masked batch", "pg_is", empty_batch_nan),
+    Mutant("mutates_inputs", "inputs modified in place (masked_fill_ on old log-probs)", "pg_is", mutates_inputs),
 )
 
 

@@ -68,7 +68,8 @@ class Outcome:
 
     loss: float | None = None
     grad: np.ndarray | None = None
-    error: str | None = None        # raises, timeout, non-scalar, no-gradient, non-finite, not-a-tensor
+    error: str | None = None        # raises, timeout, non-scalar, no-gradient, non-finite, not-a-tensor,
+                                    # mutates-inputs
     message: str = ""
 
 
@@ -129,6 +130,7 @@ def call(target: Target, batch: Batch, dtype: str = "float32", *, num_tokens=Non
             box["exc"] = exc
             box["tb"] = traceback.format_exception_only(type(exc), exc)[-1].strip()
 
+    before = [t.detach().clone() for t in (logp, logp_mu, adv, mask)]
     th = threading.Thread(target=work, daemon=True, name=f"fuzz-{target.name}")
     th.start()
     th.join(target.timeout)
@@ -136,6 +138,10 @@ def call(target: Target, batch: Batch, dtype: str = "float32", *, num_tokens=Non
         return Outcome(error="timeout", message=f"no result after {target.timeout:g} s")
     if "exc" in box:
         return Outcome(error="raises", message=box["tb"])
+    for name, t, b in zip(("logp", "logp_mu", "adv", "mask"), (logp, logp_mu, adv, mask), before):
+        t = t.detach()
+        if not (torch.equal(t, b) if t.dtype == torch.bool else torch.equal(t.nan_to_num(), b.nan_to_num())):
+            return Outcome(error="mutates-inputs", message=f"the target changed its input {name} in place")
     loss = box.get("loss")
     if not isinstance(loss, torch.Tensor):
         return Outcome(error="not-a-tensor", message=f"returned {type(loss).__name__}, expected a scalar tensor")

@@ -56,8 +56,10 @@ def _config(mode, p, clip_ratio_c, agg):
                        policy_loss=pl, **kw)
 
 
-def target(mode, *, method=None, params=None, agg="token-mean", horizon=None, clip_ratio_c=None,
-           timeout=20.0) -> Target:
+def target(mode, *, method=None, params=None, agg="token-mean", horizon=None, loss_scale_factor="horizon",
+           clip_ratio_c=None, timeout=20.0) -> Target:
+    """``horizon``: the reference's L_const; ``loss_scale_factor``: what verl is given (default: the
+    same; ``None``: verl's own default, the padded width)."""
     from verl.trainer.ppo import core_algos
 
     if mode not in MODES:
@@ -83,8 +85,9 @@ def target(mode, *, method=None, params=None, agg="token-mean", horizon=None, cl
             info["batch_num_tokens"] = num_tokens
         if num_seqs is not None:
             info["global_batch_size"] = num_seqs
-        if horizon is not None:
-            info["loss_scale_factor"] = horizon
+        lsf = horizon if loss_scale_factor == "horizon" else loss_scale_factor
+        if lsf is not None:
+            info["loss_scale_factor"] = lsf
         pg_loss, _ = fn(old_log_prob=logp_mu, log_prob=logp, advantages=adv, response_mask=mask.to(logp.dtype),
                         loss_agg_mode=agg, config=config)
         return pg_loss / dp
@@ -98,6 +101,8 @@ def target(mode, *, method=None, params=None, agg="token-mean", horizon=None, cl
         conv.update(is_truncation=config.get("clip_ratio_c", 20.0), compare_value=False)
     options = {k: v for k, v in (("agg", agg), ("horizon", horizon), ("clip_ratio_c", clip_ratio_c))
                if v is not None and not (k == "agg" and v == "token-mean")}
+    if loss_scale_factor != "horizon":
+        options["loss_scale_factor"] = loss_scale_factor
     t = Target(f"verl:{mode}", loss, m.name, p, plain.conventions(**conv), call_params={},
                reproducer=reproducer_line(f"verl:{mode}", "verl", m.name, params, options), timeout=timeout,
                notes=tuple(f"{k}={v}" for k, v in conv.items() if k != "agg"))
