@@ -118,6 +118,16 @@ def _pool():
     return _POOL
 
 
+def _forget_pool_after_fork():
+    """A forked child inherits the pool object but not its threads: work sent there would never
+    run. The child starts a pool of its own on first use."""
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _out_array(out, shape) -> np.ndarray:
     """The caller's output buffer: float64, C-contiguous, of the token shape (no allocation)."""
     if not isinstance(out, np.ndarray) or out.dtype != np.float64 or not out.flags.c_contiguous \

@@ -78,3 +78,18 @@ def test_out_buffer_is_filled_in_place_and_validated():
         losses_np.gradient("drpo", ell, ell_mu, adv, out=np.empty(3))
     with pytest.raises(TypeError, match="out must be"):
         losses_np.gradient("drpo", ell, ell_mu, adv, out=np.empty(ell.shape, dtype=np.float32))
+
+
+def test_thread_pool_survives_fork(monkeypatch):
+    import multiprocessing as mp
+    monkeypatch.setattr(losses_np, "THREADS", 2)
+    ell = np.full(5 * losses_np.CHUNK, -1.0)
+    losses_np.gradient_weight("drpo", ell, ell, np.ones_like(ell))     # the parent's pool exists
+    with mp.get_context("fork").Pool(1) as pool:
+        res = pool.apply_async(_child_weight_sum)
+        assert res.get(timeout=60) == pytest.approx(5 * losses_np.CHUNK)
+
+
+def _child_weight_sum():
+    ell = np.full(5 * losses_np.CHUNK, -1.0)
+    return float(losses_np.gradient_weight("drpo", ell, ell, np.ones_like(ell)).sum())
