@@ -3,7 +3,8 @@ over the faint raw means, 95% bootstrap bands over seeds, one panel per metric.
 
 * ``rl_main_curves.png``: PG-IS, CISPO, PPO-clip, SPO, DPPO-TV, DRPO (claims 1, 2);
 * ``rl_ablations.png``: DRPO vs its |Â| ablation, Mask-DRPO and the KL / TV / K3 penalties (claims 4, 5);
-* ``rl_delta.png``: DPPO-TV and DRPO across δ (claim 6).
+* ``rl_delta.png``: DPPO-TV and DRPO across δ (claim 6);
+* ``rl_anchor.png``: ratios anchored on the rollout μ vs on the recomputed old policy (MiniRL).
 
 Reads paper_repro/results/ (run ``drpo-analysis repro`` first); writes nothing when it is empty.
 """
@@ -68,11 +69,11 @@ def curves_figure(groups: dict, labels, path, title):
 def main(outdir) -> list[Path]:
     plotting.style()
     outdir = Path(outdir)
-    main_runs, abl, delta = (load_results(RESULTS, g) for g in ("main", "ablation", "delta"))
+    main_runs, abl, delta, anchor = (load_results(RESULTS, g) for g in ("main", "ablation", "delta", "anchor"))
     if not main_runs:
         print(f"make_rl_curves: no results under {RESULTS}; run `drpo-analysis repro` first")
         return []
-    g = by_label(main_runs + abl + delta)
+    g = by_label(main_runs + abl + delta + anchor)
     cfg = main_runs[0]["config"]
     setting = (f"{cfg['task']}-{cfg['task_size']}, mismatch {cfg['mismatch']}, lr {cfg['lr']:g}, "
                f"{cfg['minibatches']}×{cfg['epochs']} updates/rollout; bands: 95% bootstrap over seeds, σ=2 smoothing")
@@ -86,4 +87,8 @@ def main(outdir) -> list[Path]:
                 "dppo_binary_tv (delta=0.4)", "drpo (delta=0.15)", "drpo (delta=1)", "drpo", "drpo (delta=50)"]
         out.append(curves_figure(g, labs, outdir / "rl_delta.png",
                                  "δ sensitivity (DPPO paper default 0.15, DRPO paper default 12.5) — " + setting))
+    if anchor:
+        out.append(curves_figure(g, ["pg_is", "pg_is [anchor π_old]", "ppo_clip", "ppo_clip [anchor π_old]"],
+                                 outdir / "rl_anchor.png", "Ratio anchored on μ vs on the recomputed π_old (MiniRL) — "
+                                 + setting))
     return out

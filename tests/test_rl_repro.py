@@ -24,7 +24,8 @@ def test_repro_smoke_end_to_end_and_resume(tmp_path, capsys):
     args = ["repro", "--smoke", "--workers", "1", "--json", "--runs-root", str(tmp_path)]
     assert cli.main(args) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["ran"]["sweep"] == 4 and out["ran"]["matrix"] == 12 and out["ran"]["precision"] == 2
+    # smoke: 2 sweep cells x 2 methods; 4 groups x 2 entries x 2 seeds; 1 precision x 2 seeds
+    assert out["ran"]["sweep"] == 4 and out["ran"]["matrix"] == 16 and out["ran"]["precision"] == 2
     assert [c["claim"] for c in out["claims"]] == list("1234567")
     assert all(c["verdict"] for c in out["claims"])
     text = (tmp_path / "repro-smoke" / "results" / "REPORT.md").read_text()

@@ -98,7 +98,7 @@ def run(args) -> Result:
     if "report" not in phases:
         return Result({"ran": ran, "results": results}, format_table([ran], list(ran)) if ran else "nothing to run")
     regime = json.loads(regime_path.read_text()) if regime_path.exists() else None
-    run_seconds = sum(r["wall_s"] for g in ("sweep", "main", "ablation", "delta") for r in matrix.load_results(results, g))
+    run_seconds = sum(r["wall_s"] for g in report.GROUPS for r in matrix.load_results(results, g))
     wall = (", ".join(f"{k} {v / 60:.1f} min" for k, v in timing.items()) +
             f" (wall, 2 workers, shared 2-core CPU; sum of per-run times {run_seconds / 60:.1f} min)")
     out_md = Path(results).parent / "REPORT.md" if not args.smoke else Path(results) / "REPORT.md"

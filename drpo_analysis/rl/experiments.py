@@ -79,9 +79,11 @@ def matrix_specs(regime: dict, cfg="paper_repro/matrix.json") -> list[dict]:
                           "epochs": regime["epochs"], "mismatch": regime["mismatch"]}
     specs = []
     for group, entries in cfg["groups"].items():
-        for (method, params), seed in itertools.product(entries, cfg["seeds"]):
-            specs.append({"id": spec_id(method, params, s=seed), "group": group,
-                          "config": base | {"method": method, "params": params, "seed": seed}})
+        for entry, seed in itertools.product(entries, cfg["seeds"]):
+            method, params, over = (list(entry) + [{}])[:3]
+            tags = {f"{k}": v for k, v in over.items()} | {"s": seed}
+            specs.append({"id": spec_id(method, params, **tags), "group": group,
+                          "config": base | over | {"method": method, "params": params, "seed": seed}})
     return specs
 
 

@@ -22,6 +22,7 @@ from drpo_analysis.rl.experiments import choose_regime
 from drpo_analysis.rl.matrix import load_results
 from drpo_analysis.sim.dynamics import bootstrap_ci
 
+GROUPS = ("sweep", "main", "ablation", "delta", "anchor")
 LOW_BUCKETS = ("0-0.001", "0.001-0.01", "0.01-0.1")
 TOP_BUCKET = "0.5-1"
 MARGIN = 0.03  # reward units: differences within ±MARGIN count as "as good as" / "close"
@@ -53,7 +54,8 @@ def label(run: dict) -> str:
     changed = {k: v for k, v in cfg["params"].items() if any(p.name == k and p.default != v for p in m.params)}
     if {"delta_low", "delta_high"} <= set(changed) and changed["delta_low"] == changed["delta_high"]:
         changed = {"delta": changed["delta_low"]}
-    return cfg["method"] + (" (" + ", ".join(f"{k}={v:g}" for k, v in changed.items()) + ")" if changed else "")
+    anchor = " [anchor π_old]" if cfg.get("anchor") == "old" else ""
+    return cfg["method"] + (" (" + ", ".join(f"{k}={v:g}" for k, v in changed.items()) + ")" if changed else "") + anchor
 
 
 def by_label(runs: list[dict]) -> dict[str, list[dict]]:
@@ -68,9 +70,15 @@ def ci(x) -> tuple[float, float, float]:
     return float(m), float(lo), float(hi)
 
 
-def paired_diff(a, b) -> tuple[float, float, float]:
-    """Mean of a − b over seeds (same seed = same warm start and prompt stream) with its CI."""
-    return ci(np.asarray(a, float) - np.asarray(b, float))
+def paired_diff(a: list[dict], b: list[dict], key: str) -> tuple[float, float, float]:
+    """Mean over the seeds both configurations ran (same seed = same prompt stream) of
+    ``scalars(a)[key] − scalars(b)[key]``, with its bootstrap CI."""
+    va = {r["config"]["seed"]: scalars(r)[key] for r in a}
+    vb = {r["config"]["seed"]: scalars(r)[key] for r in b}
+    common = sorted(set(va) & set(vb))
+    if not common:
+        return float("nan"), float("nan"), float("nan")
+    return ci([va[s] - vb[s] for s in common])
 
 
 def spread_ci(samples: list) -> tuple[float, float, float]:
@@ -110,9 +118,9 @@ def claim1(g):
         for tr in ("dppo_binary_tv", "drpo"):
             if no not in g or tr not in g:
                 continue
-            ds = paired_diff(_col(g[no], "late_shift"), _col(g[tr], "late_shift"))
-            dm = paired_diff(_col(g[no], "late_max_shift"), _col(g[tr], "late_max_shift"))
-            dr = paired_diff(_col(g[tr], "tail_reward"), _col(g[no], "tail_reward"))
+            ds = paired_diff(g[no], g[tr], "late_shift")
+            dm = paired_diff(g[no], g[tr], "late_max_shift")
+            dr = paired_diff(g[tr], g[no], "tail_reward")
             both = ds[1] > 0 and dr[1] > 0
             ok_pairs += both
             bad_pairs += ds[2] < 0 or dr[2] < 0
@@ -122,6 +130,13 @@ def claim1(g):
                else "inconclusive")
     table = ["| pair (no trust region − trust region) | late mean \\|π−μ\\| diff | late max \\|π−μ\\| diff | "
              "tail reward diff (TR − none) |", "|---|---|---|---|", *rows]
+    anchored = [lab for lab in g if lab.endswith("[anchor π_old]")]
+    if anchored:  # descriptive: DPPO also reports that anchoring on a recomputed π_old (MiniRL) collapses
+        table += ["", "Ratio anchored on the recomputed old policy (MiniRL; not part of the rule):", "",
+                  "| run | seeds | tail reward | late mean \\|π−μ\\| | final greedy acc |", "|---|---|---|---|---|"]
+        for lab in sorted(anchored) + [x for x in ("pg_is", "ppo_clip") if x in g]:
+            table.append(f"| {lab} | {len(g[lab])} | {fmt(ci(_col(g[lab], 'tail_reward')))} | "
+                         f"{fmt(ci(_col(g[lab], 'late_shift')), 4)} | {fmt(ci(_col(g[lab], 'final_greedy')))} |")
     rule = ("reproduced iff for every pair the late mean |π−μ| is higher without a trust region *and* the "
             "trust-region method's tail reward is higher (both CIs above 0); not reproduced iff no pair "
             "shows both and some CI lies on the wrong side of 0; otherwise inconclusive.")
@@ -132,9 +147,9 @@ def claim2(g):
     a, b = g.get("drpo"), g.get("dppo_binary_tv")
     if not a or not b:
         return "inconclusive", ["(runs missing)"], ""
-    auc = paired_diff(_col(a, "auc"), _col(b, "auc"))
-    tail = paired_diff(_col(a, "tail_reward"), _col(b, "tail_reward"))
-    shift = paired_diff(_col(a, "late_max_shift"), _col(b, "late_max_shift"))
+    auc = paired_diff(a, b, "auc")
+    tail = paired_diff(a, b, "tail_reward")
+    shift = paired_diff(a, b, "late_max_shift")
     verdict = ("reproduced" if auc[1] > -MARGIN and tail[1] > -MARGIN else
                "not reproduced" if auc[2] < 0 or tail[2] < 0 else "inconclusive")
     table = ["| DRPO − DPPO-TV | mean [95% CI] |", "|---|---|", f"| AUC of reward | {fmt(auc)} |",
@@ -179,8 +194,8 @@ def _vs(g, ref, others, better_is_ref=True):
     for o in others:
         if o not in g or ref not in g:
             continue
-        d = paired_diff(_col(g[ref], "auc"), _col(g[o], "auc"))
-        t = paired_diff(_col(g[ref], "tail_reward"), _col(g[o], "tail_reward"))
+        d = paired_diff(g[ref], g[o], "auc")
+        t = paired_diff(g[ref], g[o], "tail_reward")
         wins += d[1] > 0
         losses += d[2] < 0
         rows.append(f"| {ref} − {o} | {fmt(d)} | {fmt(t)} |")
@@ -202,8 +217,8 @@ def claim4(g):
 def claim5(g):
     if "mask_drpo" not in g or "drpo" not in g:
         return "inconclusive", ["(runs missing)"], ""
-    d = paired_diff(_col(g["mask_drpo"], "auc"), _col(g["drpo"], "auc"))
-    t = paired_diff(_col(g["mask_drpo"], "tail_reward"), _col(g["drpo"], "tail_reward"))
+    d = paired_diff(g["mask_drpo"], g["drpo"], "auc")
+    t = paired_diff(g["mask_drpo"], g["drpo"], "tail_reward")
     verdict = ("reproduced" if -MARGIN < d[1] and d[2] < MARGIN else
                "not reproduced" if d[1] > MARGIN or d[2] < -MARGIN else "inconclusive")
     table = ["| Mask-DRPO − DRPO | mean [95% CI] |", "|---|---|", f"| AUC of reward | {fmt(d)} |",
@@ -261,9 +276,9 @@ def claim7(prec: list[dict]):
 
 
 def write_report(results="paper_repro/results", out="paper_repro/REPORT.md", *, regime=None, timing=None) -> dict:
-    res = {grp: load_results(results, grp) for grp in ("sweep", "main", "ablation", "delta")}
+    res = {grp: load_results(results, grp) for grp in GROUPS}
     prec = load_results(results, "precision")
-    g = by_label(res["main"] + res["ablation"] + res["delta"])
+    g = by_label(res["main"] + res["ablation"] + res["delta"] + res["anchor"])
     dppo_labels = [lab for lab in ("dppo_binary_tv (delta=0.05)", "dppo_binary_tv", "dppo_binary_tv (delta=0.2)",
                                    "dppo_binary_tv (delta=0.4)")]
     drpo_labels = ["drpo (delta=0.15)", "drpo (delta=1)", "drpo", "drpo (delta=50)"]
@@ -322,7 +337,9 @@ def _setup_section(results, res, regime, timing, warm):
              f"- Regime (chosen once from the sweep, same for every method): lr {regime and regime['lr']}, "
              f"{regime and regime['minibatches']} minibatches × {regime and regime['epochs']} epochs per rollout, "
              f"mismatch `{regime and regime['mismatch']}`.",
-             f"- Runs: sweep {n['sweep']}, main {n['main']}, ablations {n['ablation']}, δ sensitivity {n['delta']}.",
+             f"- Runs: sweep {n['sweep']}, main {n['main']}, ablations {n['ablation']}, δ sensitivity {n['delta']}, "
+             f"MiniRL anchor {n['anchor']}; summed single-run times: "
+             + ", ".join(f"{k} {sum(r['wall_s'] for r in v) / 60:.1f} min" for k, v in res.items() if v) + ".",
              "- Not run on a GPU (no GPU on this machine); the same code takes `--device cuda`."]
     if timing:
         lines.append(f"- Wall time: {timing}")
