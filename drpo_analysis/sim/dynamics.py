@@ -24,7 +24,8 @@ The model (a tabular caricature of LLM RL with a verifiable reward):
 Runs are vectorised over methods (the ``M`` axis, with common random numbers: every method sees
 the same uniforms) and seeds (``S``). Tracked per rollout, method and seed: rollout reward,
 expected reward under π, mean / max ``|π − μ|`` of sampled tokens, full TV(μ, π) of the last
-update, entropy of π, share of tokens masked (weight 0) or attenuated (weight < 1), and collapse
+update, entropy of π, share of tokens masked (weight 0) or attenuated (weight < ATTENUATED = 0.9,
+so a 10% cut at least), and collapse
 (expected reward below half its running peak after rising, or non-finite logits).
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ from drpo_analysis.sim.vocab import Mismatch, Vocabulary, context_logits
 
 METRICS = ("reward", "reward_pi", "shift_mean", "shift_max", "tv", "entropy", "masked",
            "attenuated", "collapsed")
+ATTENUATED = 0.9  # a token counts as attenuated when its weight w < 0.9 (w = 0: masked)
 MAX_ELEMENTS = 1 << 28  # M·S·C·V logits per array (1 GiB float32); larger runs must be split
 
 
@@ -259,7 +261,7 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
                 w = np.where(nz, g / np.where(nz, adv * np.exp(ell - ell_mu), 1.0), 1.0)
             n_nz = np.maximum(nz.sum((-1, -2)), 1)
             masked += (nz & (w == 0)).sum((-1, -2)) / n_nz
-            atten += (nz & (w < 1 - 1e-9)).sum((-1, -2)) / n_nz
+            atten += (nz & (w < ATTENUATED)).sum((-1, -2)) / n_nz
             grad = logit_gradient(g, pi, tok, out=pi)                    # [M, S, C, V]
             grad *= np.float32(s.lr / G)
             if s.shared_dim:
