@@ -30,6 +30,8 @@ def test_correct_implementation_passes_every_check(name):
     ("mean_of_micro_batch_means", "aggregation"), ("seq_mean_local_rows", "aggregation"),
     ("nan_times_zero", "padding"), ("where_after_the_fact", "padding"), ("empty_batch_nan", "padding"),
     ("exp_overflow", "overflow"), ("horizon_is_padded_width", "padding"), ("dppo_ratio_not_detached", "dtype"),
+    ("cispo_not_detached", "stop_gradient"), ("dppo_ratio_not_detached", "stop_gradient"),
+    ("gspo_ratio_not_detached", "stop_gradient"), ("mutates_inputs", "stop_gradient"),
 ])
 def test_each_check_kills_its_mutant(mutant, check):
     mu = next(m for m in mutants.MUTANTS if m.name == mutant)

@@ -5,8 +5,10 @@ and returns the first failing :class:`Probe` (or None) plus a line of detail for
 |---|---|
 | ``gradient`` | ∂loss/∂ℓ (and the value where meaningful) equal the reference on drawn fp32 batches |
 | ``on_policy`` | with ``old = current.detach()`` (r ≡ 1) the gradient is the unclipped reference |
-| ``stop_gradient`` | with ℓ_μ and Â passed as tensors that require grad (an old-policy forward without
-  ``no_grad``, advantages from a critic), ∂loss/∂ℓ is unchanged: nothing flows through them |
+| ``stop_gradient`` | probes where misplaced stop-gradients show most (rare tokens, |ℓ| ∈ [5, 25], inside
+  the trust region, where a frozen factor written without ``detach`` adds Â·ℓ·∂w/∂ℓ), with ℓ_μ and Â
+  passed as tensors that require grad (an old-policy forward without ``no_grad``, advantages from a
+  critic): ∂loss/∂ℓ must still be the reference's |
 | ``region_coverage`` | agreement on tokens stratified over sign(Â) × every Piecewise region of the
   method's gradient × sign of the weight, including rare tokens (μ down to 1e−12) |
 | ``aggregation`` | micro-batch and data-parallel splits with global counts sum to the full batch;
@@ -173,9 +175,21 @@ def check_on_policy(ctx: Context) -> CheckResult:
     return _run("on_policy", ctx, (Probe(ctx.sample(), on_policy=True) for _ in range(max(2, ctx.examples // 3))))
 
 
+def stop_gradient_batch(ctx: Context) -> Batch:
+    """Tokens where a missing or misplaced stop-gradient shows most: a frozen factor w(ℓ) written
+    without ``detach`` adds ``Â·ℓ·∂w/∂ℓ``, large for rare tokens (|ℓ| ∈ [5, 25]) and non-zero only
+    inside the clip / trust region (|log r| ≤ 0.05, where no clip or mask is active)."""
+    b = ctx.sample()
+    ell_mu = ctx.rng.uniform(-25.0, -5.0, b.shape)
+    ell = ell_mu + ctx.rng.normal(0.0, 0.02, b.shape)
+    return b.replace(logp=ell, logp_mu=ell_mu)
+
+
 def check_stop_gradient(ctx: Context) -> CheckResult:
-    res = _run("stop_gradient", ctx, (Probe(ctx.sample(), grad_inputs=True) for _ in range(max(2, ctx.examples // 3))))
-    res.detail = "logp_mu and adv require grad; dloss/dlogp must equal the reference"
+    res = _run("stop_gradient", ctx, (Probe(stop_gradient_batch(ctx), grad_inputs=True)
+                                      for _ in range(max(2, ctx.examples // 3))))
+    res.detail = ("rare tokens inside the trust region (where a missing detach adds A*l*dw/dl); logp_mu and adv "
+                  "passed as tensors that require grad must not change dloss/dlogp")
     return res
 
 
