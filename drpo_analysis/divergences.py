@@ -137,6 +137,13 @@ def full_divergences(logits_mu, logits_pi) -> dict[str, np.ndarray]:
     a2, b2 = a.reshape(-1, V), b.reshape(-1, V)
     out = {k: np.empty(a2.shape[0], dtype=np.float64) for k in FULL_KINDS}
     ea, eb, d = (np.empty(V, dtype=dtype) for _ in range(3))  # [V] each, reused for every row
+    with np.errstate(invalid="ignore", over="ignore"):       # a −inf logit surfaces as NaN: raised
+        _full_rows(a2, b2, ea, eb, d, out)
+    return {k: v.reshape(lead) for k, v in out.items()}
+
+
+def _full_rows(a2, b2, ea, eb, d, out):
+    dtype = ea.dtype
     for i in range(a2.shape[0]):
         za, zb = a2[i], b2[i]
         ma, mb = float(za.max()), float(zb.max())
@@ -162,7 +169,6 @@ def full_divergences(logits_mu, logits_pi) -> dict[str, np.ndarray]:
                              "logits must be finite")
         # Float rounding can leave a KL a few ulps below 0; the divergence itself is >= 0.
         out["kl_mu_pi"][i], out["kl_pi_mu"][i], out["tv"][i] = max(kl_ab, 0.0), max(kl_ba, 0.0), tv
-    return {k: v.reshape(lead) for k, v in out.items()}
 
 
 def check_distribution(name: str, p, *, atol: float = 1e-6) -> np.ndarray:

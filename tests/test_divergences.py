@@ -52,7 +52,13 @@ def test_leading_axes_are_kept():
     assert d["tv"].shape == (2, 3)
 
 
-@given(logits, st.integers(1, 5))
+# Log-probabilities carry 1 − p only to relative precision eps / (1 − p), which the binary KL
+# of a dominant token needs; logits within ±10 keep 1 − p ≥ 1e-9 (error ≤ 1e-7 relative).
+moderate = st.integers(2, 40).flatmap(lambda V: st.tuples(*[hnp.arrays(
+    np.float64, (3, V), elements=st.floats(-10, 10, allow_nan=False))] * 2))
+
+
+@given(moderate, st.integers(1, 5))
 def test_binary_and_topk_never_exceed_exact(pair, k):
     za, zb = pair
     V = za.shape[1]
@@ -65,8 +71,8 @@ def test_binary_and_topk_never_exceed_exact(pair, k):
     assert np.all(ap["binary_tv"] <= ex["tv"][:, None] + tol)
     assert np.all(ap["topk_tv"] <= ex["tv"][:, None] + tol)
     kl = ex["kl_mu_pi"][:, None]
-    assert np.all(ap["binary_kl"] <= kl * (1 + 1e-9) + tol)
-    assert np.all(ap["topk_kl"] <= kl * (1 + 1e-9) + tol)
+    assert np.all(ap["binary_kl"] <= kl * (1 + 1e-7) + tol)
+    assert np.all(ap["topk_kl"] <= kl * (1 + 1e-7) + tol)
     # A finer partition is closer: Top-K (which contains the sampled token) ≥ Binary.
     assert np.all(ap["topk_tv"] >= ap["binary_tv"] - tol)
 
