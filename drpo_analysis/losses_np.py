@@ -166,7 +166,10 @@ def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extra
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if topk:  # the Top-K divergence over top-K(μ) ∪ {sampled} ∪ {rest}, per chunk
                 a_x = [topk_divergence(a_x[0], a_x[1], topk, check=False)]
-            out[sl] = fn(a_ell, a_mu, a_adv, *a_x)
+            if kind == "weight":
+                fn(a_ell, a_mu, a_adv, *a_x, out=out[sl])
+            else:
+                out[sl] = fn(a_ell, a_mu, a_adv, *a_x)
             if kind == "weight" and not a_adv.all():  # w = (∂J/∂ℓ)/(Â r) is undefined at Â = 0
                 out[sl][a_adv == 0] = np.nan
 

@@ -93,3 +93,28 @@ def test_thread_pool_survives_fork(monkeypatch):
 def _child_weight_sum():
     ell = np.full(5 * losses_np.CHUNK, -1.0)
     return float(losses_np.gradient_weight("drpo", ell, ell, np.ones_like(ell)).sum())
+
+
+@pytest.mark.parametrize("name", methods.names())
+def test_every_weight_compiles_in_place(name):
+    from drpo_analysis.inplace import InplaceKernel
+    assert isinstance(symbolic.weight_kernel(name), InplaceKernel)
+
+
+def test_inplace_compiler_reuses_scratch_and_matches_lambdify():
+    import sympy as sp
+
+    from drpo_analysis.inplace import compile_expr
+    x, y, a = sp.symbols("x y a", real=True)
+    exprs = [sp.Rational(2, 25) * sp.sign(a) * (sp.exp(y) - sp.exp(x)) + 1, sp.Integer(1), x,
+             sp.exp(y - x) / a, (a - x / 10) * sp.exp(-x) / a, x ** 2 + sp.sqrt(-y) + sp.Abs(a) ** 3,
+             sp.Piecewise((0, (a > 0) & (sp.exp(x - y) > 1.28)), (0, (a < 0) & ~(sp.exp(x - y) >= 0.8)),
+                          (1, True), evaluate=False),
+             sp.ITE(x > y, a > 0, True)]
+    X = np.random.default_rng(0).uniform(-3, 0, (3, 257))
+    for e in exprs:
+        k = compile_expr(e, [x, y, a])
+        want = np.broadcast_to(sp.lambdify([x, y, a], e)(*X), (257,)).astype(float)
+        np.testing.assert_allclose(k(*X), want, rtol=1e-15)
+    drpo = compile_expr(exprs[0], [x, y, a])
+    assert drpo.n_float <= 3          # exp(x), exp(y), sign(a): the rest happens in place
