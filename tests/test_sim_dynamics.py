@@ -104,3 +104,14 @@ def test_cli_dynamics_json(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["simulate", "dynamics", "--sweep", "lr"])
     assert e.value.code == 2
+
+
+def test_collapse_is_recorded_once_and_consistently():
+    s = sd.DynamicsSettings(**{**TINY.__dict__, "shared_dim": 2, "lr": 20.0, "steps": 40,
+                               "seeds": 6, "prompts": 6, "mismatch": "noise:1.0"})
+    r = sd.run(s)
+    cs, col = r["collapse_step"], r["history"]["collapsed"]
+    assert (cs >= 0).any()                      # this setting does collapse some runs
+    for m in range(cs.shape[0]):
+        for k in range(cs.shape[1]):
+            assert (col[:, m, k] == (np.arange(40) >= cs[m, k]) * (cs[m, k] >= 0)).all()

@@ -26,7 +26,8 @@ the same uniforms) and seeds (``S``). Tracked per rollout, method and seed: roll
 expected reward under π, mean / max ``|π − μ|`` of sampled tokens, full TV(μ, π) of the last
 update, entropy of π, share of tokens masked (weight 0) or attenuated (weight < ATTENUATED = 0.9,
 so a 10% cut at least), and collapse
-(expected reward below half its running peak after rising, or non-finite logits).
+(first rollout where the expected reward is below half its running peak after rising by 0.1,
+or the logits are non-finite; observed only, the run goes on and may recover).
 """
 from __future__ import annotations
 
@@ -213,7 +214,8 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
     zmu, lmu, mu_p, lp, pi, tmp = (np.empty((M, S, C, V), np.float32) for _ in range(6))
     cdf = np.empty((M * S * C, V), np.float64)
     hist = {k: np.zeros((s.steps, M, S)) for k in METRICS}
-    alive = np.ones((M, S), bool)
+    alive = np.ones((M, S), bool)          # False once a run's logits went non-finite (frozen)
+    collapsed = np.zeros((M, S), bool)
     peak = np.full((M, S), -np.inf)
     first = None
     collapse = np.full((M, S), -1, np.int64)
@@ -255,10 +257,11 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
             shift = np.abs(np.exp(ell) - np.exp(ell_mu))
             shift_sum += shift.mean((-1, -2))
             shift_max = np.maximum(shift_max, shift.max((-1, -2)))
-            g = np.where(alive[:, :, None, None], token_gradients(specs, ell, ell_mu, adv), 0.0)
+            g_raw = token_gradients(specs, ell, ell_mu, adv)           # [M, S, C, G]
+            g = np.where(alive[:, :, None, None], g_raw, 0.0)
             nz = adv != 0
             with np.errstate(over="ignore", invalid="ignore"):
-                w = np.where(nz, g / np.where(nz, adv * np.exp(ell - ell_mu), 1.0), 1.0)
+                w = np.where(nz, g_raw / np.where(nz, adv * np.exp(ell - ell_mu), 1.0), 1.0)
             n_nz = np.maximum(nz.sum((-1, -2)), 1)
             masked += (nz & (w == 0)).sum((-1, -2)) / n_nz
             atten += (nz & (w < ATTENUATED)).sum((-1, -2)) / n_nz
@@ -279,12 +282,17 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         rp = hist["reward_pi"][step]
         first = rp.copy() if first is None else first
         peak = np.maximum(peak, rp)
+        # Collapse is observed, not enforced: a run keeps training after it (and may recover);
+        # only a run whose logits went non-finite is frozen, its parameters sanitised.
         down = (~finite) | ((peak > first + 0.1) & (rp < 0.5 * peak))
-        newly = alive & down
-        collapse[newly] = step
-        alive &= ~down
-        hist["collapsed"][step] = ~alive
-        z[~finite] = np.nan_to_num(z[~finite], nan=0.0, posinf=0.0, neginf=0.0)
+        collapse[down & ~collapsed] = step
+        collapsed |= down
+        alive &= finite
+        hist["collapsed"][step] = collapsed
+        if not finite.all():
+            z[~finite] = np.nan_to_num(z[~finite], nan=0.0, posinf=0.0, neginf=0.0)
+            if s.shared_dim:
+                theta[~finite] = 0.0
     return {"settings": settings_dict(s), "methods": [sp.label for sp in specs], "history": hist,
             "collapse_step": collapse, "token_updates": int(s.steps * s.updates * M * S * C * G)}
 
