@@ -21,9 +21,9 @@ def _xp(x):
     return torch
 
 
-def _rest(logp_k, xp):
+def _rest(p_k, xp):
     """Probability of the rest bucket, ``1 − Σ_k p_k`` clamped at 0 (rounding), [...]."""
-    rest = 1.0 - xp.exp(logp_k).sum(-1)
+    rest = 1.0 - p_k.sum(-1)
     return rest.clip(0.0, None) if xp is np else rest.clamp(min=0.0)
 
 
@@ -56,7 +56,7 @@ def topk_divergence(logp_mu_k, logp_k, kind: str, *, check: bool = True):
             raise ValueError("logp_mu_k and logp_k must have shape [..., K] with at least one axis")
     xp = _xp(logp_mu_k)
     mu_k, pi_k = xp.exp(logp_mu_k), xp.exp(logp_k)
-    mu_r, pi_r = _rest(logp_mu_k, xp), _rest(logp_k, xp)
+    mu_r, pi_r = _rest(mu_k, xp), _rest(pi_k, xp)
     if kind == "tv":
         return 0.5 * (xp.abs(mu_k - pi_k).sum(-1) + xp.abs(mu_r - pi_r))
     if kind == "kl":
