@@ -200,7 +200,7 @@ def check_region_coverage(ctx: Context) -> CheckResult:
     rare = 0
     for _ in range(max(4, ctx.examples)):
         b = ctx.sample(batch=8, length=16, min_mu=1e-12)
-        ell, ell_mu, adv, ex, _ = oracle._valid_inputs(ctx.target.method, b)
+        ell, ell_mu, adv, ex, _ = oracle.valid_inputs(ctx.target.method, b)
         labels = oracle.regions(ctx.target.method, ctx.target.params, ell, ell_mu, adv, ex)
         for lab in labels:
             counts[lab] = counts.get(lab, 0) + 1
@@ -222,7 +222,7 @@ def check_aggregation(ctx: Context) -> CheckResult:
             b = ctx.sample(batch=int(ctx.rng.integers(2, ctx.batch + 3)))
             yield Probe(b.concat(b))                                    # duplicated batch
             yield Probe(b.rows(ctx.rng.permutation(b.shape[0])))        # reordered sequences
-            if ctx.target.takes_global_counts:
+            if ctx.target.takes_global_counts and ctx.target.conventions.agg != "prompt-mean":
                 k = int(ctx.rng.integers(2, b.shape[0] + 1))
                 order = ctx.rng.permutation(b.shape[0])
                 shards = [s for s in np.array_split(order, k) if len(s)]
@@ -230,7 +230,8 @@ def check_aggregation(ctx: Context) -> CheckResult:
                 yield Probe(b, shards=shards, dp=True)                  # data-parallel ranks
     res = _run("aggregation", ctx, probes())
     res.detail = ("duplicate, reorder" + (", micro-batch and data-parallel splits with global counts"
-                                          if ctx.target.takes_global_counts else
+                                          if ctx.target.takes_global_counts and
+                                          ctx.target.conventions.agg != "prompt-mean" else
                                           "; splits skipped: the target takes no global counts "
                                           "(num_tokens/num_seqs)"))
     return res
@@ -274,7 +275,7 @@ def representable(target: Target, b: Batch, dtype: str) -> Batch:
     p = Probe(b, dtype=dtype, clamp_to_dtype=True)
     rb = round_to(b, dtype)
     conv = conventions_for(target, p)
-    ell, ell_mu, adv, ex, idx = oracle._valid_inputs(target.method, rb)
+    ell, ell_mu, adv, ex, idx = oracle.valid_inputs(target.method, rb)
     with np.errstate(all="ignore"):
         g = oracle.token_gradient(target.method, target.params, ell, ell_mu, adv, ex, conv)
         big = np.finfo(dtype if dtype == "float64" else "float32").max / 64

@@ -193,6 +193,11 @@ def markdown(res: dict) -> str:
               "(`count_empty_rows=False`); TRL's `grpo` averages over all rows.",
               "- The DPPO losses return the surrogate value −Â·sg(r)·M·ℓ, whose gradient (not value) equals "
               "the objective's; values are not compared (`compare_value=False`).",
+              "- TRL's `grpo`, `bnpo` and `dr_grpo` take no global counts (they normalise each micro-batch and "
+              "divide by gradient_accumulation_steps), so the micro-batch / data-parallel split checks do not "
+              "apply to them: `grpo` and `dr_grpo` are split-invariant only for equal-size micro-batches, `bnpo` "
+              "(a token mean per micro-batch) is not; `dapo` and `cispo` use the global `num_items_in_batch` and "
+              "pass the split checks.",
               "- TRL `cispo` takes `epsilon_high` as an absolute truncation C of the ratio, TRL's other loss "
               "types as an offset; verl `cispo` clips the detached ratio to [1−ε_l, 1+ε_h] (a lower truncation "
               "too, our `clip_min`).", ""]

@@ -15,20 +15,21 @@ import torch
 from drpo_analysis import aggregation, losses_torch, methods
 
 
-def correct(name: str) -> Callable:
-    """The torch face of method ``name`` with the canonical signature (GSPO's frozen sequence
-    statistics computed from the batch, Top-K sets taken as keyword arguments)."""
+def correct(name: str, *, agg: str = "token-mean", horizon: float | None = None) -> Callable:
+    """The torch face of method ``name`` aggregated by ``agg``, with the canonical signature
+    (GSPO's frozen sequence statistics computed from the batch, Top-K sets as keyword arguments)."""
     m = methods.get(name)
     wanted = {e.name for e in m.extras}
 
-    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, agg="token-mean",
-             horizon=None, **params):
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, group_ids=None, **params):
         extras = {k: params.pop(k) for k in list(params) if k in wanted}
         if "seq_log_ratio" in wanted:
             extras["seq_log_ratio"] = losses_torch.sequence_log_ratio(logp, logp_mu, mask)
         if "seq_len" in wanted:
             extras["seq_len"] = mask.sum(-1, keepdim=True).clamp(min=1).expand(mask.shape).to(logp.dtype)
         kw = {"horizon": horizon} if agg == "seq-mean-token-sum-norm" else {}
+        if agg == "prompt-mean":
+            kw["group_ids"] = group_ids
         return losses_torch.policy_loss(name, logp, logp_mu, adv, mask, agg=agg, params=params,
                                         extras=extras or None, num_tokens=num_tokens, num_seqs=num_seqs, **kw)
     loss.__name__ = loss.__qualname__ = f"correct_{name}"
@@ -219,7 +220,7 @@ def horizon_is_padded_width(logp, logp_mu, adv, mask, *, num_tokens=None, num_se
     return aggregation.aggregate(per, mask, "seq-mean-token-sum-norm", horizon=mask.shape[-1], num_seqs=num_seqs)
 
 
-def prompt_mean_as_token_mean(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None):
+def prompt_mean_as_token_mean(logp, logp_mu, adv, mask, *, group_ids=None, num_tokens=None, num_seqs=None):
     return _token_mean(_pg_is_per_token(logp, logp_mu, adv, mask), mask, num_tokens)
 
 
@@ -328,12 +329,26 @@ def targets(kind: str = "all"):
                                               spec=f"drpo_analysis.fuzz.mutants:{mu.fn.__name__}", **mu.options),
                         True))
     if kind in ("all", "correct"):
-        for name in methods.names():
+        variants = [(name, {}, {}) for name in methods.names()] + list(CORRECT_VARIANTS)
+        for name, params, opts in variants:
+            label = f"correct_{name}" + "".join(f"_{v}" for v in {**params, **opts}.values())
             repro = ("from drpo_analysis.fuzz import mutants\nfrom drpo_analysis.fuzz.adapters import plain\n"
-                     f"target = plain.target(mutants.correct({name!r}), method={name!r})")
-            out.append((f"correct_{name}", plain.target(correct(name), method=name, name=f"correct_{name}",
-                                                        reproducer=repro), False))
+                     f"target = plain.target(mutants.correct({name!r}, **{opts!r}), method={name!r}, "
+                     f"params={params!r}, **{opts!r})")
+            out.append((label, plain.target(correct(name, **opts), method=name, params=params, name=label,
+                                            reproducer=repro, **opts), False))
     return out
+
+
+#: correct implementations under other aggregation modes and non-default parameters
+CORRECT_VARIANTS = (
+    ("drpo", {"delta": 0.2}, {"agg": "seq-mean-token-mean"}),
+    ("ppo_clip", {"eps_low": 0.1, "eps_high": 0.1}, {"agg": "prompt-mean"}),
+    ("dual_clip", {"dual_clip_c": 5.0}, {"agg": "seq-mean-token-sum"}),
+    ("pg_is", {}, {"agg": "seq-mean-token-sum-norm", "horizon": 12}),
+    ("dppo_binary_tv", {"delta_low": 0.05, "delta_high": 0.3}, {"agg": "token-sum"}),
+    ("cispo", {"clip_max": 1.28, "clip_min": 0.8}, {}),
+)
 
 
 def self_test(seeds=(0, 1, 2, 3, 4), *, examples: int = 8, progress: bool = False) -> dict:

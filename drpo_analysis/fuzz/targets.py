@@ -10,8 +10,9 @@ The canonical signature that every adapter reduces an implementation to::
 * ``mask``     [B, T] bool, False = padding,
 * ``params``   the method's parameters by our registry's names (e.g. ``delta=0.2``);
 * optional keywords the fuzzer passes only if ``fn`` accepts them: ``num_tokens`` / ``num_seqs``
-  (global counts of the whole optimiser step, for micro-batch and data-parallel splits) and the
-  method's extra inputs (Top-K sets ``topk_logp_mu``, ``topk_logp`` [B, T, K]).
+  (global counts of the whole optimiser step, for micro-batch and data-parallel splits),
+  ``group_ids`` ([B] prompt group of every row, for prompt-mean; named explicitly, not via
+  ``**kwargs``) and the method's extra inputs (Top-K sets ``topk_logp_mu``, ``topk_logp`` [B, T, K]).
 
 A call runs in a worker thread with a timeout; whatever the implementation does (raise, hang,
 return NaN, a vector, a tensor without gradient) becomes an :class:`Outcome` with an ``error``
@@ -48,14 +49,23 @@ class Target:
     notes: tuple[str, ...] = ()                         # design choices, for reports
 
     @property
+    def named(self) -> set[str]:
+        """Parameter names ``fn`` declares explicitly."""
+        try:
+            return set(inspect.signature(self.fn).parameters)
+        except (TypeError, ValueError):
+            return set()
+
+    @property
     def accepts(self) -> set[str]:
+        """Keywords the fuzzer may pass (a ``**kwargs`` target takes counts and extras too)."""
         try:
             sig = inspect.signature(self.fn)
         except (TypeError, ValueError):
             return set()
         if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-            return {"num_tokens", "num_seqs", "topk_logp_mu", "topk_logp", "*"}
-        return set(sig.parameters)
+            return self.named | {"num_tokens", "num_seqs", "topk_logp_mu", "topk_logp", "*"}
+        return self.named
 
     @property
     def takes_global_counts(self) -> bool:
@@ -114,6 +124,8 @@ def call(target: Target, batch: Batch, dtype: str = "float32", *, num_tokens=Non
         kwargs["num_seqs"] = num_seqs
     if dp_size is not None and "dp_size" in acc:
         kwargs["dp_size"] = dp_size
+    if "group_ids" in target.named:
+        kwargs["group_ids"] = torch.as_tensor(batch.group_ids)
     for k, v in batch.extras.items():
         kwargs[k] = torch.tensor(v, dtype=dt)
 
