@@ -58,6 +58,9 @@ def classify(f: dict, target) -> tuple[str, str]:
     mask = mask.astype(bool)
     with np.errstate(invalid="ignore"):
         masked_nonfinite = (~np.isfinite(logp) | ~np.isfinite(logp_mu))[~mask].any()
+    if f["kind"] == "non-finite" and not mask.any():
+        return ("edge case", "a batch without valid tokens (all-masked or empty) gives 0/0 = NaN; a micro-batch "
+                "with no response tokens does not occur in the framework's own batching")
     if f["kind"] == "non-finite" and (f["check"] == "padding" or masked_nonfinite):
         return ("edge case", "non-finite values at padded positions leak through `x * mask` (NaN·0 = NaN) or a "
                 "0/0 normaliser; harmless where padded positions hold finite log-probs, as in the "
@@ -193,6 +196,10 @@ def markdown(res: dict) -> str:
               "(`count_empty_rows=False`); TRL's `grpo` averages over all rows.",
               "- The DPPO losses return the surrogate value −Â·sg(r)·M·ℓ, whose gradient (not value) equals "
               "the objective's; values are not compared (`compare_value=False`).",
+              "- The padding check reports its first failure: finite garbage (±1e4) at padded positions passes "
+              "everywhere; an empty or all-masked micro-batch gives NaN in most entries (0/0 normalisers); "
+              "±inf/NaN at padded positions leak through `loss * mask` in all three frameworks (seen directly "
+              "in the entries whose empty-batch probe passes, e.g. TRL bnpo/dapo/cispo).",
               "- TRL's `grpo`, `bnpo` and `dr_grpo` take no global counts (they normalise each micro-batch and "
               "divide by gradient_accumulation_steps), so the micro-batch / data-parallel split checks do not "
               "apply to them: `grpo` and `dr_grpo` are split-invariant only for equal-size micro-batches, `bnpo` "
