@@ -22,7 +22,10 @@ gradient, on_policy, stop_gradient, region_coverage, aggregation, padding, overf
 
 Plain targets have the signature fn(logp, logp_mu, adv, mask, **params) -> scalar loss
 (tensors [B, T], mask bool; params by the registry's names; optional keywords num_tokens /
-num_seqs receive global counts). JSON: {"ok", "checks": [...], "findings": [{"check",
+num_seqs receive global counts, group_ids the prompt groups). Design choices are declared as
+options: --option log_ratio_clamp=20 (ℓ − ℓ_μ clamped before exp), --option is_truncation=3
+(IS weight truncated at C), --option compare_value=false (the value is a surrogate), --option
+horizon=4096 (L_const of seq-mean-token-sum-norm). JSON: {"ok", "checks": [...], "findings": [{"check",
 "counterexample", "expected", "got", "reproducer", ...}]}; exit code 1 when there are findings.
 """
 

@@ -13,7 +13,10 @@ Design choices of real implementations are options of the reference (:class:`Con
 
 * ``log_ratio_clamp=(lo, hi)``: ``ℓ − ℓ_μ`` clamped before ``exp`` (verl: ±20, GSPO's +10):
   beyond the clamp the ratio is frozen at ``e^lo``/``e^hi``. Derived from the same single
-  definition: the objective is re-derived with a Piecewise clamp in its ``log_ratio``.
+  definition: the objective is re-derived with a Piecewise clamp in its ``log_ratio``. Only the
+  ratio path is frozen: a method that also uses π or Δ = π − μ directly (DRPO's penalty
+  ``Δ·(r − 1)``, DPPO's mask) keeps that path, so an implementation that writes the same
+  objective differently (``μ (r − 1)²`` with a clamped r) differs beyond the clamp, and is told so.
 * ``is_truncation=C``: the frozen IS factor ``r`` of the gradient is replaced by ``min(r, C)``
   (verl DPPO's truncated IS, DPPO §5.4): ``∂J/∂ℓ · min(1, C/r)``.
 * ``compare_value=False``: the returned value is a gradient device, not ``−J``.
