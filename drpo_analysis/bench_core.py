@@ -70,12 +70,34 @@ def _weight_row(name: str, n: int, repeat: int, threads: int, label: str, target
     return bench.measure(f"{label}/{name}", n / t, "tokens/s", floor, target, detail=detail)
 
 
+def _stream_row(name: str, n: int, repeat: int):
+    """Context for the ≥ 0.40 target: the weight kernel must stream three float64 inputs in and
+    one out (4 × 8n bytes) where the np.exp floor streams one in and one out. This row compares
+    the kernel with the cheapest pass of that same memory traffic (``out = ℓ + ℓ_μ + Â``)."""
+    ell, ell_mu, adv, _ = token_inputs(name, n)
+    out = np.empty_like(ell)
+
+    def stream():
+        np.add(ell, ell_mu, out=out)
+        np.add(out, adv, out=out)
+    saved, losses_np.THREADS = losses_np.THREADS, 1
+    try:
+        floor = n / bench.best_time(stream, repeat=repeat, clock=time.thread_time)
+        t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, out=out),
+                            repeat=repeat, clock=time.thread_time)
+    finally:
+        losses_np.THREADS = saved
+    return bench.measure(f"numpy_weight_vs_stream/{name}", n / t, "tokens/s", floor, "",
+                         detail="floor = out = ℓ + ℓ_μ + Â (same bytes moved), single thread, CPU time")
+
+
 @bench.benchmark("numpy_weight", group="core")
 def numpy_weights(*, quick: bool = False) -> list[bench.Measurement]:
     """Gradient-weight throughput of every method against one np.exp pass over the same array,
     both single-threaded; plus DRPO with the kernel's thread pool (informative, no target)."""
     n, repeat = WEIGHT_TOKENS[quick], (2 if quick else 3)
     rows = [_weight_row(name, n, repeat, 1, "numpy_weight", ">= 0.40") for name in methods.names()]
+    rows += [_stream_row(name, n, repeat) for name in ("pg_is", "drpo")]
     if losses_np.THREADS > 1:
         rows.append(_weight_row("drpo", n, repeat, losses_np.THREADS, "numpy_weight_threaded", ""))
     return rows
