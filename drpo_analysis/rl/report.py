@@ -244,7 +244,8 @@ def claim6(g, dppo_labels, drpo_labels):
     table = ["| setting | seeds | AUC of reward | tail reward |", "|---|---|---|---|", *rows, *extra]
     rule = ("reproduced iff DPPO's spread of AUC across δ is larger than DRPO's with separated CIs; not "
             f"reproduced iff DRPO's spread is at least DPPO's (CIs separated the other way) or DPPO's spread is "
-            f"below {MARGIN} (DPPO not sensitive); else inconclusive.")
+            f"below {MARGIN} (DPPO not sensitive); else inconclusive. Note: max − min of resampled means is biased "
+            "upward, so its percentile interval can lie above the point estimate when the settings perform alike.")
     return verdict, table, rule
 
 
