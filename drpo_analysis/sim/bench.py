@@ -92,7 +92,7 @@ def dynamics(*, quick: bool = False) -> list[bench.Measurement]:
     from drpo_analysis.sim.vocab import Vocabulary
 
     s = sd.DynamicsSettings(methods=("drpo",), seeds=1, prompts=4, length=4, group=8,
-                            vocab=Vocabulary(V=V), steps=2 if quick else 4, updates=4,
+                            vocab=Vocabulary(V=V), steps=2 if quick else 8, updates=4,
                             mismatch="bf16")
     sd.run(sd.DynamicsSettings(**{**s.__dict__, "steps": 1}))    # compile the kernel outside
     t0 = time.perf_counter()
