@@ -22,11 +22,12 @@ PANELS = (("masked", "share with zero gradient (clipped / masked)", False),
           ("weight", "mean gradient weight w", False))
 
 
-def main(outdir) -> list[Path]:
+def main(outdir, results=RESULTS, tag: str = "") -> list[Path]:
+    """Figures from ``results`` (default paper_repro/results), file names suffixed by ``tag``."""
     plotting.style()
-    runs = load_results(RESULTS, "main")
+    runs = load_results(results, "main")
     if not runs:
-        print(f"make_rl_buckets: no results under {RESULTS}; run `drpo-analysis repro` first")
+        print(f"make_rl_buckets: no results under {results}; run `drpo-analysis repro` first")
         return []
     g = by_label(runs)
     names = [f"{lo:g}-{hi:g}" for lo, hi in zip(MU_BUCKETS[:-1], MU_BUCKETS[1:])]
@@ -52,4 +53,4 @@ def main(outdir) -> list[Path]:
     fig.suptitle(f"Where the trust regions act, by μ bucket — {cfg['task']}-{cfg['task_size']}, mismatch "
                  f"{cfg['mismatch']}; all updates of all iterations; bars: 95% bootstrap over seeds", fontsize=10)
     fig.tight_layout()
-    return [plotting.save(fig, Path(outdir) / "rl_buckets.png")]
+    return [plotting.save(fig, Path(outdir) / f"rl_buckets{tag}.png")]

@@ -66,29 +66,30 @@ def curves_figure(groups: dict, labels, path, title):
     return plotting.save(fig, path)
 
 
-def main(outdir) -> list[Path]:
+def main(outdir, results=RESULTS, tag: str = "") -> list[Path]:
+    """Figures from ``results`` (default paper_repro/results), file names suffixed by ``tag``."""
     plotting.style()
     outdir = Path(outdir)
-    main_runs, abl, delta, anchor = (load_results(RESULTS, g) for g in ("main", "ablation", "delta", "anchor"))
+    main_runs, abl, delta, anchor = (load_results(results, g) for g in ("main", "ablation", "delta", "anchor"))
     if not main_runs:
-        print(f"make_rl_curves: no results under {RESULTS}; run `drpo-analysis repro` first")
+        print(f"make_rl_curves: no results under {results}; run `drpo-analysis repro` first")
         return []
     g = by_label(main_runs + abl + delta + anchor)
     cfg = main_runs[0]["config"]
     setting = (f"{cfg['task']}-{cfg['task_size']}, mismatch {cfg['mismatch']}, lr {cfg['lr']:g}, "
                f"{cfg['minibatches']}×{cfg['epochs']} updates/rollout; bands: 95% bootstrap over seeds, σ=2 smoothing")
     out = [curves_figure(g, ["pg_is", "cispo", "ppo_clip", "spo", "dppo_binary_tv", "drpo"],
-                         outdir / "rl_main_curves.png", "Main methods — " + setting)]
+                         outdir / f"rl_main_curves{tag}.png", "Main methods — " + setting)]
     if abl:
         out.append(curves_figure(g, ["drpo", "drpo_no_abs_adv", "mask_drpo", "pg_kl", "pg_tv", "pg_k3", "pg_is"],
-                                 outdir / "rl_ablations.png", "DRPO ablations (paper Figs. 4, 5, 11) — " + setting))
+                                 outdir / f"rl_ablations{tag}.png", "DRPO ablations (paper Figs. 4, 5, 11) — " + setting))
     if delta:
         labs = ["dppo_binary_tv (delta=0.05)", "dppo_binary_tv", "dppo_binary_tv (delta=0.2)",
                 "dppo_binary_tv (delta=0.4)", "drpo (delta=0.15)", "drpo (delta=1)", "drpo", "drpo (delta=50)"]
-        out.append(curves_figure(g, labs, outdir / "rl_delta.png",
+        out.append(curves_figure(g, labs, outdir / f"rl_delta{tag}.png",
                                  "δ sensitivity (DPPO paper default 0.15, DRPO paper default 12.5) — " + setting))
     if anchor:
         out.append(curves_figure(g, ["pg_is", "pg_is [anchor π_old]", "ppo_clip", "ppo_clip [anchor π_old]"],
-                                 outdir / "rl_anchor.png", "Ratio anchored on μ vs on the recomputed π_old (MiniRL) — "
+                                 outdir / f"rl_anchor{tag}.png", "Ratio anchored on μ vs on the recomputed π_old (MiniRL) — "
                                  + setting))
     return out

@@ -25,6 +25,12 @@ a killed run resumes from its checkpoint (runs/repro/<id>). Run it under nice in
   nohup nice drpo-analysis repro --workers 2 > repro.log 2>&1 &
   drpo-analysis repro --phase report          # rewrite the report from what has finished
   drpo-analysis repro --smoke                 # the whole pipeline on a tiny config (seconds)
+
+A second, hand-given regime keeps its own results, report and figures:
+
+  drpo-analysis repro --phase matrix --phase report --results paper_repro/results_drift
+      --regime lr=3e-4,minibatches=4,epochs=2,mismatch=bf16+stale=2 --seeds 5 --groups main,ablation,delta
+  → paper_repro/REPORT_drift.md, figures/rl_*_drift.png
 """
 
 PHASES = ("sweep", "matrix", "precision", "report")
@@ -37,6 +43,13 @@ def add_arguments(p):
     p.add_argument("--config-dir", default="paper_repro", help="folder with sweep.json and matrix.json")
     p.add_argument("--results", default=None, help="results folder (default CONFIG_DIR/results)")
     p.add_argument("--runs-root", default="runs", help="warm-start cache and run checkpoints")
+    p.add_argument("--regime", default=None, metavar="K=V,...",
+                   help="use this regime instead of the sweep's choice, e.g. "
+                        "'lr=3e-4,minibatches=4,epochs=2,mismatch=bf16+stale=2' (with its own --results)")
+    p.add_argument("--seeds", type=int, default=None, help="use only the first N seeds of matrix.json")
+    p.add_argument("--groups", default=None, help="comma-separated matrix groups to run (default: all)")
+    p.add_argument("--report", default=None,
+                   help="report path (default: RESULTS/../REPORT.md; for RESULTS named results_X: REPORT_X.md)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures in the report phase")
     p.add_argument("--smoke", action="store_true", help="tiny model, 2 seeds, a few steps (CI)")
 
@@ -57,7 +70,26 @@ def _configs(args):
         matrix = matrix | {"base": SMOKE_BASE, "seeds": [0, 1],
                            "groups": {k: v[:2] for k, v in matrix["groups"].items()},
                            "precision": {"mismatches": ["bf16"], "prompts": 64}}
+    if args.seeds is not None:
+        matrix = matrix | {"seeds": matrix["seeds"][:args.seeds]}
+    if args.groups:
+        unknown = set(args.groups.split(",")) - set(matrix["groups"])
+        if unknown:
+            raise UsageError(f"unknown --groups {sorted(unknown)}; matrix.json has {sorted(matrix['groups'])}")
+        matrix = matrix | {"groups": {k: v for k, v in matrix["groups"].items() if k in args.groups.split(",")}}
     return sweep, matrix
+
+
+def _parse_regime(text: str) -> dict:
+    out = {"rule": f"given on the command line: --regime {text}"}
+    for part in text.split(","):
+        k, sep, v = part.partition("=")
+        if not sep or k not in ("lr", "minibatches", "epochs", "mismatch"):
+            raise UsageError(f"--regime expects lr=,minibatches=,epochs=,mismatch= parts, got {part!r}")
+        out[k] = v if k == "mismatch" else (float(v) if k == "lr" else int(v))
+    if set(out) != {"rule", "lr", "minibatches", "epochs", "mismatch"}:
+        raise UsageError("--regime needs all of lr, minibatches, epochs, mismatch")
+    return out
 
 
 def run(args) -> Result:
@@ -69,6 +101,10 @@ def run(args) -> Result:
     results = args.results or (str(Path(args.runs_root) / "repro-smoke" / "results") if args.smoke
                                else str(Path(args.config_dir) / "results"))
     regime_path = Path(results) / "regime.json"
+    if args.regime:
+        if "sweep" in (args.phase or PHASES):
+            raise UsageError("--regime replaces the sweep: pass --phase matrix/precision/report")
+        matrix.write_json(regime_path, _parse_regime(args.regime))
     phases = args.phase or list(PHASES)
     progress = not args.json
     timing_path = Path(results) / "timing.json"
@@ -101,23 +137,34 @@ def run(args) -> Result:
     run_seconds = sum(r["wall_s"] for g in report.GROUPS for r in matrix.load_results(results, g))
     wall = (", ".join(f"{k} {v / 60:.1f} min" for k, v in timing.items()) +
             f" (wall, 2 workers, shared 2-core CPU; sum of per-run times {run_seconds / 60:.1f} min)")
-    out_md = Path(results).parent / "REPORT.md" if not args.smoke else Path(results) / "REPORT.md"
-    verdicts = report.write_report(results, out_md, regime=regime, timing=wall)
-    figures = [] if args.no_figures or args.smoke else _figures()
+    # a second regime's results folder results_<name> gets REPORT_<name>.md and figures suffixed _<name>
+    name = Path(results).name.removeprefix("results").strip("_")
+    tag = f"_{name}" if name and not args.smoke else ""
+    out_md = Path(args.report) if args.report else (
+        Path(results).parent / f"REPORT{tag}.md" if not args.smoke else Path(results) / "REPORT.md")
+    verdicts = report.write_report(results, out_md, regime=regime, timing=wall, fig_tag=tag)
+    figures = [] if args.no_figures or args.smoke else _figures(results, tag)
     rows = [{"claim": k, "verdict": v} for k, v in verdicts.items()]
     return Result({"ran": ran, "results": results, "report": str(out_md), "claims": rows, "figures": figures,
                    "timing": timing}, format_table(rows, ["claim", "verdict"]) + f"\nreport: {out_md}")
 
 
-def _figures():
+PER_REGIME_FIGURES = ("make_rl_curves", "make_rl_buckets")  # the others are regime-independent
+
+
+def _figures(results: str, tag: str):
+    """The figures/make_rl_*.py figures; for a second regime (``tag``) only the per-regime ones."""
     import importlib.util
 
     from drpo_analysis.commands.figures import repo_root
 
     out = []
     for path in sorted((repo_root() / "figures").glob("make_rl_*.py")):
+        if tag and path.stem not in PER_REGIME_FIGURES:
+            continue
         spec = importlib.util.spec_from_file_location(f"_fig_{path.stem}", path)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        out += [str(p) for p in mod.main(repo_root() / "figures")]
+        kw = {"results": Path(results), "tag": tag} if tag else {}
+        out += [str(p) for p in mod.main(repo_root() / "figures", **kw)]
     return out
