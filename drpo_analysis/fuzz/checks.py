@@ -193,27 +193,65 @@ def check_stop_gradient(ctx: Context) -> CheckResult:
     return res
 
 
-def check_region_coverage(ctx: Context) -> CheckResult:
-    """Agreement on batches until every reachable stratum has been compared ≥ 4 times."""
+def check_region_coverage(ctx: Context, per_stratum: int = 4) -> CheckResult:
+    """Stratified agreement: tokens are pooled from long-tailed batches (μ down to 1e−12, points at
+    every kink), labelled by stratum (sign Â × Piecewise leaf of ∂J/∂ℓ × sign w), and a batch with
+    up to ``per_stratum`` tokens of every stratum reached (rare tokens first) is compared, one token
+    per row; the pooled batches are compared as they are too. Methods whose regions depend on the
+    whole sequence (GSPO) are compared on the pooled batches only."""
     res = CheckResult("region_coverage")
-    counts: dict[str, int] = {}
-    rare = 0
+    m = ctx.method
+    per_row = any(e.name in ("seq_log_ratio", "seq_len") for e in m.extras)
+    pools, labels_all, counts = [], [], {}
     for _ in range(max(4, ctx.examples)):
         b = ctx.sample(batch=8, length=16, min_mu=1e-12)
-        ell, ell_mu, adv, ex, _ = oracle.valid_inputs(ctx.target.method, b)
+        ell, ell_mu, adv, ex, idx = oracle.valid_inputs(ctx.target.method, b)
         labels = oracle.regions(ctx.target.method, ctx.target.params, ell, ell_mu, adv, ex)
-        for lab in labels:
-            counts[lab] = counts.get(lab, 0) + 1
-        rare += int((ell_mu < math.log(1e-6)).sum())
+        pools.append((b, idx))
+        labels_all.append(labels)
         res.examples += 1
         bad = probe(ctx.target, Probe(b))
         if bad is not None:
             res.status, res.failure = "failed", bad
             break
-    res.coverage = dict(sorted(counts.items()))
+    labels = np.concatenate(labels_all) if labels_all else np.array([], str)
+    rows = []                                  # (pool, flat index) of the chosen tokens
+    if not per_row and res.failure is None:
+        where = [(k, int(i)) for k, (_, idx) in enumerate(pools) for i in idx]
+        mus = np.array([pools[k][0].logp_mu.reshape(-1)[i] for k, i in where])
+        for lab in np.unique(labels):
+            members = np.flatnonzero(labels == lab)
+            members = members[np.argsort(mus[members], kind="stable")][:per_stratum]   # rarest first
+            counts[str(lab)] = int((labels == lab).sum())
+            rows += [where[j] for j in members]
+        res.coverage = {"pooled": counts, "stratified_tokens": len(rows)}
+        strat = _token_rows(pools, rows)
+        if strat is not None:
+            res.examples += 1
+            bad = probe(ctx.target, Probe(strat))
+            if bad is not None:
+                res.status, res.failure = "failed", bad
+    else:
+        for lab in np.unique(labels):
+            counts[str(lab)] = int((labels == lab).sum())
+        res.coverage = {"pooled": counts}
+    rare = sum(int((b.logp_mu[b.mask] < math.log(1e-6)).sum()) for b, _ in pools)
     res.detail = (f"{len(counts)} strata (sign A x gradient leaf x sign w), min count "
-                  f"{min(counts.values(), default=0)}, {rare} tokens with mu < 1e-6")
+                  f"{min(counts.values(), default=0)}, {rare} tokens with mu < 1e-6"
+                  + (f", stratified batch of {len(rows)} tokens" if rows else ""))
     return res
+
+
+def _token_rows(pools, chosen) -> Batch | None:
+    """A [n, 1] batch, one chosen token per row (its own group), extras carried along."""
+    if not chosen:
+        return None
+    def pick(get):
+        return np.stack([get(pools[k][0]).reshape((-1,) + get(pools[k][0]).shape[2:])[i] for k, i in chosen])
+    b0 = pools[0][0]
+    extras = {name: pick(lambda b, n=name: b.extras[n])[:, None] for name in b0.extras}
+    return Batch(pick(lambda b: b.logp)[:, None], pick(lambda b: b.logp_mu)[:, None], pick(lambda b: b.adv)[:, None],
+                 np.ones((len(chosen), 1), bool), np.arange(len(chosen)), extras)
 
 
 def check_aggregation(ctx: Context) -> CheckResult:
@@ -237,7 +275,7 @@ def check_aggregation(ctx: Context) -> CheckResult:
     return res
 
 
-def padded(b: Batch, value: float, rng: np.random.Generator) -> Batch:
+def padded(b: Batch, value: float) -> Batch:
     """``b`` with masked positions set to ``value``, three extra padded columns and one all-masked row."""
     B, T = b.shape
     def widen(a, fill):
@@ -261,13 +299,13 @@ def check_padding(ctx: Context) -> CheckResult:
         batches = [ctx.sample() for _ in range(max(1, ctx.examples // 5))]
         for v in PAD_VALUES[:2]:
             for b in batches:
-                yield Probe(padded(b, v, ctx.rng))
+                yield Probe(padded(b, v))
         b = ctx.sample(batch=3)
         yield Probe(b.replace(mask=np.zeros_like(b.mask)))           # all-masked batch
         yield Probe(b.rows(np.arange(0)))                              # empty batch [0, T]
         for v in PAD_VALUES[2:]:
             for b in batches:
-                yield Probe(padded(b, v, ctx.rng))
+                yield Probe(padded(b, v))
     res = _run("padding", ctx, probes())
     res.detail = "masked values in {1e4, -1e4, inf, -inf, nan}, +3 padded columns, all-masked rows/batch, empty batch"
     return res

@@ -4,7 +4,8 @@
 >>> from drpo_analysis import losses_torch
 >>> def my_ppo(logp, logp_mu, adv, mask, **params):
 ...     return losses_torch.policy_loss("ppo_clip", logp, logp_mu, adv, mask, params=params)
->>> assert_conforms(my_ppo, method="ppo_clip", examples=3, checks=["gradient"])
+>>> assert_conforms(my_ppo, method="ppo_clip", examples=3, checks=["gradient"]).ok
+True
 """
 from __future__ import annotations
 
