@@ -92,6 +92,12 @@ def test_misbehaving_targets_are_findings_not_crashes(kind, error):
     assert "check_batch(target, batch" in rep.findings[0].reproducer
 
 
+def test_a_hanging_target_is_reported_once_and_the_rest_skipped():
+    rep = fuzz(plain.target(_bad("hang"), method="pg_is", timeout=0.2), seed=0, examples=2)
+    assert [f.kind for f in rep.findings] == ["timeout"]
+    assert {c["status"] for c in rep.checks[1:]} == {"skipped"} and rep.seconds < 5
+
+
 def test_reproducer_is_copy_pasteable_and_fails():
     rep = fuzz(plain.target(mutants.ppo_no_min, method="ppo_clip"), seed=0, examples=4, checks=["gradient"])
     f = rep.findings[0]

@@ -154,7 +154,12 @@ def fuzz(target: Target, *, seed: int = 0, examples: int = 24, checks: Iterable[
     if progress:
         from tqdm import tqdm
         it = tqdm(names, desc=f"fuzz {target.name}", leave=False)
+    hung = False
     for name in it:
+        if hung:   # its worker thread may still be running: do not pile up more of them
+            report.checks.append({"name": name, "status": "skipped", "examples": 0,
+                                  "detail": "skipped: the target timed out in an earlier check"})
+            continue
         ctx = Context(target, _seed_for(seed, name), examples)
         try:
             res = CHECKS[name](ctx)
@@ -165,7 +170,8 @@ def fuzz(target: Target, *, seed: int = 0, examples: int = 24, checks: Iterable[
             row["coverage"] = res.coverage
         report.checks.append(row)
         if res.failure is not None:
-            fail = res.failure if stop_at_first else minimize(target, res.failure)
+            hung = res.failure.kind == "timeout"
+            fail = res.failure if stop_at_first or hung else minimize(target, res.failure)
             report.findings.append(_finding(target, name, fail, seed))
             if stop_at_first:
                 break
