@@ -304,6 +304,7 @@ def compare(exp: Expected, mask: np.ndarray, grad: np.ndarray, value: float | No
     scale = float(np.abs(g[valid & np.isfinite(g)]).max(initial=0.0))
     scale = max(scale, 1e-12 * float(np.abs(exp.weights).max(initial=0.0)), 1e-300)
     bad = valid & ~_close(grad, g, tol, scale)
+    flat, alts = np.array([], int), None
     if bad.any():                         # near a kink: either side's value is acceptable
         flat = np.flatnonzero(bad.reshape(-1))
         alts = exp.alternatives(flat)
@@ -315,9 +316,15 @@ def compare(exp: Expected, mask: np.ndarray, grad: np.ndarray, value: float | No
         with np.errstate(invalid="ignore", over="ignore"):
             rel = np.where(bad, np.nan_to_num(np.abs(grad - g), nan=np.inf, posinf=np.inf) / scale, -1.0)
         i = tuple(int(v) for v in np.unravel_index(int(np.argmax(rel)), rel.shape))
+        sides = ""
+        k = np.flatnonzero(flat == np.ravel_multi_index(i, grad.shape))
+        if alts is not None and k.size:
+            other = sorted({float(f"{v:.6g}") for v in alts[:, k[0]] if np.isfinite(v)} - {float(f"{g[i]:.6g}")})
+            if other:
+                sides = f"; other side of a kink within the margin: {other}"
         return Mismatch("gradient", i, float(g[i]), float(grad[i]),
                         f"{int(bad.sum())} of {int(valid.sum())} valid tokens disagree (worst at {i}; "
-                        f"tolerance {tol.atol:g}·max|grad| + {tol.rtol:g}·|grad|, max|grad| = {scale:.3g})")
+                        f"tolerance {tol.atol:g}·max|grad| + {tol.rtol:g}·|grad|, max|grad| = {scale:.3g}{sides})")
     if exp.value is not None and value is not None:
         slack = tol.atol * exp.value_scale + tol.rtol * abs(exp.value) + 1e-300
         if not abs(value - exp.value) <= slack and value != exp.value:
