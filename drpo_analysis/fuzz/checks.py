@@ -262,12 +262,15 @@ def check_aggregation(ctx: Context) -> CheckResult:
             yield Probe(b.rows(ctx.rng.permutation(b.shape[0])))        # reordered sequences
             if ctx.target.takes_global_counts and ctx.target.conventions.agg != "prompt-mean":
                 k = int(ctx.rng.integers(2, b.shape[0] + 1))
+                if ctx.target.equal_splits:      # e.g. TRL: per_device_train_batch_size rows each
+                    k = int(ctx.rng.choice([d for d in range(2, b.shape[0] + 1) if b.shape[0] % d == 0]))
                 order = ctx.rng.permutation(b.shape[0])
                 shards = [s for s in np.array_split(order, k) if len(s)]
                 yield Probe(b, shards=shards)                           # micro-batches
                 yield Probe(b, shards=shards, dp=True)                  # data-parallel ranks
     res = _run("aggregation", ctx, probes())
     res.detail = ("duplicate, reorder" + (", micro-batch and data-parallel splits with global counts"
+                                          + (" (equal-size shards)" if ctx.target.equal_splits else "")
                                           if ctx.target.takes_global_counts and
                                           ctx.target.conventions.agg != "prompt-mean" else
                                           "; splits skipped: the target takes no global counts "

@@ -47,6 +47,7 @@ class Target:
     reproducer: str = ""                                # Python lines that define `target`
     timeout: float = 20.0
     notes: tuple[str, ...] = ()                         # design choices, for reports
+    equal_splits: bool = False                          # assumes equal-size micro-batches / ranks (TRL)
 
     @property
     def named(self) -> set[str]:

@@ -16,6 +16,12 @@ Translation (our method ← TRL loss type):
 | cispo | cispo (clip_max ← epsilon_high, an absolute value here) | token-mean, global |
 | grpo + ``delta`` | dual_clip (dual_clip_c ← delta, TRL's two-sided clipping) | seq-mean-token-mean |
 | grpo + importance_sampling_level="sequence" | gspo_token | seq-mean-token-mean |
+
+Splits: data-parallel ranks set ``accelerator.num_processes`` (the adapter returns loss / ranks,
+DDP's average); micro-batches of the non-global loss types set
+``current_gradient_accumulation_steps`` = global rows / micro-batch rows, which is how TRL makes
+them add up: exactly for equal-size micro-batches (``per_device_train_batch_size``), so the
+aggregation check uses equal-size shards for TRL.
 """
 from __future__ import annotations
 
@@ -86,6 +92,9 @@ def target(loss_type, *, method=None, params=None, delta=None, level="token", ma
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
         B, T = logp.shape
         tr.accelerator.num_processes = dp_size or 1
+        # micro-batches: TRL divides by gradient_accumulation_steps (equal-size micro-batches)
+        split = num_seqs is not None and not dp_size and loss_type not in GLOBAL and B
+        object.__setattr__(tr, "current_gradient_accumulation_steps", num_seqs / B if split else 1)
         tr._get_per_token_logps_and_entropies = lambda *a, **k: (logp, torch.zeros_like(logp.detach()), None)
         n_items = mask.sum() if num_tokens is None else torch.tensor(float(num_tokens))
         inputs = {"prompt_ids": torch.zeros((B, 0), dtype=torch.long), "prompt_mask": torch.zeros((B, 0), dtype=torch.long),
@@ -98,18 +107,9 @@ def target(loss_type, *, method=None, params=None, delta=None, level="token", ma
     options = {k: v for k, v in (("delta", delta if method != "dual_clip" else None),
                                  ("level", level if level != "token" else None)) if v is not None}
     spec = f"trl:{loss_type}"
-    t = Target(spec, loss, m.name, p, conv, call_params={},
-               reproducer=reproducer_line(spec, "trl", m.name, params, options),
-               timeout=timeout, notes=(f"agg={agg}",))
-    if loss_type not in GLOBAL:   # only dapo/cispo take the global token count
-        t.fn = _without_counts(loss)
-    return t
-
-
-def _without_counts(fn):
-    def loss(logp, logp_mu, adv, mask):
-        return fn(logp, logp_mu, adv, mask)
-    return loss
+    return Target(spec, loss, m.name, p, conv, call_params={},
+                  reproducer=reproducer_line(spec, "trl", m.name, params, options),
+                  timeout=timeout, notes=(f"agg={agg}",), equal_splits=True)
 
 
 def load(spec, *, method=None, params=None, **options) -> Target:
