@@ -37,6 +37,9 @@ def add_arguments(p):
                    help="ratio anchor: rollout μ (DPPO/DRPO) or recomputed π_old (MiniRL)")
     p.add_argument("--std-normalize", action="store_true", help="divide advantages by the group std")
     p.add_argument("--device", default="cpu", help="cpu | cuda[:i]")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: the tiny model's matmuls are too small to split, and "
+                        "extra threads spin-wait when the cores are shared)")
     p.add_argument("--out", default=None, help="run folder (default runs/rl/<method>-<mismatch>-s<seed>)")
     p.add_argument("--runs-root", default="runs", help="cache root of warm-start checkpoints")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -70,7 +73,12 @@ def build_config(args):
 def run(args) -> Result:
     from drpo_analysis.rl import trainer
 
+    import torch
+
     cfg = build_config(args)  # every bad value is reported here, before any compute
+    if args.threads < 1:
+        raise UsageError("--threads must be >= 1")
+    torch.set_num_threads(args.threads)
     out = args.out or f"{args.runs_root}/rl/{cfg.method}-{cfg.mismatch}-s{cfg.seed}{'-smoke' if args.smoke else ''}"
     summary = trainer.run(cfg, out, resume=args.resume, root=args.runs_root, progress=not args.json)
     rows = trainer.read_metrics(f"{out}/metrics.jsonl")
