@@ -82,3 +82,14 @@ def test_committed_conformance_lists_every_entry():
     text = (Path(__file__).resolve().parents[1] / "paper_repro" / "CONFORMANCE.md").read_text()
     for label, *_ in conformance.ENTRIES:
         assert f"| {label} |" in text, f"CONFORMANCE.md is stale: rerun `drpo-analysis fuzz --conformance` ({label})"
+
+
+def test_openrlhf_loader_leaves_transformers_importable():
+    _need("openrlhf")
+    _need("trl")
+    import sys
+
+    from drpo_analysis.fuzz.adapters import openrlhf
+    openrlhf.loss_module()
+    assert "deepspeed" not in sys.modules or sys.modules["deepspeed"].__spec__ is not None
+    adapters.load("trl:grpo", adapter="trl")   # imports transformers.Trainer (looks for deepspeed)

@@ -99,6 +99,26 @@ def classify(f: dict, target) -> tuple[str, str]:
     return ("defect", "unexplained deviation from the reference")
 
 
+EDGE_PROBES = ("±1e4 padding", "+inf padding", "NaN padding", "all-masked batch", "empty batch")
+
+
+def edge_matrix(target, seed: int = 0) -> dict[str, str]:
+    """Each padding / empty-batch probe on its own ("ok" or the failure kind): the padding check
+    stops at its first failure, this shows all of them."""
+    from drpo_analysis.fuzz.checks import Probe, padded, probe
+    from drpo_analysis.fuzz.strategies import sample_batch
+
+    rng = np.random.default_rng(seed)
+    b = sample_batch(rng, batch=4, length=8, adv_per="sequence")
+    batches = {"±1e4 padding": padded(b, 1e4), "+inf padding": padded(b, np.inf), "NaN padding": padded(b, np.nan),
+               "all-masked batch": b.replace(mask=np.zeros_like(b.mask)), "empty batch": b.rows(np.arange(0))}
+    out = {}
+    for name in EDGE_PROBES:
+        bad = probe(target, Probe(batches[name]))
+        out[name] = "ok" if bad is None else bad.kind
+    return out
+
+
 def run(out: Path | None = Path("paper_repro/CONFORMANCE.md"), *, seed: int = 0, examples: int = 24,
         progress: bool = True, entries=ENTRIES) -> dict:
     """Fuzz every entry, classify its findings, write ``out`` (markdown) and ``out.json``."""
@@ -119,7 +139,8 @@ def run(out: Path | None = Path("paper_repro/CONFORMANCE.md"), *, seed: int = 0,
         conv = t.conventions
         row.update(method=t.method, params=t.params, agg=conv.agg,
                    conventions={k: v for k, v in vars(conv).items() if k != "agg" and v not in (None, True)},
-                   status="conforms" if rep["ok"] else "deviates", checks=rep["checks"], findings=[])
+                   status="conforms" if rep["ok"] else "deviates", checks=rep["checks"], findings=[],
+                   edges=edge_matrix(t, seed))
         for f in rep["findings"]:
             cls, why = classify(f, t)
             if note.startswith("design choice") and cls == "defect":
@@ -187,6 +208,13 @@ def markdown(res: dict) -> str:
         conv = ", ".join(f"{k}={c}" for k, c in r["conventions"].items()) or "–"
         fs = "; ".join(f"{f['check']}: {f['classification']}" for f in r["findings"]) or "none"
         lines.append(f"| {r['label']} | `{r['method']}` ({ps}), {r['agg']} | {conv} | {r['status']} | {fs} |")
+    lines += ["", "## Padding and empty batches, probe by probe", "",
+              "The padding check stops at its first failure; here every probe on its own (masked positions of "
+              "ℓ, ℓ_μ and Â set to the value; \"ok\" = valid gradients and value unchanged, masked gradients 0).",
+              "", "| entry | " + " | ".join(EDGE_PROBES) + " |", "|---|" + "---|" * len(EDGE_PROBES)]
+    for r in res["entries"]:
+        if "edges" in r:
+            lines.append(f"| {r['label']} | " + " | ".join(r["edges"][k] for k in EDGE_PROBES) + " |")
     lines += ["", "## Findings", ""]
     for r in res["entries"]:
         for f in r.get("findings", []):
@@ -203,10 +231,10 @@ def markdown(res: dict) -> str:
               "(`count_empty_rows=False`); TRL's `grpo` averages over all rows.",
               "- The DPPO losses return the surrogate value −Â·sg(r)·M·ℓ, whose gradient (not value) equals "
               "the objective's; values are not compared (`compare_value=False`).",
-              "- The padding check reports its first failure: finite garbage (±1e4) at padded positions passes "
-              "everywhere; an empty or all-masked micro-batch gives NaN in most entries (0/0 normalisers); "
-              "±inf/NaN at padded positions leak through `loss * mask` in all three frameworks (seen directly "
-              "in the entries whose empty-batch probe passes, e.g. TRL bnpo/dapo/cispo).",
+              "- Padding (table above): where ±inf/NaN at padded positions leak, it is through `loss * mask` "
+              "(NaN·0 = NaN) or an exp of inf − inf; where an empty micro-batch gives NaN, it is a 0/0 "
+              "normaliser. Both are outside the frameworks' own pipelines, whose padded positions hold finite "
+              "log-probs and whose micro-batches hold response tokens.",
               "- TRL's `grpo`, `bnpo` and `dr_grpo` normalise each micro-batch and divide by "
               "gradient_accumulation_steps: the split checks use equal-size shards for TRL (its micro-batches "
               "are `per_device_train_batch_size` rows); `grpo` and `dr_grpo` then add up exactly, `bnpo` does "

@@ -38,13 +38,18 @@ def loss_module():
     pkg = types.ModuleType(_PKG)
     pkg.__path__ = [str(root)]
     sys.modules[_PKG] = pkg
-    if importlib.util.find_spec("deepspeed") is None and "deepspeed" not in sys.modules:
-        sys.modules["deepspeed"] = types.ModuleType("deepspeed")   # utils.py imports it at top level only
-    for name in ("utils", "loss"):
-        s = importlib.util.spec_from_file_location(f"{_PKG}.{name}", root / f"{name}.py")
-        mod = importlib.util.module_from_spec(s)
-        sys.modules[f"{_PKG}.{name}"] = mod
-        s.loader.exec_module(mod)
+    stub = "deepspeed" not in sys.modules and importlib.util.find_spec("deepspeed") is None
+    if stub:   # utils.py imports deepspeed at top level; masked_mean does not use it
+        sys.modules["deepspeed"] = types.ModuleType("deepspeed")
+    try:
+        for name in ("utils", "loss"):
+            s = importlib.util.spec_from_file_location(f"{_PKG}.{name}", root / f"{name}.py")
+            mod = importlib.util.module_from_spec(s)
+            sys.modules[f"{_PKG}.{name}"] = mod
+            s.loader.exec_module(mod)
+    finally:
+        if stub:   # a stand-in left in sys.modules breaks transformers' find_spec("deepspeed")
+            del sys.modules["deepspeed"]
     return sys.modules[f"{_PKG}.loss"]
 
 
