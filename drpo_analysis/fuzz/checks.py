@@ -17,11 +17,13 @@ and returns the first failing :class:`Probe` (or None) plus a line of detail for
   nothing, masked gradients are exactly 0; all-masked and empty batches give a finite 0 |
 | ``overflow`` | log-ratios up to ±100 and π = 0 (ℓ = −inf): finite and equal to the reference with
   the log-ratio clamped at the implementation's documented clamp, or else at the dtype's
-  ``log(finfo.max) − 8`` (beyond it the exact value is not representable) |
+  ``log(finfo.max) − 8`` (beyond it the exact value is not representable); tokens whose clamped
+  reference itself overflows the dtype (SPO's r² at r = e^80, GPG's Âℓ at π = 0) are masked out |
 | ``dtype`` | float64, bfloat16 and float16 inputs agree within the dtype's tolerance (|log r| ≤ 8
   so that the true gradient is representable in the input dtype) |
 
-Misbehaviour (raises, timeout, NaN, non-scalar, no gradient) is reported by whichever check met it.
+Misbehaviour (raises, timeout, NaN, non-scalar, no gradient, inputs modified in place) is reported
+by whichever check met it; after a timeout the remaining checks are skipped.
 """
 from __future__ import annotations
 
