@@ -142,7 +142,8 @@ def run(args) -> Result:
     tag = f"_{name}" if name and not args.smoke else ""
     out_md = Path(args.report) if args.report else (
         Path(results).parent / f"REPORT{tag}.md" if not args.smoke else Path(results) / "REPORT.md")
-    verdicts = report.write_report(results, out_md, regime=regime, timing=wall, fig_tag=tag)
+    verdicts = report.write_report(results, out_md, regime=regime, timing=wall, fig_tag=tag,
+                                   precision_results=str(Path(args.config_dir) / "results"))
     figures = [] if args.no_figures or args.smoke else _figures(results, tag)
     rows = [{"claim": k, "verdict": v} for k, v in verdicts.items()]
     return Result({"ran": ran, "results": results, "report": str(out_md), "claims": rows, "figures": figures,

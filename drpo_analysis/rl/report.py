@@ -277,10 +277,11 @@ def claim7(prec: list[dict]):
 
 
 def write_report(results="paper_repro/results", out="paper_repro/REPORT.md", *, regime=None, timing=None,
-                 fig_tag: str = "") -> dict:
-    """Write the report for one regime's results; ``fig_tag`` suffixes the per-regime figure names."""
+                 fig_tag: str = "", precision_results=None) -> dict:
+    """Write the report for one regime's results; ``fig_tag`` suffixes the per-regime figure names.
+    Claim 7 needs no training, so a second regime may reuse ``precision_results`` (another results dir)."""
     res = {grp: load_results(results, grp) for grp in GROUPS}
-    prec = load_results(results, "precision")
+    prec = load_results(results, "precision") or load_results(precision_results or results, "precision")
     g = by_label(res["main"] + res["ablation"] + res["delta"] + res["anchor"])
     dppo_labels = [lab for lab in ("dppo_binary_tv (delta=0.05)", "dppo_binary_tv", "dppo_binary_tv (delta=0.2)",
                                    "dppo_binary_tv (delta=0.4)")]
