@@ -18,6 +18,8 @@ mismatched copy of the policy. Any registered method's loss (drpo-analysis metho
 (sampler k iterations behind), joined by '+'. Metrics go to OUT/metrics.jsonl (one line per
 step: reward/mean, eval/greedy_acc, eval/sampled_acc, shift/mean_abs, shift/max_abs,
 ratio/max, frac/masked, frac/attenuated, weight/*, entropy/mean, bucket/<μ range>/*, perf/*).
+Runs are bitwise reproducible on CPU for a given seed and --threads (the thread count changes the
+floating-point reduction order, so 1 and 2 threads give different, equally valid runs).
 """
 
 
