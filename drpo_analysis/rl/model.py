@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drpo_analysis._validate import real_scalar
 
 KVCache = list  # one (k, v) pair per layer, each [B, H, T_cached, D/H]
 

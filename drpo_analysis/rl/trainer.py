@@ -24,7 +24,7 @@ import json
 import math
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +78,7 @@ class RLConfig:
             self.model = ModelConfig(**self.model)
         self.model.validate()
         m = methods.get(self.method)
-        self.params = m.resolve_params(self.params) | {}
+        self.params = m.resolve_params(self.params)
         task = tasks.get(self.task, self.task_size)
         Mismatch.parse(self.mismatch)
         if self.agg not in aggregation.MODES:
