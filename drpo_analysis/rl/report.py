@@ -202,11 +202,17 @@ def _vs(g, ref, others, better_is_ref=True):
     return rows, wins, losses
 
 
-def claim4(g):
+def claim4_parts(g):
+    """Claim 4's two verdicts (|Â| ablation, KL/TV/K3 alternatives) and their table rows."""
     rows_a, wa, la = _vs(g, "drpo", ["drpo_no_abs_adv"])
     rows_b, wb, lb = _vs(g, "drpo", ["pg_kl", "pg_tv", "pg_k3"])
     va = "reproduced" if rows_a and wa == len(rows_a) else "not reproduced" if rows_a and la else "inconclusive"
     vb = "reproduced" if rows_b and wb == len(rows_b) else "not reproduced" if rows_b and lb == len(rows_b) else "inconclusive"
+    return va, vb, rows_a, rows_b
+
+
+def claim4(g):
+    va, vb, rows_a, rows_b = claim4_parts(g)
     verdict = va if va == vb else f"|Â| ablation: {va}; KL/TV/K3: {vb}"
     table = ["| difference | AUC of reward | tail reward |", "|---|---|---|", *rows_a, *rows_b]
     rule = ("each part reproduced iff DRPO's AUC is higher than the ablation's (CI above 0) for every listed "
@@ -276,10 +282,10 @@ def claim7(prec: list[dict]):
     return verdict, table, rule
 
 
-def write_report(results="paper_repro/results", out="paper_repro/REPORT.md", *, regime=None, timing=None,
-                 fig_tag: str = "", precision_results=None) -> dict:
-    """Write the report for one regime's results; ``fig_tag`` suffixes the per-regime figure names.
-    Claim 7 needs no training, so a second regime may reuse ``precision_results`` (another results dir)."""
+def evaluate(results="paper_repro/results", precision_results=None):
+    """The verdict table as data, without writing anything: ``(runs by group, runs by label,
+    [(claim id, claim text, (verdict, table rows, rule), figure name)])`` for one regime's results
+    directory (claim 7 falls back to ``precision_results``'s precision runs)."""
     res = {grp: load_results(results, grp) for grp in GROUPS}
     prec = load_results(results, "precision") or load_results(precision_results or results, "precision")
     g = by_label(res["main"] + res["ablation"] + res["delta"] + res["anchor"])
@@ -302,6 +308,14 @@ def write_report(results="paper_repro/results", out="paper_repro/REPORT.md", *, 
               "while the absolute shift stays small (DPPO Fig. 2), measured on the model.", claim7(prec),
          "rl_precision.png"),
     ]
+    return res, g, claims
+
+
+def write_report(results="paper_repro/results", out="paper_repro/REPORT.md", *, regime=None, timing=None,
+                 fig_tag: str = "", precision_results=None) -> dict:
+    """Write the report for one regime's results; ``fig_tag`` suffixes the per-regime figure names.
+    Claim 7 needs no training, so a second regime may reuse ``precision_results`` (another results dir)."""
+    res, g, claims = evaluate(results, precision_results)
     claims = [(cid, text, v, fig if fig == "rl_precision.png" else fig.replace(".png", f"{fig_tag}.png"))
               for cid, text, v, fig in claims]
     summary_rows = []
