@@ -10,8 +10,18 @@ c = 3). Verdicts:
 * ``fails``: a proof failed or a computed value contradicts the claim (evidence: counterexample);
 * ``holds only in a stated regime``: true where ``regime`` says, not in general or not at the
   papers' own hyperparameters;
-* ``not evaluated here``: empirical claims (simulations, RL runs); ``evidence`` points to the
-  command that evaluates them.
+* ``not evaluated here``: a reported setting, or an empirical claim whose committed result file is
+  missing; ``evidence`` names the command that produces it.
+
+Empirical claims (RL runs, simulations) are judged from committed result files only, never re-run
+(:mod:`drpo_analysis.audit_empirical`: the RL reports' rules, paper_repro/results{,_drift}, and the
+simulations' figures/sim_vocab.json, figures/data/sim_*.jsonl); their verdicts are kept apart from
+the proof-based ones:
+
+* ``reproduced``: reproduced by every source (RL regime, simulation) that evaluated it;
+* ``reproduced only in some regimes``: by at least one source, not all (``regime`` lists each);
+* ``not reproduced``: by no source, and contradicted by at least one;
+* ``inconclusive``: by no source and contradicted by none.
 
 :func:`run_audit` runs the referenced proofs (through :mod:`drpo_analysis.proving`) and returns
 the rows; :func:`to_markdown` renders ``paper_repro/CLAIMS.md``.
@@ -21,9 +31,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
-VERDICTS = ("holds", "fails", "holds only in a stated regime", "not evaluated here")
+from drpo_analysis import audit_empirical as emp
+from drpo_analysis.audit_empirical import EMPIRICAL_VERDICTS, NOT_EVALUATED
+
+VERDICTS = ("holds", "fails", "holds only in a stated regime", *EMPIRICAL_VERDICTS, NOT_EVALUATED)
 
 # Hyperparameters the papers report using (REFERENCE.md "Experimental setup reported").
 PAPER = {
@@ -64,6 +78,7 @@ class Facts:
 
     proofs: Mapping[str, Any]
     notes: dict[str, Any] = field(default_factory=dict)
+    evidence: emp.Evidence = field(default_factory=emp.Evidence)  # committed empirical results
 
     def proved(self, *ids: str) -> bool:
         return all(getattr(self.proofs.get(i), "status", None) == "proved" for i in ids)
@@ -251,6 +266,18 @@ def _not_here(pointer: str, regime: str = "") -> Callable[[Facts], Assessment]:
     return assess
 
 
+def _empirical(findings: Callable[[emp.Evidence], list], at_paper: Callable[[emp.Evidence], str]):
+    """An assessment from committed empirical results: one finding per source (RL regime,
+    simulation), combined by :func:`audit_empirical.combine`."""
+    def assess(f: Facts) -> Assessment:
+        found = findings(f.evidence)
+        verdict = emp.combine(found)
+        regime = "; ".join(f"{x.source}: {x.verdict}" for x in found)
+        evidence = " ‖ ".join(f"{x.source} [{x.verdict}]: {x.text}; from {x.pointer}" for x in found)
+        return Assessment(verdict, regime, evidence, at_paper(f.evidence) if verdict != NOT_EVALUATED else "see there")
+    return assess
+
+
 def _setup_fact(f: Facts) -> Assessment:
     d = PAPER["drpo_delta"]
     return Assessment(
@@ -364,15 +391,23 @@ CLAIMS: tuple[AuditClaim, ...] = (
                "The gradient weights of PG-IS, CISPO, PPO/GRPO, dual-clip, DPPO Binary-TV/KL, SPO and DRPO are as tabulated.",
                ("autograd_matches_derived", "weight_matches_gradient_exact"), _assess_ref_weights),
     AuditClaim("drpo.no_abs_adv_worse", "DRPO Fig. 4", "Dropping |Â| from the penalty is reported worse.",
-               assess=_not_here("`drpo-analysis repro` (paper_repro/REPORT.md) and `drpo-analysis rl --method drpo_no_abs_adv`")),
+               assess=_empirical(emp.no_abs_adv_worse, emp.drpo_like_pg_is)),
     AuditClaim("drpo.kl_tv_k3_worse", "DRPO Fig. 5",
                "KL / TV / K3 penalty alternatives are reported worse than DRPO (exact forms not stated).",
-               assess=_not_here("`drpo-analysis repro` (methods pg_kl, pg_tv, pg_k3; forms stated in drpo-analysis methods)")),
-    AuditClaim("drpo.main_curves", "DRPO Fig. 3, 9, 10, 11",
-               "DRPO beats GRPO, SPO, DPPO-TV and the unregularised surrogate; δ sensitivity; Mask-DRPO worse.",
-               assess=_not_here("`drpo-analysis repro` (paper_repro/REPORT.md)")),
+               assess=_empirical(emp.kl_tv_k3_worse, emp.penalty_beta)),
+    AuditClaim("drpo.main_curves", "DRPO Fig. 3",
+               "DRPO beats GRPO, SPO, DPPO-TV and the unregularised surrogate (area under the reward curve).",
+               assess=_empirical(emp.main_curves, emp.drpo_like_pg_is)),
+    AuditClaim("drpo.stability_vs_dppo", "DRPO abstract, Fig. 3",
+               "DRPO is at least as stable as DPPO-TV and learns at least as fast.",
+               assess=_empirical(emp.stability_vs_dppo, emp.same_boundary)),
+    AuditClaim("drpo.delta_sensitivity", "DRPO Figs. 9, 10",
+               "DPPO is sensitive to its δ while DRPO is robust across δ.",
+               assess=_empirical(emp.delta_sensitivity, emp.delta_at_paper)),
+    AuditClaim("drpo.mask_drpo_close", "DRPO Fig. 11 (as stated in issue 5)", "Mask-DRPO performs close to DRPO.",
+               assess=_empirical(emp.mask_drpo_close, emp.mask_drpo_at_paper)),
     AuditClaim("drpo.rare_token_share", "DRPO experimental setup", "About 7.8% of sampled tokens have μ ≤ 0.01.",
-               assess=_not_here("`drpo-analysis simulate vocab` (share of sampled tokens with μ ≤ 0.01)")),
+               assess=_empirical(emp.rare_token_share, emp.not_hyperparameter_dependent)),
     # --- DPPO paper ---------------------------------------------------------------------------
     AuditClaim("dppo.tv_identity", "DPPO §3", "TV(μ, π) = ½ E_{a∼μ}|r − 1|.", ("dppo_tv_identity",),
                _proof_verdict(("dppo_tv_identity",), "symbolic over a generic vocabulary", regime="μ > 0 on the support")),
@@ -419,15 +454,16 @@ CLAIMS: tuple[AuditClaim, ...] = (
                               at_paper=_ppo_vs_dppo_text)),
     AuditClaim("dppo.fig2_ratio_volatile", "DPPO Fig. 2",
                "At identical weights the ratio is volatile for low-probability tokens while the probability shift stays small.",
-               assess=_not_here("`drpo-analysis simulate vocab` (per-μ-bucket |log r| vs |π − μ|)")),
+               assess=_empirical(emp.fig2_ratio_volatile, emp.masks_on_rare_tokens)),
     AuditClaim("dppo.collapse", "DPPO §5 training curves",
-               "Unregularised PG-IS and CISPO see the mismatch grow then collapse; MiniRL (old-policy anchor) collapses; "
-               "instability comes from a few large-shift negative-advantage updates.",
-               assess=_not_here("`drpo-analysis rl` / `drpo-analysis repro` and `drpo-analysis simulate dynamics`")),
+               "Unregularised PG-IS and CISPO see the mismatch grow then collapse, while trust-region methods (DPPO, "
+               "DRPO) stay bounded (MiniRL: row dppo.bypass_anchor; the attribution to a few large-shift "
+               "negative-advantage updates is not evaluated).",
+               assess=_empirical(emp.collapse, emp.drpo_like_pg_is)),
     AuditClaim("dppo.bypass_anchor", "REFERENCE notation; DPPO §5 (MiniRL comparison)",
                "Ratio and masks are anchored on the rollout μ ('bypass mode'), not on a recomputed old policy; "
                "anchoring on the old policy collapses.",
-               assess=_not_here("`drpo-analysis rl --anchor mu|old` and `drpo-analysis repro`")),
+               assess=_empirical(emp.bypass_anchor, emp.anchor_at_paper)),
     # --- explainer ----------------------------------------------------------------------------
     AuditClaim("explainer.smooth_bounded", "popular DRPO explainer",
                "Past the boundary the weight is smooth and bounded.", ("drpo_weight_lipschitz", "drpo_weight_bounds"),
@@ -482,9 +518,11 @@ def proof_ids() -> list[str]:
     return sorted({p for c in CLAIMS for p in c.proofs})
 
 
-def assess_all(proof_results: Mapping[str, Any], ids: list[str] | None = None) -> list[dict[str, Any]]:
-    """Rows for every audit claim (or ``ids``) given proof results ``{proof id: ProofResult}``."""
-    facts = Facts(proof_results)
+def assess_all(proof_results: Mapping[str, Any], ids: list[str] | None = None, *,
+               root: str | Path | None = None) -> list[dict[str, Any]]:
+    """Rows for every audit claim (or ``ids``) given proof results ``{proof id: ProofResult}``;
+    empirical rows read the committed result files under ``root`` (default: the checkout)."""
+    facts = Facts(proof_results, evidence=emp.Evidence(root))
     claims = CLAIMS
     if ids:
         known = {c.id for c in CLAIMS}
@@ -532,6 +570,14 @@ def to_markdown(rows) -> str:
         "`proofs/` (`drpo-analysis prove`). Do not edit by hand. Every claim collected in REFERENCE.md is",
         "evaluated in general and at the hyperparameters the papers report using (DRPO δ = 12.5, SPO",
         "ε = 12.5, DPPO-TV δ = 0.15 / 0.2, DPPO-KL δ = 0.05, GRPO ε = 0.2 / 0.28, dual-clip c = 3).",
+        "",
+        "Empirical claims are judged from committed results only (`drpo_analysis/audit_empirical.py`): the",
+        "tiny-transformer RL runs in two regimes, *noise* (`paper_repro/results`, REPORT.md) and *drift*",
+        "(`paper_repro/results_drift`, REPORT_drift.md), with the reports' rules and paired-by-seed differences",
+        "[95% bootstrap CI]; and the simulations (`figures/sim_vocab.json`: sampled-token statistics at",
+        "identical weights, V = 151936; `figures/data/sim_*.jsonl`: softmax-policy dynamics, 8 seeds). Each",
+        "source's verdict and rule is in the evidence column; `reproduced` / `not reproduced` / `inconclusive`",
+        "are empirical verdicts, distinct from the proof-based `holds` / `fails`.",
         "",
         "Verdicts: " + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ".",
         "",

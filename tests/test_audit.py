@@ -94,3 +94,80 @@ def test_committed_claims_md_is_current():
     md = audit.to_markdown(audit.assess_all(results))
     assert md == (ROOT / "paper_repro" / "CLAIMS.md").read_text(encoding="utf-8"), \
         "paper_repro/CLAIMS.md is stale: run `drpo-analysis audit`"
+
+
+# ---- empirical rows: judged from committed result files -------------------------------------------
+from drpo_analysis import audit_empirical as emp  # noqa: E402
+from drpo_analysis.rl import report  # noqa: E402
+
+EMPIRICAL = {"drpo.no_abs_adv_worse", "drpo.kl_tv_k3_worse", "drpo.main_curves", "drpo.stability_vs_dppo",
+             "drpo.delta_sensitivity", "drpo.mask_drpo_close", "drpo.rare_token_share", "dppo.fig2_ratio_volatile",
+             "dppo.collapse", "dppo.bypass_anchor"}
+
+
+@pytest.mark.parametrize("verdicts, expected", [
+    (["reproduced", "reproduced"], "reproduced"),
+    (["reproduced", "not evaluated here"], "reproduced"),
+    (["reproduced", "inconclusive"], "reproduced only in some regimes"),
+    (["reproduced", "not reproduced"], "reproduced only in some regimes"),
+    (["inconclusive", "not reproduced"], "not reproduced"),
+    (["inconclusive", "inconclusive"], "inconclusive"),
+    (["not evaluated here"], "not evaluated here"),
+])
+def test_combine(verdicts, expected):
+    assert emp.combine([emp.Finding(f"s{i}", v, "", "") for i, v in enumerate(verdicts)]) == expected
+
+
+def test_missing_results_fall_back_to_not_evaluated(tmp_path):
+    rows = {r["id"]: r for r in audit.assess_all(fake(), sorted(EMPIRICAL), root=tmp_path)}
+    assert set(rows) == EMPIRICAL
+    for r in rows.values():
+        assert r["verdict"] == "not evaluated here", r["id"]
+        assert "missing; produced by `drpo-analysis" in r["evidence"], r["id"]
+    assert "`drpo-analysis repro`" in rows["dppo.collapse"]["evidence"]
+    assert "`drpo-analysis figures sim_dynamics`" in rows["dppo.collapse"]["evidence"]
+    # one source present: the row is judged from it alone and names what is missing
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "sim_vocab.json").write_text((ROOT / "figures" / "sim_vocab.json").read_text())
+    row = audit.assess_all(fake(), ["drpo.rare_token_share"], root=tmp_path)[0]
+    assert row["verdict"] in audit.EMPIRICAL_VERDICTS
+    assert "RL noise: not evaluated here" in row["regime"] and "simulation: " + row["verdict"] in row["regime"]
+
+
+@pytest.fixture(scope="module")
+def committed_rows():
+    return {r["id"]: r for r in audit.assess_all(fake(), sorted(EMPIRICAL))}
+
+
+@pytest.mark.parametrize("regime", ["noise", "drift"])
+def test_rl_verdicts_are_the_reports(committed_rows, regime):
+    """Each RL finding's verdict is what drpo_analysis.rl.report computes from the same results."""
+    results = ROOT / emp.RL_REGIMES[regime][0]
+    if not (results / "main").is_dir():
+        pytest.skip(f"{results} not committed")
+    _, g, claims = report.evaluate(str(results), str(ROOT / emp.RL_REGIMES["noise"][0]))
+    v = {cid: verdict for cid, _, (verdict, _, _), _ in claims}
+    va, vb, _, _ = report.claim4_parts(g)
+    expected = {"dppo.collapse": v["1"], "drpo.stability_vs_dppo": v["2"], "drpo.mask_drpo_close": v["5"],
+                "drpo.delta_sensitivity": v["6"], "drpo.no_abs_adv_worse": va, "drpo.kl_tv_k3_worse": vb}
+    for rid, verdict in expected.items():
+        assert f"RL {regime}: {verdict}" in committed_rows[rid]["regime"], rid
+    if regime == "noise":
+        assert f"RL (model at identical weights): {v['7']}" in committed_rows["dppo.fig2_ratio_volatile"]["regime"]
+    auc = report.fmt(report.paired_diff(g["drpo"], g["dppo_binary_tv"], "auc"))
+    assert f"AUC {auc}" in committed_rows["drpo.stability_vs_dppo"]["evidence"]
+    for r in committed_rows.values():
+        assert r["verdict"] in audit.EMPIRICAL_VERDICTS and r["at_paper_hyperparameters"] != "see there"
+
+
+def _rec(**rewards):
+    """A dynamics-sweep record with final-reward CIs (mean ± 0.05) per method."""
+    return {"overrides": {"lr": 1.0}, "methods": list(rewards), "summary": [
+        {"method": m, "final_reward_pi": x, "ci_low": x - 0.05, "ci_high": x + 0.05, "collapse_rate": 0.0}
+        for m, x in rewards.items()]}
+
+
+def test_simulation_rule():
+    assert emp._sim_vs([_rec(drpo=0.6, pg_kl=0.3)], "drpo", ("pg_kl",))[0] == "reproduced"
+    assert emp._sim_vs([_rec(drpo=0.6, pg_kl=0.3), _rec(drpo=0.4, pg_kl=0.38)], "drpo", ("pg_kl",))[0] == "inconclusive"
+    assert emp._sim_vs([_rec(drpo=0.6, pg_kl=0.3), _rec(drpo=0.2, pg_kl=0.5)], "drpo", ("pg_kl",))[0] == "not reproduced"

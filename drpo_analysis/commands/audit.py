@@ -8,12 +8,24 @@ from drpo_analysis.cli import Result, UsageError, format_table
 HELP = "audit every claim of the DRPO/DPPO/SPO papers and the explainer; writes paper_repro/CLAIMS.md"
 DESCRIPTION = """\
 Evaluate every claim collected in REFERENCE.md (DRPO, DPPO, SPO papers, a popular explainer):
-each row has its source, the claim, a verdict (holds / fails / holds only in a stated regime /
-not evaluated here), the regime where it holds, the evidence (proof ids from proofs/, computed
-values, counterexamples) and what the claim becomes AT THE HYPERPARAMETERS THE PAPERS REPORT
-USING (DRPO delta = 12.5, SPO eps = 12.5, DPPO-TV delta = 0.15/0.2, DPPO-KL 0.05, GRPO 0.2/0.28).
-It runs the proofs it cites (as `drpo-analysis prove` does). Empirical claims point to the
-command that evaluates them (simulate, rl, repro).
+each row has its source, the claim, a verdict, the regime where it holds, the evidence (proof ids
+from proofs/, computed values, counterexamples, measured numbers with 95% CIs and the file they
+come from) and what the claim becomes AT THE HYPERPARAMETERS THE PAPERS REPORT USING (DRPO
+delta = 12.5, SPO eps = 12.5, DPPO-TV delta = 0.15/0.2, DPPO-KL 0.05, GRPO 0.2/0.28).
+It runs the proofs it cites (as `drpo-analysis prove` does).
+
+Verdicts of mathematical claims (decided by proofs/):
+  holds | fails | holds only in a stated regime
+Verdicts of empirical claims, read from COMMITTED results only (nothing is re-run): the RL runs
+(paper_repro/results = noise regime, paper_repro/results_drift = drift regime, judged by the
+rules of drpo_analysis/rl/report.py) and the simulations (figures/sim_vocab.json,
+figures/data/sim_*.jsonl). Each source gets reproduced / not reproduced / inconclusive; the row:
+  reproduced                       by every source that evaluated it
+  reproduced only in some regimes  by at least one, not all (regime column lists each)
+  not reproduced                   by none, contradicted by at least one
+  inconclusive                     by none, contradicted by none
+  not evaluated here               a reported setting, or the result file is missing (the
+                                   evidence names the command that produces it)
 
   drpo-analysis audit                         # table; writes paper_repro/CLAIMS.md
   drpo-analysis audit --no-write              # table only

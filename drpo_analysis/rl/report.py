@@ -26,6 +26,10 @@ GROUPS = ("sweep", "main", "ablation", "delta", "anchor")
 LOW_BUCKETS = ("0-0.001", "0.001-0.01", "0.01-0.1")
 TOP_BUCKET = "0.5-1"
 MARGIN = 0.03  # reward units: differences within ±MARGIN count as "as good as" / "close"
+# claim 6's δ settings (run labels): DPPO-TV δ and DRPO δ, the papers' 0.15 / 0.2 and 12.5 included
+DPPO_DELTA_LABELS = ("dppo_binary_tv (delta=0.05)", "dppo_binary_tv", "dppo_binary_tv (delta=0.2)",
+                     "dppo_binary_tv (delta=0.4)")
+DRPO_DELTA_LABELS = ("drpo (delta=0.15)", "drpo (delta=1)", "drpo", "drpo (delta=50)")
 
 
 def _quarter_mean(vals, last=True):
@@ -289,9 +293,6 @@ def evaluate(results="paper_repro/results", precision_results=None):
     res = {grp: load_results(results, grp) for grp in GROUPS}
     prec = load_results(results, "precision") or load_results(precision_results or results, "precision")
     g = by_label(res["main"] + res["ablation"] + res["delta"] + res["anchor"])
-    dppo_labels = [lab for lab in ("dppo_binary_tv (delta=0.05)", "dppo_binary_tv", "dppo_binary_tv (delta=0.2)",
-                                   "dppo_binary_tv (delta=0.4)")]
-    drpo_labels = ["drpo (delta=0.15)", "drpo (delta=1)", "drpo", "drpo (delta=50)"]
     claims = [
         ("1", "Without a trust region (PG-IS, CISPO) |π − μ| grows and training degrades or collapses; with one "
               "(DPPO, DRPO) it stays bounded.", claim1(g), "rl_main_curves.png"),
@@ -303,7 +304,7 @@ def evaluate(results="paper_repro/results", precision_results=None):
          "rl_ablations.png"),
         ("5", "Mask-DRPO performs close to DRPO (Fig. 11).", claim5(g), "rl_ablations.png"),
         ("6", "DPPO is sensitive to δ while DRPO is robust across δ (Figs. 9, 10), incl. the papers' values "
-              "(DRPO δ = 12.5, DPPO δ = 0.15 / 0.2).", claim6(g, dppo_labels, drpo_labels), "rl_delta.png"),
+              "(DRPO δ = 12.5, DPPO δ = 0.15 / 0.2).", claim6(g, DPPO_DELTA_LABELS, DRPO_DELTA_LABELS), "rl_delta.png"),
         ("7", "Under bf16 and fp8 mismatch at identical weights the ratio is volatile for low-probability tokens "
               "while the absolute shift stays small (DPPO Fig. 2), measured on the model.", claim7(prec),
          "rl_precision.png"),
