@@ -56,6 +56,7 @@ class Assessment:
     regime: str
     evidence: str
     at_paper: str = ""
+    findings: tuple = ()  # empirical rows: one audit_empirical.Finding per source
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -274,7 +275,8 @@ def _empirical(findings: Callable[[emp.Evidence], list], at_paper: Callable[[emp
         verdict = emp.combine(found)
         regime = "; ".join(f"{x.source}: {x.verdict}" for x in found)
         evidence = " ‖ ".join(f"{x.source} [{x.verdict}]: {x.text}; from {x.pointer}" for x in found)
-        return Assessment(verdict, regime, evidence, at_paper(f.evidence) if verdict != NOT_EVALUATED else "see there")
+        return Assessment(verdict, regime, evidence, at_paper(f.evidence) if verdict != NOT_EVALUATED else "see there",
+                          tuple(found))
     return assess
 
 
@@ -535,7 +537,7 @@ def assess_all(proof_results: Mapping[str, Any], ids: list[str] | None = None, *
         a = c.assess(facts)
         rows.append({"id": c.id, "source": c.source, "claim": c.claim, "verdict": a.verdict, "regime": a.regime,
                      "evidence": a.evidence, "at_paper_hyperparameters": a.at_paper,
-                     "proofs": list(c.proofs)})
+                     "proofs": list(c.proofs), "findings": [vars(x) for x in a.findings]})
     return rows
 
 
@@ -560,8 +562,9 @@ def _md(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(rows) -> str:
-    """``paper_repro/CLAIMS.md``: summary, the table, and the paper-hyperparameter column."""
+def to_markdown(rows, *, root: str | Path | None = None) -> str:
+    """``paper_repro/CLAIMS.md``: summary, the sources of the empirical rows (under ``root``), the
+    table, and the paper-hyperparameter column."""
     counts = summary_counts(rows)
     lines = [
         "# Claims audit",
@@ -577,7 +580,9 @@ def to_markdown(rows) -> str:
         "[95% bootstrap CI]; and the simulations (`figures/sim_vocab.json`: sampled-token statistics at",
         "identical weights, V = 151936; `figures/data/sim_*.jsonl`: softmax-policy dynamics, 8 seeds). Each",
         "source's verdict and rule is in the evidence column; `reproduced` / `not reproduced` / `inconclusive`",
-        "are empirical verdicts, distinct from the proof-based `holds` / `fails`.",
+        "are empirical verdicts, distinct from the proof-based `holds` / `fails`. Sources:",
+        "",
+        *(f"- {line}" for line in emp.Evidence(root).describe()),
         "",
         "Verdicts: " + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ".",
         "",

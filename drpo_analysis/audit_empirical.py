@@ -119,6 +119,20 @@ class Evidence:
                 self._rl[name] = RLRegime(name, g, {cid: v for cid, _, v, _ in claims}, setting, md)
         return self._rl[name]
 
+    def describe(self) -> list[str]:
+        """One line per source: what it is and where it comes from (or the command that makes it)."""
+        lines = []
+        for name, (results, md, cmd) in RL_REGIMES.items():
+            r = self.rl(name)
+            lines.append(f"{r.describe()} (`{results}`, {md})" if r else f"RL {name}: `{results}` missing ({cmd})")
+        v = self.vocab
+        lines.append(f"simulation, vocabulary: V = {v['settings']['vocab']['V']}, {v['settings']['contexts']} contexts × "
+                     f"{v['settings']['samples']} samples per mismatch model (`{SIM_VOCAB[0]}`)" if v else
+                     f"simulation, vocabulary: `{SIM_VOCAB[0]}` missing ({SIM_VOCAB[1]})")
+        lines.append("simulation, dynamics: softmax policy, V = 256, 8 seeds, grid of lr × staleness × logit noise "
+                     "(`figures/data/sim_*.jsonl`, figures/make_sim_dynamics.py)")
+        return lines
+
     @cached_property
     def vocab(self) -> dict | None:
         p = self.root / SIM_VOCAB[0]
@@ -147,7 +161,7 @@ def _rl_findings(ev: Evidence, body: Callable[[RLRegime], tuple[str, str]]) -> l
             out.append(_missing(f"RL {name}", results, cmd))
             continue
         verdict, text = body(r)
-        out.append(Finding(f"RL {name}", verdict, text, f"{md} ({cmd})"))
+        out.append(Finding(f"RL {name}", verdict, text, f"{results}/ ({md}; {cmd})"))
     return out
 
 

@@ -158,6 +158,7 @@ def test_rl_verdicts_are_the_reports(committed_rows, regime):
     assert f"AUC {auc}" in committed_rows["drpo.stability_vs_dppo"]["evidence"]
     for r in committed_rows.values():
         assert r["verdict"] in audit.EMPIRICAL_VERDICTS and r["at_paper_hyperparameters"] != "see there"
+        assert r["verdict"] == emp.combine([emp.Finding(**x) for x in r["findings"]])
 
 
 def _rec(**rewards):

@@ -32,7 +32,9 @@ figures/data/sim_*.jsonl). Each source gets reproduced / not reproduced / inconc
   drpo-analysis audit drpo.same_geometry      # only these claim ids
   drpo-analysis audit --json                  # {"claims": [{"id","source","claim","verdict",
                                               #   "regime","evidence","at_paper_hyperparameters",
-                                              #   "proofs"}], "counts": {...}, "markdown": path}
+                                              #   "proofs","findings"}], "counts": {...},
+                                              #   "markdown": path}; findings: one {"source",
+                                              #   "verdict","text","pointer"} per empirical source
 Exit code 1 if a proof the audit relies on errors or a claim the project asserts fails.
 """
 
