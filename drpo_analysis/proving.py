@@ -325,3 +325,22 @@ def weight_of(name: str, **values):
         raise ValueError(f"unknown parameter(s) {unknown} for {name!r}; accepted: {sorted(syms)}")
     w = symbolic.weight(name).subs({syms[k]: sp.Rational(str(v)) for k, v in values.items()})
     return w, syms
+
+
+def objective_of(name: str, adv_sign: int):
+    """``(J, symbols)``: the registry's per-token objective of ``name`` in probability space,
+    ``ℓ = sg(ℓ) → log π`` and ``ℓ_μ → log μ``, with ``Â = s·a`` (``a = |Â| > 0``, ``s`` = ±1).
+
+    Returns J as a SymPy expression in (π, μ, a, params) and ``{"pi", "mu", "a", **params}``.
+    """
+    import sympy as sp
+
+    from drpo_analysis import methods, symbolic
+
+    if adv_sign not in (1, -1):
+        raise ValueError(f"adv_sign must be +1 or -1, got {adv_sign!r}")
+    pi, mu, a = sp.symbols("pi mu a", positive=True)
+    syms = symbolic.param_symbols(methods.get(name))
+    j = symbolic.objective(name).subs({symbolic.ELL: sp.log(pi), symbolic.ELL_SG: sp.log(pi),
+                                       symbolic.ELL_MU: sp.log(mu), symbolic.ADV: adv_sign * a})
+    return sp.simplify(sp.powsimp(sp.expand_power_exp(sp.expand(j)))), {"pi": pi, "mu": mu, "a": a, **syms}

@@ -20,10 +20,10 @@ METHOD = "symbolic"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    pi, mu, a, delta = sp.symbols("pi mu a delta", positive=True)
     out = {}
     for s in (1, -1):
-        j = (pi / mu) * s * a - a * mu * (pi / mu - 1) ** 2 / (2 * delta)
+        j, sym = proving.objective_of("drpo", s)   # the registry objective, Â = s·a
+        pi, mu, a, delta = sym["pi"], sym["mu"], sym["a"], sym["delta"]
         crit = sp.solve(sp.diff(j, pi), pi)
         second = sp.simplify(sp.diff(j, pi, 2))
         if len(crit) != 1 or not proving.is_zero_exact(crit[0] - (mu + s * delta)):

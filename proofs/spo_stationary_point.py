@@ -18,10 +18,10 @@ METHOD = "symbolic"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    pi, mu, a, eps = sp.symbols("pi mu a epsilon", positive=True)
     out = {}
     for s in (1, -1):
-        j = (pi / mu) * s * a - a * (pi / mu - 1) ** 2 / (2 * eps)
+        j, sym = proving.objective_of("spo", s)   # the registry objective, Â = s·a
+        pi, mu, a, eps = sym["pi"], sym["mu"], sym["a"], sym["eps"]
         crit = sp.solve(sp.diff(j, pi), pi)
         second = sp.simplify(sp.diff(j, pi, 2))
         if len(crit) != 1 or not proving.is_zero_exact(crit[0] - mu * (1 + s * eps)):
