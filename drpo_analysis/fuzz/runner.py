@@ -61,8 +61,9 @@ class Report:
                  f"{self.seconds:.1f} s): {'OK' if self.ok else f'{len(self.findings)} finding(s)'}",
                  format_table(self.checks, ["name", "status", "examples", "detail"], max_width=110)]
         for f in self.findings:
+            expected = "finite loss and gradients" if f.expected is None else repr(f.expected)
             lines += ["", f"FINDING [{f.check}] {f.kind}: {f.message}",
-                      f"  expected {f.expected!r}, got {f.got!r}", "  reproducer:",
+                      f"  expected {expected}, got {f.got!r}", "  reproducer:",
                       *("    " + ln for ln in f.reproducer.splitlines())]
         return "\n".join(lines)
 
