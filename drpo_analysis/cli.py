@@ -33,6 +33,21 @@ class UsageError(Exception):
     """Bad usage detected after parsing (exit code 2)."""
 
 
+def parse_key_values(items: Sequence[str], what: str, *, value=float) -> dict[str, Any]:
+    """``["k=v", ...]`` → ``{k: value(v)}`` for repeatable ``K=V`` options (``--param``, ...);
+    a malformed item raises :class:`UsageError` naming the option."""
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise UsageError(f"{what} expects K=V, got {item!r}")
+        try:
+            out[k] = value(v)
+        except ValueError:
+            raise UsageError(f"{what} {k}: value {v!r} is not valid ({getattr(value, '__name__', value)})") from None
+    return out
+
+
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, max_width: int = 60) -> str:
     """A plain-text table; cells longer than ``max_width`` are cut with an ellipsis."""
     def cell(v):

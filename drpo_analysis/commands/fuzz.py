@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from drpo_analysis.cli import Result, UsageError, format_table
+from drpo_analysis.cli import Result, UsageError, format_table, parse_key_values
 
 HELP = "fuzz a policy-loss implementation (yours, verl's, TRL's, OpenRLHF's) against the reference"
 DESCRIPTION = """\
@@ -50,17 +50,12 @@ def add_arguments(p):
     p.add_argument("--out", default="paper_repro/CONFORMANCE.md", help="where --conformance writes")
 
 
-def _kv(items, what):
-    out = {}
-    for it in items:
-        if "=" not in it:
-            raise UsageError(f"{what} must be K=V, got {it!r}")
-        k, v = it.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
+def _json_or_str(v: str):
+    """Option values: JSON when they parse (numbers, true/false, null), else the plain string."""
+    try:
+        return json.loads(v)
+    except json.JSONDecodeError:
+        return v
 
 
 def run(args) -> Result:
@@ -75,11 +70,12 @@ def run(args) -> Result:
     from drpo_analysis.fuzz import adapters, runner
 
     adapter = args.adapter or next((a for a in ("verl", "trl", "openrlhf") if args.target.startswith(a + ":")), "plain")
-    options = _kv(args.option, "--option")
+    options = parse_key_values(args.option, "--option", value=_json_or_str)
     if args.agg:
         options["agg"] = args.agg
     try:
-        target = adapters.load(args.target, adapter=adapter, method=args.method, params=_kv(args.param, "--param"),
+        params = parse_key_values(args.param, "--param")
+        target = adapters.load(args.target, adapter=adapter, method=args.method, params=params,
                                **options)
     except ImportError as exc:   # ModuleNotFoundError included
         raise UsageError(f"cannot import the target: {exc}") from exc

@@ -1,7 +1,7 @@
 """``drpo-analysis rl``: one RL run of the tiny-transformer GRPO harness."""
 from __future__ import annotations
 
-from drpo_analysis.cli import Result, UsageError, format_table
+from drpo_analysis.cli import Result, UsageError, format_table, parse_key_values
 
 HELP = "one GRPO run of a tiny transformer under a controlled training–inference mismatch"
 DESCRIPTION = """\
@@ -48,23 +48,10 @@ def add_arguments(p):
     p.add_argument("--smoke", action="store_true", help="tiny model and task, a few steps (CI)")
 
 
-def _params(items):
-    out = {}
-    for it in items:
-        k, sep, v = it.partition("=")
-        if not sep:
-            raise UsageError(f"--param expects K=V, got {it!r}")
-        try:
-            out[k] = float(v)
-        except ValueError:
-            raise UsageError(f"--param {k}: value {v!r} is not a number") from None
-    return out
-
-
 def build_config(args):
     from drpo_analysis.rl import trainer
 
-    over = {"method": args.method, "params": _params(args.param), "seed": args.seed,
+    over = {"method": args.method, "params": parse_key_values(args.param, "--param"), "seed": args.seed,
             "device": args.device, "std_normalize": args.std_normalize}
     for name in ("task", "task_size", "mismatch", "steps", "lr", "minibatches", "epochs", "agg", "anchor"):
         if getattr(args, name) is not None:  # only what was given overrides the config's default
