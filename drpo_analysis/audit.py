@@ -457,6 +457,11 @@ CLAIMS: tuple[AuditClaim, ...] = (
     AuditClaim("dppo.fig2_ratio_volatile", "DPPO Fig. 2",
                "At identical weights the ratio is volatile for low-probability tokens while the probability shift stays small.",
                assess=_empirical(emp.fig2_ratio_volatile, emp.masks_on_rare_tokens)),
+    AuditClaim("dppo.ratio_clip_rare_tokens", "DPPO §1, Fig. 2; RL report claim 3",
+               "Ratio-based trust regions (GRPO clip, SPO) misfire on rare tokens under training–inference mismatch: "
+               "the clip zeroes their gradient although little probability mass moved.",
+               assess=_empirical(emp.ratio_clip_rare_tokens,
+                                 lambda ev: f"{_ppo_vs_dppo_text(None)}; SPO {_spo_rare_text(None)}")),
     AuditClaim("dppo.collapse", "DPPO §5 training curves",
                "Unregularised PG-IS and CISPO see the mismatch grow then collapse, while trust-region methods (DPPO, "
                "DRPO) stay bounded (MiniRL: row dppo.bypass_anchor; the attribution to a few large-shift "

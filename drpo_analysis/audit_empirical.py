@@ -279,6 +279,64 @@ def fig2_ratio_volatile(ev: Evidence) -> list[Finding]:
     return out
 
 
+def ratio_clip_rare_tokens(ev: Evidence) -> list[Finding]:
+    """Ratio-based trust regions misfire on rare tokens under mismatch: PPO/GRPO's clip zeroes rare
+    tokens' gradients although little probability mass moved (DPPO §1's μ = 1e−4 → π = 1e−2, r = 100),
+    while SPO's weight on them is volatile. RL: the reports' claim 3; simulation: at identical weights,
+    so every clipped token is clipped by the mismatch alone."""
+    def body(r: RLRegime):
+        from drpo_analysis.rl import report
+
+        st = report.claim3_stats(r.groups)
+        if "ppo_clip" not in st:
+            return r.verdicts["3"][0], "no ppo_clip runs in this regime (report claim 3 rule)"
+        p, fmt = st["ppo_clip"], report.fmt
+        parts = [f"ppo_clip zero-weight share μ<0.1 {fmt(p['low_mask'])} vs μ≥0.5 {fmt(p['top_mask'])}, mean |Δ| "
+                 f"μ<0.1 {fmt(p['low_shift'], 4)} vs μ≥0.5 {fmt(p['top_shift'], 4)}"]
+        if "dppo_binary_tv" in st:
+            parts.append(f"dppo_binary_tv zero-weight share μ<0.1 {fmt(st['dppo_binary_tv']['low_mask'])}")
+        if "spo" in st:
+            parts.append(f"spo |r−1| μ<0.1 {fmt(st['spo']['low_ratio'])} vs μ≥0.5 {fmt(st['spo']['top_ratio'])}, "
+                         f"mean w μ<0.1 {fmt(st['spo']['low_w'])}")
+        return r.verdicts["3"][0], "; ".join(parts) + " (report claim 3 rule)"
+
+    if ev.vocab is None:
+        return _rl_findings(ev, body) + [_missing("simulation", *SIM_VOCAB)]
+    v, text = _sim_clip_misfire(ev.vocab["results"])
+    return _rl_findings(ev, body) + [Finding("simulation", v, text, f"{SIM_VOCAB[0]} ({SIM_VOCAB[1]})")]
+
+
+def _sim_clip_misfire(results: list[dict]) -> tuple[str, str]:
+    """Rule: reproduced iff under every mismatch model that makes PPO-clip mask any sampled token, its
+    rare-token (μ ≤ 0.1) masked share, averaged over the two signs of Â, exceeds its common-token
+    (μ > 0.5) share and DPPO-TV's rare-token share (either sign), while no rare token's |Δ| reaches
+    DPPO's δ = 0.15; not reproduced iff under none of them; else inconclusive (also when PPO-clip
+    masks nothing under any model)."""
+    parts, oks, silent = [], [], []
+    for res in results:
+        if not any(b[f"masked_ppo_clip_{s}"] for b in res["buckets"] for s in ("pos", "neg")):
+            silent.append(res["mismatch"])
+            continue
+        rare = [b for b in res["buckets"] if _upper(b["bucket"]) <= RARE_UPPER]
+        top = [b for b in res["buckets"] if _upper(b["bucket"]) == 1.0]
+        ppo = {k: {s: _pooled(bs, f"masked_ppo_clip_{s}") for s in ("pos", "neg")} for k, bs in
+               (("rare", rare), ("top", top))}
+        both = {k: (x["pos"] + x["neg"]) / 2 for k, x in ppo.items()}  # Â > 0 and Â < 0 equally likely
+        dppo = max(_pooled(rare, f"masked_dppo_binary_tv_{s}") for s in ("pos", "neg"))
+        smax = max(b["abs_shift_max"] for b in rare)
+        oks.append(both["rare"] > both["top"] and both["rare"] > dppo and smax < 0.15)
+        parts.append(f"{res['mismatch']}: PPO-clip masks μ≤0.1 {ppo['rare']['pos']:.2%} / {ppo['rare']['neg']:.2%} "
+                     f"(Â > 0 / Â < 0) vs μ>0.5 {ppo['top']['pos']:.2%} / {ppo['top']['neg']:.2%}, DPPO-TV μ≤0.1 "
+                     f"{dppo:.2%} (either sign), max |Δ| μ≤0.1 {smax:.2g}")
+    v = "reproduced" if oks and all(oks) else "not reproduced" if oks and not any(oks) else "inconclusive"
+    if silent:
+        parts.append(f"PPO-clip masks no sampled token under {', '.join(silent)}")
+    return v, ("; ".join(parts) + " (at identical weights, so the mismatch alone moves r; GRPO clip only, the file "
+               "has no SPO weights; rule: in every mismatch model under which PPO-clip masks any sampled token, its "
+               "rare-token share (mean over the signs of Â) exceeds its common-token share and DPPO-TV's rare-token "
+               "share while no rare |Δ| reaches DPPO's δ = 0.15; not reproduced iff in none)")
+
+
 def _upper(bucket: str) -> float:
     return float(bucket.strip("()[]").split(",")[1])
 

@@ -44,7 +44,7 @@ def test_reference_claims_covered():
                    "corrective", "converging update", "Σ_a |Â(a)| (π(a) − μ(a))²", "μ(1 + sε)",
                    "unbounded as μ → 0", "δ = 12.5", "Mask-DRPO", "|Â|", "KL / TV / K3", "7.8%",
                    "½ E_{a∼μ}|r − 1|", "2·TV", "lower bounds", "Theorem" if False else "L′_μ(π) − Δ(μ, π)",
-                   "2ξT(T−1)", "4ξ", "r = 100", "volatile", "collapse", "smooth and bounded",
+                   "2ξT(T−1)", "4ξ", "r = 100", "volatile", "misfire on rare tokens", "collapse", "smooth and bounded",
                    "roughly 0.4", "exactly 0 at 1.5δ", "CISPO", "two gradient forms", "DRO"):
         assert phrase in text, phrase
 
@@ -102,7 +102,7 @@ from drpo_analysis.rl import report  # noqa: E402
 
 EMPIRICAL = {"drpo.no_abs_adv_worse", "drpo.kl_tv_k3_worse", "drpo.main_curves", "drpo.stability_vs_dppo",
              "drpo.delta_sensitivity", "drpo.mask_drpo_close", "drpo.rare_token_share", "dppo.fig2_ratio_volatile",
-             "dppo.collapse", "dppo.bypass_anchor"}
+             "dppo.collapse", "dppo.bypass_anchor", "dppo.ratio_clip_rare_tokens"}
 
 
 @pytest.mark.parametrize("verdicts, expected", [
@@ -148,13 +148,17 @@ def test_rl_verdicts_are_the_reports(committed_rows, regime):
     _, g, claims = report.evaluate(str(results), str(ROOT / emp.RL_REGIMES["noise"][0]))
     v = {cid: verdict for cid, _, (verdict, _, _), _ in claims}
     va, vb, _, _ = report.claim4_parts(g)
-    expected = {"dppo.collapse": v["1"], "drpo.stability_vs_dppo": v["2"], "drpo.mask_drpo_close": v["5"],
+    expected = {"dppo.collapse": v["1"], "drpo.stability_vs_dppo": v["2"], "dppo.ratio_clip_rare_tokens": v["3"],
+                "drpo.mask_drpo_close": v["5"],
                 "drpo.delta_sensitivity": v["6"], "drpo.no_abs_adv_worse": va, "drpo.kl_tv_k3_worse": vb}
     for rid, verdict in expected.items():
         assert f"RL {regime}: {verdict}" in committed_rows[rid]["regime"], rid
     if regime == "noise":
         assert f"RL (model at identical weights): {v['7']}" in committed_rows["dppo.fig2_ratio_volatile"]["regime"]
     auc = report.fmt(report.paired_diff(g["drpo"], g["dppo_binary_tv"], "auc"))
+    clip_rare = report.fmt(report.claim3_stats(g)["ppo_clip"]["low_mask"])
+    assert f"ppo_clip zero-weight share μ<0.1 {clip_rare}" in committed_rows["dppo.ratio_clip_rare_tokens"]["evidence"]
+    assert f"| ppo_clip | {clip_rare} |" in "\n".join(next(t for cid, _, (_, t, _), _ in claims if cid == "3"))
     assert f"AUC {auc}" in committed_rows["drpo.stability_vs_dppo"]["evidence"]
     for r in committed_rows.values():
         assert r["verdict"] in audit.EMPIRICAL_VERDICTS and r["at_paper_hyperparameters"] != "see there"
@@ -172,3 +176,24 @@ def test_simulation_rule():
     assert emp._sim_vs([_rec(drpo=0.6, pg_kl=0.3)], "drpo", ("pg_kl",))[0] == "reproduced"
     assert emp._sim_vs([_rec(drpo=0.6, pg_kl=0.3), _rec(drpo=0.4, pg_kl=0.38)], "drpo", ("pg_kl",))[0] == "inconclusive"
     assert emp._sim_vs([_rec(drpo=0.6, pg_kl=0.3), _rec(drpo=0.2, pg_kl=0.5)], "drpo", ("pg_kl",))[0] == "not reproduced"
+
+
+def _vocab_res(mismatch, rare_pos, rare_neg, top=0.0, dppo=0.0, shift=0.01):
+    """A sim_vocab result with one rare (μ ≤ 0.1) and one common (μ > 0.5) bucket of 100 tokens each."""
+    def bucket(name, pos, neg, d):
+        return {"bucket": name, "count": 100, "abs_shift_max": shift, "masked_ppo_clip_pos": pos,
+                "masked_ppo_clip_neg": neg, "masked_dppo_binary_tv_pos": d, "masked_dppo_binary_tv_neg": d}
+    return {"mismatch": mismatch, "buckets": [bucket("(0.01, 0.1]", rare_pos, rare_neg, dppo),
+                                              bucket("(0.5, 1]", top, top, 0.0)]}
+
+
+def test_simulation_clip_misfire_rule():
+    rule = lambda *res: emp._sim_clip_misfire(list(res))[0]  # noqa: E731
+    silent = _vocab_res("bf16", 0.0, 0.0)
+    assert rule(_vocab_res("fp8", 0.2, 0.4), silent) == "reproduced"          # models that clip nothing: no vote
+    assert rule(silent) == "inconclusive"
+    assert rule(_vocab_res("fp8", 0.1, 0.1, top=0.3)) == "not reproduced"     # clips common tokens more
+    assert rule(_vocab_res("fp8", 0.2, 0.4, dppo=0.5)) == "not reproduced"    # DPPO masks rare tokens more
+    assert rule(_vocab_res("fp8", 0.2, 0.4, shift=0.2)) == "not reproduced"   # rare mass did move past δ
+    assert rule(_vocab_res("fp8", 0.2, 0.4), _vocab_res("t", 0.0, 0.1, top=0.3)) == "inconclusive"
+    assert "PPO-clip masks no sampled token under bf16" in emp._sim_clip_misfire([silent])[1]

@@ -163,21 +163,32 @@ def claim2(g):
     return verdict, table, rule
 
 
+CLAIM3_METHODS = ("ppo_clip", "spo", "dppo_binary_tv", "drpo")
+
+
+def claim3_stats(g) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Claim 3's per-method statistics over seeds, each a (mean, 95% CI low, high): zero-weight
+    share (``mask``), |Δ| (``shift``) and |r − 1| (``ratio``) of rare (``low_*``, μ < 0.1) and common
+    (``top_*``, μ ≥ 0.5) sampled tokens, and the rare tokens' mean weight ``low_w``."""
+    def stat(m, what, buckets):
+        return ci([_pooled_bucket(r, what, buckets) for r in g[m]])
+    out = {}
+    for m in CLAIM3_METHODS:
+        if m in g:
+            out[m] = {f"{side}_{key}": stat(m, what, buckets)
+                      for side, buckets in (("low", LOW_BUCKETS), ("top", (TOP_BUCKET,)))
+                      for key, what in (("mask", "masked"), ("shift", "abs_shift"), ("ratio", "abs_ratio_minus_1"))}
+            out[m]["low_w"] = stat(m, "weight", LOW_BUCKETS)
+    return out
+
+
 def claim3(g):
     rows, findings = [], {}
-    for m in ("ppo_clip", "spo", "dppo_binary_tv", "drpo"):
-        if m not in g:
-            continue
-        low_mask = ci([_pooled_bucket(r, "masked", LOW_BUCKETS) for r in g[m]])
-        top_mask = ci([_pooled_bucket(r, "masked", (TOP_BUCKET,)) for r in g[m]])
-        low_shift = ci([_pooled_bucket(r, "abs_shift", LOW_BUCKETS) for r in g[m]])
-        top_shift = ci([_pooled_bucket(r, "abs_shift", (TOP_BUCKET,)) for r in g[m]])
-        low_w = ci([_pooled_bucket(r, "weight", LOW_BUCKETS) for r in g[m]])
-        low_r = ci([_pooled_bucket(r, "abs_ratio_minus_1", LOW_BUCKETS) for r in g[m]])
-        top_r = ci([_pooled_bucket(r, "abs_ratio_minus_1", (TOP_BUCKET,)) for r in g[m]])
-        findings[m] = (low_mask, top_mask, low_shift, top_shift)
-        rows.append(f"| {m} | {fmt(low_mask)} | {fmt(top_mask)} | {fmt(low_r)} | {fmt(top_r)} | "
-                    f"{fmt(low_shift, 4)} | {fmt(top_shift, 4)} | {fmt(low_w)} |")
+    for m, st in claim3_stats(g).items():
+        findings[m] = (st["low_mask"], st["top_mask"], st["low_shift"], st["top_shift"])
+        rows.append(f"| {m} | {fmt(st['low_mask'])} | {fmt(st['top_mask'])} | {fmt(st['low_ratio'])} | "
+                    f"{fmt(st['top_ratio'])} | {fmt(st['low_shift'], 4)} | {fmt(st['top_shift'], 4)} | "
+                    f"{fmt(st['low_w'])} |")
     verdict = "inconclusive"
     if "ppo_clip" in findings and "dppo_binary_tv" in findings:
         lm, tm, ls, ts = findings["ppo_clip"]
