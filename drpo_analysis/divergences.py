@@ -256,6 +256,38 @@ def _rest_masses(p_row, top, tok_row):
     return np.maximum(out, 0.0)
 
 
+def topk_ids(logp_mu: np.ndarray, k: int, *, chunk_bytes: int = 32 << 20) -> np.ndarray:
+    """Ids of top-K(μ) per row (in no particular order): logp_mu [T, V] → [T, k] int64.
+
+    ``argpartition`` over blocks of rows, so its int64 work array stays within ``chunk_bytes``
+    whatever T is (each row is selected independently: the result does not depend on the block).
+    """
+    T, V = logp_mu.shape
+    rows = max(1, chunk_bytes // (8 * V))
+    top = np.empty((T, k), np.int64)
+    for i in range(0, T, rows):
+        top[i:i + rows] = np.argpartition(logp_mu[i:i + rows], -k, axis=1)[:, -k:]
+    return top
+
+
+def topk_columns(logp: np.ndarray, top: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """Log-probabilities of top-K(μ) ∪ {sampled} per sampled token, the Top-K extras
+    (``topk_logp_mu`` / ``topk_logp``) that :func:`topk_divergence` expects (DPPO §4.2).
+
+    logp [T, V] (under μ or π), top [T, k] from :func:`topk_ids`, tokens [T, n] sampled ids →
+    [T, n, k+1] float64: the k top-K(μ) tokens, then the sampled one. When the sampled token is
+    already in top-K(μ) its extra column is −inf (probability 0), so nothing is counted twice.
+    """
+    T, n = tokens.shape
+    k = top.shape[1]
+    inside = (top[:, None, :] == tokens[:, :, None]).any(-1)           # [T, n]
+    ids = np.concatenate([np.broadcast_to(top[:, None, :], (T, n, k)), tokens[:, :, None]], -1)
+    cols = np.take_along_axis(logp, ids.reshape(T, n * (k + 1)), 1).astype(np.float64)
+    cols = cols.reshape(T, n, k + 1)
+    cols[..., -1] = np.where(inside, -np.inf, cols[..., -1])
+    return cols
+
+
 def sampled_approximations(logp_mu, logp_pi, tokens, *, k: int = 20) -> dict[str, np.ndarray]:
     """DPPO's per-token approximations at sampled tokens, from full log-probabilities [T, V].
 
@@ -280,16 +312,8 @@ def sampled_approximations(logp_mu, logp_pi, tokens, *, k: int = 20) -> dict[str
     lm_s = np.take_along_axis(lm, tok, 1).astype(np.float64)           # [T, n]
     lp_s = np.take_along_axis(lp, tok, 1).astype(np.float64)           # [T, n]
     out = {"binary_tv": binary_tv(np.exp(lm_s), np.exp(lp_s)), "binary_kl": binary_kl_log(lm_s, lp_s)}
-    top = np.argpartition(lm, -k, axis=1)[:, -k:]                     # [T, k]
-    # The sampled token joins the top-K set unless it is already in it; then the extra column
-    # is sent to probability 0 in both distributions so nothing is counted twice.
-    inside = (top[:, None, :] == tok[:, :, None]).any(-1)              # [T, n]
-    ids = np.concatenate([np.broadcast_to(top[:, None, :], (T, n, k)), tok[:, :, None]], -1)
-    ids = ids.reshape(T, n * (k + 1))                                  # [T, n·(k+1)]
-    lmk = np.take_along_axis(lm, ids, 1).astype(np.float64).reshape(T, n, k + 1)
-    lpk = np.take_along_axis(lp, ids, 1).astype(np.float64).reshape(T, n, k + 1)
-    lmk[..., -1] = np.where(inside, -np.inf, lmk[..., -1])
-    lpk[..., -1] = np.where(inside, -np.inf, lpk[..., -1])
+    top = topk_ids(lm, k)                                              # [T, k]
+    lmk, lpk = topk_columns(lm, top, tok), topk_columns(lp, top, tok)  # [T, n, k+1]
     rest_mu, rest_pi = np.empty((T, n)), np.empty((T, n))
     for i in range(T):
         rest_mu[i] = _rest_masses(np.exp(lm[i].astype(np.float64)), top[i], tok[i])

@@ -30,11 +30,14 @@ Two simulations (NumPy/SciPy only, bitwise reproducible per --seed):
   drpo-analysis simulate dynamics                              # ~15 s, 5 methods x 4 seeds
   drpo-analysis simulate dynamics --shared-dim 8 --V 256 --lr 20   # interference: collapses
   drpo-analysis simulate dynamics --method drpo --method drpo:delta=0.15 --lr 10 --staleness 4
+  drpo-analysis simulate dynamics --method dppo_topk_tv --method gspo_token --steps 20
   drpo-analysis simulate dynamics --sweep lr=2,10,50 --sweep staleness=0,4 --out sweep.jsonl
 
 Mismatch specs: none, bf16, fp16, fp8_e4m3, fp8_e5m2, noise:SIGMA, temperature:TAU, each
 optionally followed by +top_k:K and/or +top_p:P. Method specs: a registry name optionally with
-parameters, e.g. dppo_binary_tv:delta_low=0.2,delta_high=0.2.
+parameters, e.g. dppo_binary_tv:delta_low=0.2,delta_high=0.2. Every registry method runs in the
+dynamics: Top-K DPPO also takes K, the size of top-K(mu) (dppo_topk_kl:K=50, default 20), and
+GSPO's sequence ratio is the mean of log(pi/mu) over each response's tokens.
 """
 
 

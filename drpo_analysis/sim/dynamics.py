@@ -20,12 +20,18 @@ The model (a tabular caricature of LLM RL with a verifiable reward):
 * Each step ascends the method's exact per-token gradient ``∂J/∂ℓ`` from the registry
   (:func:`losses_np.gradient`), chained through the softmax: ``∂ℓ_a/∂z = e_a − π`` (so
   ``Δz_c = lr · (1/G) Σ_{tokens in c} ∂J/∂ℓ · (e_a − π_c)``, token-mean over the group).
+* Methods with extra inputs get them from the simulator's state (:func:`method_extras`): Top-K
+  DPPO the log-probabilities under μ and π of top-K(μ) ∪ {sampled} (K = 20 as in DPPO, or
+  ``"dppo_topk_tv:K=50"``; the set is chosen once per rollout, from μ), GSPO the frozen mean of
+  ``ℓ − ℓ_μ`` over each response's ``L`` tokens and ``|y| = L``. The other methods' path is
+  untouched (they get no extras and consume no random numbers of their own).
 
 Runs are vectorised over methods (the ``M`` axis, with common random numbers: every method sees
 the same uniforms) and seeds (``S``). Tracked per rollout, method and seed: rollout reward,
 expected reward under π, mean / max ``|π − μ|`` of sampled tokens, full TV(μ, π) of the last
 update, entropy of π, share of tokens masked (weight 0) or attenuated (weight < ATTENUATED = 0.9,
-so a 10% cut at least), and collapse
+so a 10% cut at least; the weight is ``w = (∂J/∂ℓ)/(Â r)`` against the token ratio r, so for GSPO
+it also carries ``S/r`` and, in the sequence form, the ``1/|y|`` factor), and collapse
 (first rollout where the expected reward is below half its running peak after rising by 0.1,
 or the logits are non-finite; observed only, the run goes on and may recover).
 """
@@ -41,22 +47,30 @@ from typing import Iterable
 import numpy as np
 
 from drpo_analysis import _validate, advantages, losses_np, methods
+from drpo_analysis.divergences import topk_columns, topk_ids
 from drpo_analysis.sim.vocab import Mismatch, Vocabulary, context_logits
 
 METRICS = ("reward", "reward_pi", "shift_mean", "shift_max", "tv", "entropy", "masked",
            "attenuated", "collapsed")
 ATTENUATED = 0.9  # a token counts as attenuated when its weight w < 0.9 (w = 0: masked)
 MAX_ELEMENTS = 1 << 28  # M·S·C·V logits per array (1 GiB float32); larger runs must be split
+TOPK = 20  # K of the Top-K DPPO masks (DPPO §4.2); a spec may override it: "dppo_topk_kl:K=50"
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     """A registry method with parameter overrides: ``"drpo"``, ``"drpo:delta=0.2"``,
-    ``"dppo_binary_tv:delta_low=0.05,delta_high=0.05"``."""
+    ``"dppo_binary_tv:delta_low=0.05,delta_high=0.05"``; Top-K methods also take ``K``, the size
+    of the top-K(μ) set (``"dppo_topk_tv:K=50"``, default :data:`TOPK`)."""
 
     label: str
     name: str
     params: tuple[tuple[str, float], ...] = ()
+    k: int | None = None   # K of top-K(μ), Top-K methods only
+
+    @property
+    def extras(self) -> frozenset[str]:
+        return frozenset(e.name for e in methods.get(self.name).extras)
 
     @classmethod
     def parse(cls, spec: str) -> "MethodSpec":
@@ -64,20 +78,24 @@ class MethodSpec:
             raise TypeError(f"method must be a string like 'drpo' or 'drpo:delta=0.2', got {spec!r}")
         name, _, rest = spec.partition(":")
         m = methods.get(name)
-        if m.extras:
-            raise ValueError(f"method {name!r} needs extra inputs {[e.name for e in m.extras]}; "
-                             "the dynamics simulator supports per-token methods only")
+        topk = "topk_logp" in {e.name for e in m.extras}
+        k = TOPK if topk else None
         kv = {}
         for item in filter(None, rest.split(",")):
-            k, eq, v = item.partition("=")
+            key, eq, v = item.partition("=")
             if not eq:
                 raise ValueError(f"method {spec!r}: parameter {item!r} must be written key=value")
+            if key == "K" and topk:
+                if not v.isdigit() or int(v) < 1:
+                    raise ValueError(f"method {spec!r}: K must be an integer >= 1, got {v!r}")
+                k = int(v)
+                continue
             try:
-                kv[k] = float(v)
+                kv[key] = float(v)
             except ValueError:
-                raise ValueError(f"method {spec!r}: value {v!r} of {k!r} is not a number") from None
+                raise ValueError(f"method {spec!r}: value {v!r} of {key!r} is not a number") from None
         resolved = m.resolve_params(kv)   # validates names and ranges
-        return cls(spec, name, tuple(sorted((k, resolved[k]) for k in kv)))
+        return cls(spec, name, tuple(sorted((n, resolved[n]) for n in kv)), k)
 
 
 @dataclass(frozen=True)
@@ -104,9 +122,13 @@ class DynamicsSettings:
     def __post_init__(self):
         if not self.methods:
             raise ValueError("methods must name at least one registry method")
-        labels = [MethodSpec.parse(m).label for m in self.methods]
-        if len(set(labels)) != len(labels):
+        specs = [MethodSpec.parse(m) for m in self.methods]
+        if len({sp.label for sp in specs}) != len(specs):
             raise ValueError(f"methods must be distinct, got {list(self.methods)}")
+        for sp in specs:
+            if sp.k is not None and sp.k > self.vocab.V - 1:
+                raise ValueError(f"method {sp.label!r}: K must be in [1, V-1] = "
+                                 f"[1, {self.vocab.V - 1}], got {sp.k}")
         for name, low in (("seeds", 1), ("prompts", 1), ("length", 1), ("group", 2),
                           ("n_correct", 1), ("steps", 1), ("updates", 1), ("staleness", 0),
                           ("shared_dim", 0)):
@@ -169,10 +191,44 @@ def _sample(p: np.ndarray, u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
     return np.clip(idx - np.arange(R)[:, None] * V, 0, V - 1)
 
 
-def token_gradients(specs, ell, ell_mu, adv) -> np.ndarray:
-    """Per-token ``∂J/∂ℓ`` of each method from the registry: inputs [M, ...] → [M, ...] float64."""
-    return np.stack([losses_np.gradient(sp.name, ell[i], ell_mu[i], adv[i], params=dict(sp.params))
+def token_gradients(specs, ell, ell_mu, adv, extras=None) -> np.ndarray:
+    """Per-token ``∂J/∂ℓ`` of each method from the registry: inputs [M, ...] → [M, ...] float64.
+
+    extras: per method, ``None`` or the dict of its extra inputs (:func:`method_extras`)."""
+    extras = extras or [None] * len(specs)
+    return np.stack([losses_np.gradient(sp.name, ell[i], ell_mu[i], adv[i], params=dict(sp.params),
+                                        extras=extras[i])
                      for i, sp in enumerate(specs)])
+
+
+def method_extras(spec: MethodSpec, ell, ell_mu, length: int, lp=None, topk_mu=None, top=None,
+                  tok=None) -> dict | None:
+    """The extra inputs of ``spec``'s method for one method's tokens (``None`` if it needs none).
+
+    ell, ell_mu: [S, C, G] sampled-token log-probabilities, contexts ``C = P·L`` prompt-major.
+    GSPO (arXiv 2507.18071 eq. 5/13): ``seq_log_ratio`` = mean over each response's ``L`` tokens
+    of ``ℓ − ℓ_μ`` (a response is prompt p, group member g, positions t = 0..L−1), broadcast per
+    token, and ``seq_len = L``. Top-K DPPO (§4.2): ``topk_logp_mu`` = ``topk_mu`` (the μ columns,
+    fixed per rollout) and ``topk_logp`` = the same tokens (``top`` [S·C, K] ids, ``tok``
+    [S, C, G] sampled) read from the current log π ``lp`` [S, C, V]; both [S, C, G, K+1].
+    """
+    names = spec.extras
+    if not names:
+        return None
+    out = {}
+    if "seq_log_ratio" in names:
+        S, C, G = ell.shape
+        d = (ell - ell_mu).reshape(S, C // length, length, G)             # [S, P, L, G]
+        L = np.broadcast_to(d.mean(2, keepdims=True), d.shape).reshape(S, C, G)
+        out["seq_log_ratio"] = L
+    if "seq_len" in names:
+        out["seq_len"] = np.full(ell.shape, float(length))
+    if "topk_logp" in names:
+        S, C, G = tok.shape
+        V = lp.shape[-1]
+        out["topk_logp_mu"] = topk_mu
+        out["topk_logp"] = topk_columns(lp.reshape(-1, V), top, tok.reshape(-1, G)).reshape(topk_mu.shape)
+    return out
 
 
 def logit_gradient(g: np.ndarray, pi: np.ndarray, tok: np.ndarray, out: np.ndarray | None = None):
@@ -235,6 +291,10 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         u = np.broadcast_to(rng.random((1, S, C, G)), (M, S, C, G))   # common random numbers
         tok = _sample(mu_p.reshape(-1, V), u.reshape(-1, G), cdf).reshape(M, S, C, G)
         ell_mu = np.take_along_axis(lmu, tok, -1).astype(np.float64)   # [M, S, C, G]
+        # Top-K(μ) per context, chosen once per rollout (μ is fixed during its updates)
+        tops = [topk_ids(lmu[i].reshape(-1, V), sp.k) if sp.k else None for i, sp in enumerate(specs)]
+        topk_mu = [topk_columns(lmu[i].reshape(-1, V), t, tok[i].reshape(-1, G)).reshape(S, C, G, -1)
+                   if t is not None else None for i, t in enumerate(tops)]   # [S, C, G, K+1]
         hit = np.take_along_axis(np.broadcast_to(correct, (M, S, C, V)), tok, -1)
         reward = hit.reshape(M, S, P, L, G).all(3).astype(np.float64)   # [M, S, P, G]
         adv = advantages.group_advantages(reward.reshape(-1, G), std_normalize=s.std_normalize)
@@ -257,7 +317,9 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
             shift = np.abs(np.exp(ell) - np.exp(ell_mu))
             shift_sum += shift.mean((-1, -2))
             shift_max = np.maximum(shift_max, shift.max((-1, -2)))
-            g_raw = token_gradients(specs, ell, ell_mu, adv)           # [M, S, C, G]
+            extras = [method_extras(sp, ell[i], ell_mu[i], L, lp[i], topk_mu[i], tops[i], tok[i])
+                      for i, sp in enumerate(specs)]
+            g_raw = token_gradients(specs, ell, ell_mu, adv, extras)   # [M, S, C, G]
             g = np.where(alive[:, :, None, None], g_raw, 0.0)
             nz = adv != 0
             with np.errstate(over="ignore", invalid="ignore"):
