@@ -344,3 +344,27 @@ def objective_of(name: str, adv_sign: int):
     j = symbolic.objective(name).subs({symbolic.ELL: sp.log(pi), symbolic.ELL_SG: sp.log(pi),
                                        symbolic.ELL_MU: sp.log(mu), symbolic.ADV: adv_sign * a})
     return sp.simplify(sp.powsimp(sp.expand_power_exp(sp.expand(j)))), {"pi": pi, "mu": mu, "a": a, **syms}
+
+
+def stationary_maximum(name: str, pi_star, second):
+    """Check the registry objective of ``name`` has, for each sign ``s`` of Â = s·a, exactly one
+    stationary point in π, equal to ``pi_star(sym, s)``, with ``d²J/dπ² = second(sym, s)`` < 0.
+
+    ``sym`` is the symbol dict of :func:`objective_of`. Returns ``(evidence, None)`` when it holds
+    for both signs, else ``(None, failed ProofResult)`` with the counterexample sign.
+    """
+    import sympy as sp
+
+    out = {}
+    for s in (1, -1):
+        j, sym = objective_of(name, s)
+        pi = sym["pi"]
+        crit = sp.solve(sp.diff(j, pi), pi)
+        d2 = sp.simplify(sp.diff(j, pi, 2))
+        if len(crit) != 1 or not is_zero_exact(crit[0] - pi_star(sym, s)):
+            return None, failed(f"s={s}: stationary points {crit}", {"s": s, "critical": str(crit)})
+        if not is_zero_exact(d2 - second(sym, s)) or not d2.is_negative:
+            return None, failed("second derivative is not the stated negative value",
+                                {"s": s, "second": str(d2), "stated": str(second(sym, s))})
+        out[f"s={s:+d}"] = {"pi_star": str(crit[0]), "d2J/dpi2": str(d2)}
+    return out, None

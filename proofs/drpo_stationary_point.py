@@ -18,21 +18,12 @@ METHOD = "symbolic"
 
 
 def check() -> proving.ProofResult:
-    import sympy as sp
-
-    out = {}
-    for s in (1, -1):
-        j, sym = proving.objective_of("drpo", s)   # the registry objective, Â = s·a
-        pi, mu, a, delta = sym["pi"], sym["mu"], sym["a"], sym["delta"]
-        crit = sp.solve(sp.diff(j, pi), pi)
-        second = sp.simplify(sp.diff(j, pi, 2))
-        if len(crit) != 1 or not proving.is_zero_exact(crit[0] - (mu + s * delta)):
-            return proving.failed(f"s={s}: stationary points {crit}", {"s": s, "critical": str(crit)})
-        if not (second + a / (mu * delta) == 0 or proving.is_zero_exact(second + a / (mu * delta))):
-            return proving.failed("second derivative is not −a/(μδ)", {"s": s, "second": str(second)})
-        if not sp.ask(sp.Q.negative(second), sp.Q.positive(a) & sp.Q.positive(mu) & sp.Q.positive(delta)):
-            return proving.failed("not a maximum", {"s": s, "second": str(second)})
-        out[f"s={s:+d}"] = {"pi_star": str(crit[0]), "d2J/dpi2": str(second)}
+    out, fail = proving.stationary_maximum(
+        "drpo",
+        pi_star=lambda v, s: v["mu"] + s * v["delta"],
+        second=lambda v, s: -v["a"] / (v["mu"] * v["delta"]))
+    if fail:
+        return fail
     return proving.proved({"summary": "π* = μ + sδ, d²J/dπ² = −a/(μδ) < 0 (strict max)", **out,
                            "inside_simplex_iff": "s=+1: δ ≤ 1 − μ; s=−1: δ < μ",
                            "at_delta_12.5": "never inside (μ + 12.5 > 1, μ − 12.5 < 0): the optimum is the "

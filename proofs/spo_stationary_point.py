@@ -16,18 +16,11 @@ METHOD = "symbolic"
 
 
 def check() -> proving.ProofResult:
-    import sympy as sp
-
-    out = {}
-    for s in (1, -1):
-        j, sym = proving.objective_of("spo", s)   # the registry objective, Â = s·a
-        pi, mu, a, eps = sym["pi"], sym["mu"], sym["a"], sym["eps"]
-        crit = sp.solve(sp.diff(j, pi), pi)
-        second = sp.simplify(sp.diff(j, pi, 2))
-        if len(crit) != 1 or not proving.is_zero_exact(crit[0] - mu * (1 + s * eps)):
-            return proving.failed(f"s={s}: stationary points {crit}", {"s": s, "critical": str(crit)})
-        if not second.is_negative:
-            return proving.failed("not a strict maximum", {"s": s, "second": str(second)})
-        out[f"s={s:+d}"] = {"pi_star": str(crit[0]), "d2J/dpi2": str(second)}
+    out, fail = proving.stationary_maximum(
+        "spo",
+        pi_star=lambda v, s: v["mu"] * (1 + s * v["eps"]),
+        second=lambda v, s: -v["a"] / (v["eps"] * v["mu"] ** 2))
+    if fail:
+        return fail
     return proving.proved({"summary": "π* = μ(1 + sε), d²J/dπ² = −a/(εμ²) < 0", **out,
                            "at_eps_12.5": "s=+1: inside iff μ ≤ 2/27 ≈ 0.074; s=−1: never (π* = −11.5 μ)"})

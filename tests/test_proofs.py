@@ -82,6 +82,18 @@ def test_wrong_symbolic_weight_is_detected(monkeypatch):
     assert not proving.is_zero_exact(mod.residual_at("drpo", {"delta": 12.5})(point, {}))
 
 
+def test_stationary_maximum_detects_wrong_point_and_curvature():
+    right_star = lambda v, s: v["mu"] + s * v["delta"]  # noqa: E731
+    right_d2 = lambda v, s: -v["a"] / (v["mu"] * v["delta"])  # noqa: E731
+    out, fail = proving.stationary_maximum("drpo", right_star, right_d2)
+    assert fail is None and set(out) == {"s=+1", "s=-1"}
+    # SPO's optimum μ(1 + sδ) is not DRPO's, and a curvature off by a factor 2 is caught too
+    _, fail = proving.stationary_maximum("drpo", lambda v, s: v["mu"] * (1 + s * v["delta"]), right_d2)
+    assert fail is not None and fail.status == "failed"
+    _, fail = proving.stationary_maximum("drpo", right_star, lambda v, s: 2 * right_d2(v, s))
+    assert fail is not None and fail.status == "failed"
+
+
 def test_interval_sign_certifies_and_refuses_zero():
     assert proving.interval_sign(sp.log(3) - sp.Rational(10986, 10000)) == 1
     assert proving.interval_sign(sp.log(3) - sp.Rational(10987, 10000)) == -1
