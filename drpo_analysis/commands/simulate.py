@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from drpo_analysis.cli import Result, UsageError, format_table
@@ -189,6 +188,3 @@ def _dynamics(args) -> Result:
             "final_tv", "final_entropy", "masked", "attenuated"]
     return Result(payload, format_table(summary, cols))
 
-
-def with_settings(base, **kw):  # pragma: no cover - convenience for scripts
-    return replace(base, **kw)

@@ -272,7 +272,6 @@ class Mutant:
     options: dict = field(default_factory=dict)
 
 
-PPO_P = {"eps_low": 0.2, "eps_high": 0.28}
 MUTANTS = (
     Mutant("ppo_no_min", "clip direction", "ppo_clip", ppo_no_min),
     Mutant("ppo_min_max_swapped", "clip direction", "ppo_clip", ppo_min_max_swapped),

@@ -31,9 +31,6 @@ import numpy as np
 from drpo_analysis.fuzz.oracle import Conventions
 from drpo_analysis.fuzz.strategies import Batch
 
-DTYPES = ("float64", "float32", "bfloat16", "float16")
-
-
 @dataclass
 class Target:
     """An implementation under test, reduced to the canonical signature."""
