@@ -34,6 +34,7 @@ demo: $(VENV)/.stamp-base
 	$(CLI) demo
 
 test: $(VENV)/.stamp-test $(VENV)/.stamp-peers
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2 --durations=15
 
 test-all: $(VENV)/.stamp-test

@@ -15,10 +15,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from drpo_analysis import plotting
+from drpo_analysis.reporting import plotting
 from drpo_analysis.rl.matrix import load_results
-from drpo_analysis.rl.report import by_label
-from drpo_analysis.sim.dynamics import bootstrap_ci
+from drpo_analysis.reporting.rl_report import by_label
+from drpo_analysis.util.stats import bootstrap_ci
 
 RESULTS = Path(__file__).resolve().parents[1] / "paper_repro" / "results"
 PANELS = (("reward/mean", "training reward"), ("eval/greedy_acc", "held-out greedy accuracy"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from drpo_analysis import plotting
+from drpo_analysis.reporting import plotting
 from drpo_analysis.rl.matrix import load_results
 
 RESULTS = Path(__file__).resolve().parents[1] / "paper_repro" / "results"

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from drpo_analysis import plotting
+from drpo_analysis.reporting import plotting
 from drpo_analysis.rl.experiments import choose_regime
 
 RESULTS = Path(__file__).resolve().parents[1] / "paper_repro" / "results"

@@ -22,8 +22,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from drpo_analysis import plotting
+from drpo_analysis.reporting import plotting
 from drpo_analysis.sim import dynamics as sd
+from drpo_analysis.util.stats import bootstrap_ci
 from drpo_analysis.sim.vocab import Vocabulary
 
 MAIN = ("pg_is", "cispo", "ppo_clip", "dppo_binary_tv", "spo", "drpo", "drpo:delta=0.15")
@@ -53,7 +54,7 @@ def curves_figure(rec, path):
     styles = ["-", "-", "-", "-", "-", "-", "--"]
     for ax, (metric, title) in zip(axes.flat, names.items()):
         x = np.asarray(rec["curves"][metric])                           # [steps, M, S]
-        mean, lo, hi = sd.bootstrap_ci(x, axis=-1)
+        mean, lo, hi = bootstrap_ci(x, axis=-1)
         for i, m in enumerate(rec["methods"]):
             plotting.band(steps, mean[:, i], lo[:, i], hi[:, i], label=_label(m), c=_color(m),
                           ax=ax, smooth=2.0)

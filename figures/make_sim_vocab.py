@@ -18,7 +18,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from drpo_analysis import plotting
+from drpo_analysis.reporting import plotting
 from drpo_analysis.sim import vocab as sv
 
 MISMATCHES = ("bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "noise:0.05", "temperature:1.05",

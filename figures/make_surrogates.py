@@ -12,7 +12,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from drpo_analysis import methods, plotting
+from drpo_analysis.core import methods
+
+from drpo_analysis.reporting import plotting
 
 PANELS = {
     "clip / mask": [("pg_is", None), ("ppo_clip", None), ("dual_clip", None),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from drpo_analysis import plotting
+from drpo_analysis.reporting import plotting
 
 SPECS = [("ppo_clip", None), ("dppo_binary_tv", None), ("dppo_binary_kl", None),
          ("drpo", None), ("drpo", {"delta": 0.15}), ("spo", {"eps": 0.2})]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from drpo_analysis import plotting
+from drpo_analysis.reporting import plotting
 
 MUS = (1e-3, 0.5)
 SIGNS = (1.0, -1.0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "autograd_matches_derived"
 STATEMENT = ("For all 19 methods, torch autograd of the per-token loss and the numpy gradient weight "
@@ -62,7 +62,7 @@ def _reference(name, params):
     import sympy as sp
     from sympy.core.relational import Relational
 
-    from drpo_analysis import methods, symbolic as S
+    from drpo_analysis.core import methods, symbolic as S
 
     m = methods.get(name)
     ps = S.param_symbols(m)
@@ -81,14 +81,14 @@ def _reference(name, params):
 
 
 def _topk_value(name, extras):
-    from drpo_analysis.divergences import topk_divergence
+    from drpo_analysis.core.divergences import topk_divergence
     return topk_divergence(extras["topk_logp_mu"], extras["topk_logp"], name.rsplit("_", 1)[1])
 
 
 def _torch_weight(name, ell, ell_mu, adv, params, extras):
     import torch
 
-    from drpo_analysis import losses_torch
+    from drpo_analysis.core import losses_torch
 
     lt = torch.tensor(ell, dtype=torch.float64, requires_grad=True)
     loss = losses_torch.per_token_loss(
@@ -104,7 +104,7 @@ def compare_method(name, params, rng, n=N_POINTS, *, numpy_weight=None):
     ``numpy_weight`` replaces the numpy face (used by the tests to show a wrong weight is caught).
     Returns ``(n_checked, max_rel_err, counterexample or None)``.
     """
-    from drpo_analysis import losses_np, methods
+    from drpo_analysis.core import losses_np, methods
 
     m = methods.get(name)
     ell, ell_mu, adv, extras = sample_inputs(m, rng, n)
@@ -133,7 +133,7 @@ def compare_method(name, params, rng, n=N_POINTS, *, numpy_weight=None):
 
 
 def check() -> proving.ProofResult:
-    from drpo_analysis import methods
+    from drpo_analysis.core import methods
 
     rng = np.random.default_rng(20260611)
     rows = {}

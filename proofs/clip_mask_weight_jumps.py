@@ -10,7 +10,7 @@ these weights is infinite, in contrast to DRPO (``drpo_weight_lipschitz``).
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "clip_mask_weight_jumps"
 STATEMENT = ("PPO/GRPO (ε 0.2/0.28), dual-clip (c = 3), DPPO Binary-TV (δ = 0.15) and Top-K TV/KL "
@@ -24,7 +24,7 @@ def cases():
     """(label, method, params, substitutions, variable, boundary, inside side) per boundary."""
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     r, d, D = sp.Symbol("r", real=True), sp.Symbol("d", real=True), sp.Symbol("D", real=True)
     mu = sp.Rational(1, 2)
@@ -49,7 +49,7 @@ def cases():
 
 
 def check() -> proving.ProofResult:
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     rows = []
     for label, name, params, subs, var, at, inside in cases():

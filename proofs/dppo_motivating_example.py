@@ -8,7 +8,7 @@ masks it). Exact weights from the derived expressions at the papers' parameters;
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "dppo_motivating_example"
 STATEMENT = ("μ = 1e-4 → π = 1e-2 gives r = 100 (PPO/GRPO clips, Â > 0) with |Δ| = 0.0099 (DPPO-TV keeps); "
@@ -28,7 +28,7 @@ def weights(mu, pi, s):
     """Exact weights of the compared methods at one token."""
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     out = {}
     for label, params in PARAMS.items():

@@ -18,7 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "dppo_partition_divergences_le_full"
 STATEMENT = ("DPPO Binary and Top-K TV and KL(μ‖π) are ≤ the full-vocabulary TV and KL for every μ, π "
@@ -103,7 +103,7 @@ def long_tailed_rows(rng, n_rows, v):
 
 
 def randomised_large(rng):
-    from drpo_analysis import divergences as D
+    from drpo_analysis.core import divergences as D
 
     worst = 0.0
     for mu, pi in long_tailed_rows(rng, BIG_ROWS, BIG_V):

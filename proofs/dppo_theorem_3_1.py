@@ -1,7 +1,7 @@
 """DPPO Theorem 3.1 (finite horizon, γ = 1): ``J(π) − J(μ) = L′_μ(π) − Δ(μ, π)`` exactly.
 
 Checked by exact enumeration of every sequence with rational arithmetic
-(:mod:`drpo_analysis.exact_sequences`) on random instances: vocabularies of 2–3 tokens, horizons
+(:mod:`drpo_analysis.core.exact_sequences`) on random instances: vocabularies of 2–3 tokens, horizons
 1–3, random rational μ (positive), π (zeros allowed, skewed and mild) and rewards in [−1, 1].
 (The identity is a telescoping sum: ``Σ_t (r_t − 1) Π_{j>t} r_j = Π_t r_t − 1``.)
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "dppo_theorem_3_1"
 STATEMENT = ("DPPO Thm 3.1: J(π) − J(μ) = L′_μ(π) − Δ(μ, π) with L′ = E_μ[R Σ_t (r_t − 1)] and "
@@ -21,7 +21,7 @@ SHAPES = [(2, 1), (3, 1), (2, 2), (3, 2), (2, 3), (3, 3)]
 
 
 def check() -> proving.ProofResult:
-    from drpo_analysis.exact_sequences import random_model
+    from drpo_analysis.core.exact_sequences import random_model
 
     rng = random.Random(2602)
     for i in range(N_INSTANCES):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "dppo_theorem_3_2"
 STATEMENT = ("DPPO Thm 3.2: J(π) − J(μ) ≥ L′ − 2ξT(T−1)(D_TV^max)² and J(π) − J(μ) ≥ L′ − "
@@ -52,7 +52,7 @@ def search(constants=PAPER_CONSTANTS, which=("a", "b"), seed=3202):
     Returns ``(max ratio over random instances, max ratio per searched shape, counterexample or
     None)``; a counterexample is an exact instance with Δ/bound > 1.
     """
-    from drpo_analysis.exact_sequences import hill_climb, random_model
+    from drpo_analysis.core.exact_sequences import hill_climb, random_model
 
     rng = random.Random(seed)
     worst = {w: 0.0 for w in which}

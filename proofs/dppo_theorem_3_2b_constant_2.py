@@ -8,7 +8,7 @@ it is stated as our claim, not the paper's, and is not asserted by the project.
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "dppo_theorem_3_2b_constant_2"
 STATEMENT = ("Tighter Thm 3.2 (b): J(π) − J(μ) ≥ L′ − 2ξ E_μ[Σ_t D_TV(s_t)] (constant 2 instead of 4); "

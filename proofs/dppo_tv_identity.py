@@ -4,7 +4,7 @@ Symbolic over a generic vocabulary of V = 5 tokens (μ_a > 0, π_a ≥ 0): ``μ 
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "dppo_tv_identity"
 STATEMENT = "TV(μ, π) = ½ Σ_a |π(a) − μ(a)| = ½ E_{a∼μ}|r(a) − 1| (so E_μ|r − 1| = 2·TV)."

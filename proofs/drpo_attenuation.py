@@ -6,7 +6,7 @@ weight is ``w = 1 − x/δ``. Proved with SymPy's assumption system on x and δ 
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "drpo_attenuation"
 STATEMENT = ("DRPO: for sΔ > 0 (diverging) w < 1, with 0 < w < 1 for 0 < sΔ < δ, w = 0 at sΔ = δ and "
@@ -18,7 +18,7 @@ METHOD = "symbolic (assumption-based sign reasoning)"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     w, p = proving.weight_of("drpo")
     delta = sp.Symbol("delta", positive=True)

@@ -6,7 +6,7 @@ paper reports as worse, Fig. 4).
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "drpo_no_abs_adv_unbounded"
 STATEMENT = ("DRPO without |Â|: w = 1 − Δ/(Âδ); for fixed Δ ≠ 0, w → ∓∞ as Â → 0±, so the weight is "
@@ -18,7 +18,7 @@ METHOD = "symbolic (limits)"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     w, p = proving.weight_of("drpo_no_abs_adv")
     delta = p["delta"]

@@ -8,7 +8,7 @@ boundary |Δ| = 0.15 the DRPO weight is 1 ∓ 0.012. The zero crossing / correct
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "drpo_paper_delta_regime"
 STATEMENT = ("DRPO at the paper's δ = 12.5: for all π, μ ∈ (0,1], 0.92 < w < 1.08 (never 0 or negative), "
@@ -21,7 +21,7 @@ METHOD = "symbolic (affine bounds at exact δ)"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     w, _ = proving.weight_of("drpo", delta="12.5")
     delta = sp.Rational(25, 2)

@@ -6,7 +6,7 @@ A_a), using the registry's penalty expression ``Δ (r − 1)`` per token.
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "drpo_penalty_expectation_l2"
 STATEMENT = "E_{a∼μ}[|Â| μ (r − 1)²] = Σ_a |Â(a)| (π(a) − μ(a))² (DRPO's penalty is an |Â|-weighted ℓ₂²)."
@@ -28,7 +28,7 @@ def penalty_expectation(per_token):
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import methods, symbolic as S
+    from drpo_analysis.core import methods, symbolic as S
 
     # the registry's DRPO penalty term: (J_pg − J_drpo)·2δ/|Â| as a function of (π, μ)
     j = S.objective("drpo").subs(S.ELL_SG, S.ELL)

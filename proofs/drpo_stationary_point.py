@@ -7,7 +7,7 @@ the constrained optimum is the edge π = 1 (s = +1) or π → 0 (s = −1), as f
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "drpo_stationary_point"
 STATEMENT = ("DRPO per-sample objective in π has the unique stationary point π* = μ + sδ, a strict "

@@ -9,7 +9,7 @@ s = −1 (π ∈ (0, 1]).
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "drpo_weight_bounds"
 STATEMENT = ("DRPO: for all π, μ ∈ (0, 1] and both signs of Â, 1 − 1/δ < w < 1 + 1/δ; the bounds are "
@@ -21,7 +21,7 @@ METHOD = "symbolic (affine function on a box: extrema at vertices, exact)"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     w, p = proving.weight_of("drpo")
     delta = p["delta"]

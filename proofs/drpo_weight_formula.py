@@ -8,7 +8,7 @@ the registry's derived weight is the same expression.
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "drpo_weight_formula"
 STATEMENT = "DRPO (eq. 6): ∂J/∂ℓ = Â r (1 − s Δ/δ), i.e. w = 1 − s(π − μ)/δ, for both signs of Â."
@@ -19,7 +19,7 @@ METHOD = "symbolic"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import methods, symbolic as S
+    from drpo_analysis.core import methods, symbolic as S
 
     ell, ell_mu = S.ELL, S.ELL_MU
     pi, mu = sp.symbols("pi mu", positive=True)

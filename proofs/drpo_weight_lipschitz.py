@@ -7,7 +7,7 @@ token), so it is a polynomial in (π, μ) for each s: continuous everywhere. At 
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "drpo_weight_lipschitz"
 STATEMENT = ("DRPO's weight is continuous in (π, μ) and, at fixed μ and s, Lipschitz in Δ with "
@@ -19,7 +19,7 @@ METHOD = "symbolic"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     w, p = proving.weight_of("drpo")
     delta = p["delta"]

@@ -9,7 +9,7 @@ is never reached.
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "drpo_zero_crossing"
 STATEMENT = ("DRPO: w = 0 iff s Δ = δ (π = μ + sδ), the same place where DPPO Binary-TV's weight "
@@ -23,7 +23,7 @@ POINTS = [("1/2", "3/20"), ("1/1000", "3/20"), ("9/10", "1/20"), ("3/10", "1/5")
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     w, p = proving.weight_of("drpo")
     delta = p["delta"]

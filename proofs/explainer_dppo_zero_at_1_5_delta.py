@@ -6,7 +6,7 @@ updates that move π further out of the trust region.
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "explainer_dppo_zero_at_1_5_delta"
 STATEMENT = ("Explainer: DPPO's weight is exactly 0 at 1.5δ — true for diverging shifts sΔ = 1.5δ; for "
@@ -19,7 +19,7 @@ ASSERTED = False
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     w, _ = proving.weight_of("dppo_binary_tv", delta_low="0.15", delta_high="0.15")
     x = sp.Rational(3, 2) * sp.Rational(3, 20)

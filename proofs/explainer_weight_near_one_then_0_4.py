@@ -9,7 +9,7 @@ Evaluated at the two natural readings: b = δ (DRPO's own boundary): w = 0 and �
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "explainer_weight_near_one_then_0_4"
 STATEMENT = ("Explainer: DRPO's weight is near 1 at the boundary and ≈ 0.4 at 1.5δ "
@@ -24,7 +24,7 @@ def check() -> proving.ProofResult:
 
     x, b, delta = sp.symbols("x b delta", positive=True)
     w = proving.weight_of("drpo")[0]
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
     wx = sp.simplify(w.subs(proving.weight_of("drpo")[1]["delta"], delta).subs(S.PI, S.MU + S.SIGN * x)
                      .expand().subs(S.SIGN ** 2, 1))
     identity = sp.simplify(wx.subs(x, sp.Rational(3, 2) * b) - (1 - sp.Rational(3, 2) * (1 - wx.subs(x, b))))

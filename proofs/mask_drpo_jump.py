@@ -6,7 +6,7 @@ with jump ``δ_m/δ`` — unlike DRPO. At the paper's δ = 12.5 with δ_m = 0.15
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "mask_drpo_jump"
 STATEMENT = ("Mask-DRPO (penalty only for sΔ > δ_m): the weight jumps from 1 to 1 − δ_m/δ at sΔ = δ_m "
@@ -18,7 +18,7 @@ METHOD = "symbolic (branch-wise one-sided limits) + exact rational probes"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     d = sp.Symbol("d", real=True)
     rows = []

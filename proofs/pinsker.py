@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "pinsker"
 STATEMENT = ("Pinsker: TV(μ, π) ≤ √(KL(μ‖π)/2); symbolic for two outcomes (hence Binary-KL ≥ 2Δ²), "

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "spo_penalty_expectation_chi2"
 STATEMENT = "E_{a∼μ}[|Â| (r − 1)²] = Σ_a |Â(a)| (π(a) − μ(a))²/μ(a) (SPO's penalty is an |Â|-weighted χ²)."
@@ -16,7 +16,7 @@ METHOD = "symbolic (generic vocabulary V = 4)"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import methods, symbolic as S
+    from drpo_analysis.core import methods, symbolic as S
 
     j = S.objective("spo").subs(S.ELL_SG, S.ELL)
     eps = S.param_symbols(methods.get("spo"))["eps"]

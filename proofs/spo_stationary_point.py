@@ -6,7 +6,7 @@ Maximise ``J(π) = (π/μ) Â − a (π/μ − 1)²/(2ε)``, Â = s a. It lies i
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "spo_stationary_point"
 STATEMENT = ("SPO per-sample objective has the unique stationary point π* = μ(1 + sε), a strict maximum; "

@@ -5,7 +5,7 @@ motivating rare token (μ = 1e-4 → π = 1e-2, Â > 0) at ε = δ = 12.5.
 """
 from __future__ import annotations
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "spo_weight_unbounded"
 STATEMENT = ("SPO: at fixed shift Δ ≠ 0, w = 1 − sΔ/(εμ) → −s·sign(Δ)·∞ as μ → 0⁺ (unbounded), while "
@@ -17,7 +17,7 @@ METHOD = "symbolic (limits) + exact evaluation"
 def check() -> proving.ProofResult:
     import sympy as sp
 
-    from drpo_analysis import symbolic as S
+    from drpo_analysis.core import symbolic as S
 
     w, p = proving.weight_of("spo")
     eps = p["eps"]

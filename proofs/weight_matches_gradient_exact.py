@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from drpo_analysis import proving
+from drpo_analysis.claims import proving
 
 ID = "weight_matches_gradient_exact"
 STATEMENT = ("For all 19 methods, the derived weight w satisfies ∂J/∂ℓ = Â (π/μ) w exactly "
@@ -39,7 +39,7 @@ def residual_at(name, params):
     identity holds) for one method; the parameters are substituted once, exactly."""
     import sympy as sp
 
-    from drpo_analysis import methods, symbolic as S
+    from drpo_analysis.core import methods, symbolic as S
 
     m = methods.get(name)
     ps, xs = S.param_symbols(m), S.extra_symbols(m)
@@ -58,7 +58,7 @@ def residual_at(name, params):
 def _extras(name, rng):
     import sympy as sp
 
-    from drpo_analysis import methods, symbolic as S
+    from drpo_analysis.core import methods, symbolic as S
 
     out = {}
     for k in S.extra_symbols(methods.get(name)):
@@ -72,7 +72,7 @@ def _extras(name, rng):
 
 
 def check() -> proving.ProofResult:
-    from drpo_analysis import methods
+    from drpo_analysis.core import methods
 
     rng = random.Random(31)
     per_method = {}

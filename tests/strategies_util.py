@@ -1,7 +1,7 @@
 """Small helpers shared by the test modules: random per-token inputs for every method."""
 import numpy as np
 
-from drpo_analysis import methods
+from drpo_analysis.core import methods
 
 
 def random_inputs(method_name, rng, n=512, *, log_mu_low=-9.0):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from drpo_analysis.advantages import group_advantages
+from drpo_analysis.core.advantages import group_advantages
 
 R = np.array([[1.0, 0.0, 0.0, 1.0],
               [1.0, 0.0, 0.0, 0.0]])

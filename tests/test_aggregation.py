@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from drpo_analysis import aggregation
+from drpo_analysis.core import aggregation
 
 # B = 2 sequences, T = 3; row 0 has 2 valid tokens, row 1 has 1. Masked cells hold junk.
 MASK = np.array([[1, 1, 0], [1, 0, 0]], dtype=bool)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from drpo_analysis import audit, cli, proving
+from drpo_analysis.claims import audit, proving
+
+from drpo_analysis import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PROOF_IDS = {c.id for c in proving.discover()}
@@ -97,8 +99,8 @@ def test_committed_claims_md_is_current():
 
 
 # ---- empirical rows: judged from committed result files -------------------------------------------
-from drpo_analysis import audit_empirical as emp  # noqa: E402
-from drpo_analysis.rl import report  # noqa: E402
+from drpo_analysis.claims import empirical as emp  # noqa: E402
+from drpo_analysis.reporting import rl_report as report  # noqa: E402
 
 EMPIRICAL = {"drpo.no_abs_adv_worse", "drpo.kl_tv_k3_worse", "drpo.main_curves", "drpo.stability_vs_dppo",
              "drpo.delta_sensitivity", "drpo.mask_drpo_close", "drpo.rare_token_share", "dppo.fig2_ratio_volatile",
@@ -141,7 +143,7 @@ def committed_rows():
 
 @pytest.mark.parametrize("regime", ["noise", "drift"])
 def test_rl_verdicts_are_the_reports(committed_rows, regime):
-    """Each RL finding's verdict is what drpo_analysis.rl.report computes from the same results."""
+    """Each RL finding's verdict is what drpo_analysis.reporting.rl_report computes from the same results."""
     results = ROOT / emp.RL_REGIMES[regime][0]
     if not (results / "main").is_dir():
         pytest.skip(f"{results} not committed")

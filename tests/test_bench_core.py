@@ -2,7 +2,11 @@
 (timings are not asserted: they are benchmarks, not tests)."""
 import json
 
-from drpo_analysis import bench_core, cli, methods
+from drpo_analysis.bench import core as bench_core
+
+from drpo_analysis import cli
+
+from drpo_analysis.core import methods
 
 KEYS = {"name", "value", "unit", "floor", "ratio", "target", "ok", "detail"}
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from drpo_analysis import divergences as D
+from drpo_analysis.core import divergences as D
 
 
 def _ref(za, zb):

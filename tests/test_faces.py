@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from drpo_analysis import losses_np, losses_torch, methods
+from drpo_analysis.core import losses_np, losses_torch, methods
 
 from strategies_util import random_inputs
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from drpo_analysis import advantages, aggregation, divergences, losses_np, losses_torch, methods
+from drpo_analysis.core import advantages, aggregation, divergences, losses_np, losses_torch, methods
 
 from strategies_util import random_inputs
 
@@ -284,7 +284,7 @@ SYMBOLIC_PARAMS = [(), (("delta", 0.2),), (("bogus", 1.0),), (("delta", -1.0),),
 
 @pytest.mark.parametrize("name", SYMBOLIC_NAMES)
 def test_symbolic_entry_points_raise_only_documented(name):
-    from drpo_analysis import symbolic
+    from drpo_analysis.core import symbolic
     for fn in (symbolic.objective, symbolic.gradient, symbolic.weight):
         call(fn, name)
     for params in SYMBOLIC_PARAMS:
@@ -294,7 +294,7 @@ def test_symbolic_entry_points_raise_only_documented(name):
 
 @pytest.mark.parametrize("params", [(("bogus", 1.0),), (("delta", -1.0),), (("delta", 0.0),), "x"])
 def test_symbolic_kernels_validate_params(params):
-    from drpo_analysis import symbolic
+    from drpo_analysis.core import symbolic
     for fn in (symbolic.compiled, symbolic.weight_kernel):
         with pytest.raises(DOCUMENTED, match="params|delta|bogus"):
             fn("drpo", params)

@@ -13,8 +13,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from drpo_analysis import cli, proving, symbolic
-from drpo_analysis.exact_sequences import random_model
+from drpo_analysis import cli
+
+from drpo_analysis.claims import proving
+
+from drpo_analysis.core import symbolic
+from drpo_analysis.core.exact_sequences import random_model
 
 CLAIMS = {c.id: c for c in proving.discover()}
 # Paper / explainer claims the project does not assert, and the verdict the checks reach.
@@ -59,7 +63,7 @@ def test_first_mismatch_detects_and_locates():
 
 def test_wrong_numpy_weight_is_detected():
     """The exact comparison the 19-method proof uses catches a DRPO weight off by 1e-6 relative."""
-    from drpo_analysis import losses_np
+    from drpo_analysis.core import losses_np
 
     mod = CLAIMS["autograd_matches_derived"].module
 
@@ -124,7 +128,7 @@ def test_one_sided_limits_of_piecewise_are_branchwise():
 def _write_claims(tmp_path, bodies):
     for name, (asserted, body) in bodies.items():
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(f"""
-            from drpo_analysis import proving
+            from drpo_analysis.claims import proving
             ID = {name!r}
             STATEMENT = "test claim"
             SOURCE = "tests"

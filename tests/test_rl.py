@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from drpo_analysis import aggregation, methods
+from drpo_analysis.core import aggregation, methods
 from drpo_analysis.rl import tasks, trainer
 from drpo_analysis.rl.model import ModelConfig, TinyGPT, num_params_of
 from drpo_analysis.rl.rollout import Mismatch, Sampler, fp8_round, generate

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from drpo_analysis.rl import report
+from drpo_analysis.reporting import rl_report as report
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +77,7 @@ def test_claim6_spread_rule():
 
 
 def test_bench_rows_are_ratios():
-    from drpo_analysis.rl.bench import bench_model
+    from drpo_analysis.bench.rl import bench_model
 
     rows = bench_model(quick=True)
     assert len(rows) == 4

@@ -4,9 +4,12 @@ import json
 import numpy as np
 import pytest
 
-from drpo_analysis import cli, losses_np
-from drpo_analysis.divergences import sampled_approximations, topk_columns, topk_divergence, topk_ids
+from drpo_analysis import cli
+
+from drpo_analysis.core import losses_np
+from drpo_analysis.core.divergences import sampled_approximations, topk_columns, topk_divergence, topk_ids
 from drpo_analysis.sim import dynamics as sd
+from drpo_analysis.util.stats import bootstrap_ci
 from drpo_analysis.sim.vocab import Vocabulary
 
 TINY = sd.DynamicsSettings(methods=("pg_is", "drpo", "dppo_binary_tv"), seeds=2, prompts=3,
@@ -74,9 +77,9 @@ def test_sweep_writes_incrementally_and_resumes(tmp_path, monkeypatch):
 
 def test_bootstrap_ci_brackets_the_mean():
     x = np.random.default_rng(0).normal(size=(3, 20))
-    m, lo, hi = sd.bootstrap_ci(x)
+    m, lo, hi = bootstrap_ci(x)
     assert np.all(lo <= m) and np.all(m <= hi)
-    m, lo, hi = sd.bootstrap_ci(np.ones((2, 5)))
+    m, lo, hi = bootstrap_ci(np.ones((2, 5)))
     assert np.all(lo == 1) and np.all(hi == 1)
 
 

@@ -3,7 +3,7 @@ derivation ``(∂J/∂ℓ)/(Â r)`` of every method, and the chunking/threading 
 import numpy as np
 import pytest
 
-from drpo_analysis import losses_np, methods, symbolic
+from drpo_analysis.core import losses_np, methods, symbolic
 
 from strategies_util import random_inputs
 
@@ -18,7 +18,7 @@ def _raw_weight(name, ell, ell_mu, adv, extras, params):
     p = m.resolve_params(params)
     comp = symbolic.compiled(name, tuple(sorted(p.items())))
     if name.startswith("dppo_topk_"):
-        from drpo_analysis.divergences import topk_divergence
+        from drpo_analysis.core.divergences import topk_divergence
         xs = [topk_divergence(extras["topk_logp_mu"], extras["topk_logp"], name[-2:])]
     else:
         xs = [extras[e.name] for e in m.extras]
@@ -97,14 +97,14 @@ def _child_weight_sum():
 
 @pytest.mark.parametrize("name", methods.names())
 def test_every_weight_compiles_in_place(name):
-    from drpo_analysis.inplace import InplaceKernel
+    from drpo_analysis.core.inplace import InplaceKernel
     assert isinstance(symbolic.weight_kernel(name), InplaceKernel)
 
 
 def test_inplace_compiler_reuses_scratch_and_matches_lambdify():
     import sympy as sp
 
-    from drpo_analysis.inplace import compile_expr
+    from drpo_analysis.core.inplace import compile_expr
     x, y, a = sp.symbols("x y a", real=True)
     exprs = [sp.Rational(2, 25) * sp.sign(a) * (sp.exp(y) - sp.exp(x)) + 1, sp.Integer(1), x,
              sp.exp(y - x) / a, (a - x / 10) * sp.exp(-x) / a, x ** 2 + sp.sqrt(-y) + sp.Abs(a) ** 3,

@@ -33,7 +33,7 @@ from typing import Callable
 
 import numpy as np
 
-from drpo_analysis import methods
+from drpo_analysis.core import methods
 from drpo_analysis.fuzz import oracle
 from drpo_analysis.fuzz.strategies import Batch, sample_batch
 from drpo_analysis.fuzz.targets import Outcome, Target, call, round_to

@@ -173,7 +173,7 @@ def _versions() -> dict:
 
 
 def summary_text(res: dict) -> str:
-    from drpo_analysis.cli import format_table
+    from drpo_analysis.util.tables import format_table
     rows = [{"entry": r["label"], "method": r.get("method", "-"), "status": r["status"],
              "findings": ", ".join(f"{f['check']}:{f['classification']}" for f in r.get("findings", []))}
             for r in res["entries"]]

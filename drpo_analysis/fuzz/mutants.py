@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from drpo_analysis import aggregation, losses_torch, methods
+from drpo_analysis.core import aggregation, losses_torch, methods
 
 
 def correct(name: str, *, agg: str = "token-mean", horizon: float | None = None) -> Callable:

@@ -1,7 +1,7 @@
 """The oracle: what ``∂loss/∂ℓ`` and the loss value of a conforming implementation must be.
 
 For a batch with mask ``m`` and an aggregation mode with weights ``a`` (every mode is linear,
-:mod:`drpo_analysis.aggregation`), a scalar loss ``Σ a · (−J)`` has, per token,
+:mod:`drpo_analysis.core.aggregation`), a scalar loss ``Σ a · (−J)`` has, per token,
 
     ∂loss/∂ℓ[b, t] = −a[b, t] · ∂J/∂ℓ[b, t]          (∂J/∂ℓ: ``losses_np.gradient``, float64)
 
@@ -35,10 +35,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from drpo_analysis import aggregation, losses_np, methods
-from drpo_analysis.divergences import topk_divergence
+from drpo_analysis.core import aggregation, losses_np, methods
+from drpo_analysis.core.divergences import topk_divergence
 from drpo_analysis.fuzz.strategies import Batch, Kink
-from drpo_analysis.methods.base import TokenView, make_namespace
+from drpo_analysis.core.methods.base import TokenView, make_namespace
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def _clamped_kernel(method: str, params: tuple, lo: float, hi: float):
     """Lambdified ``∂J/∂ℓ`` of the objective whose log-ratio is clamped to [lo, hi] (Piecewise)."""
     import sympy as sp
 
-    from drpo_analysis import symbolic
+    from drpo_analysis.core import symbolic
 
     m = methods.get(method)
     lo_s = sp.nsimplify(lo, rational=True) if np.isfinite(lo) else None
@@ -363,7 +363,7 @@ def _region_kernel(method: str, params: tuple):
     """Lambdified condition and value of every leaf of the method's (nested) Piecewise gradient."""
     import sympy as sp
 
-    from drpo_analysis import symbolic
+    from drpo_analysis.core import symbolic
 
     m = methods.get(method)
     ps = symbolic.param_symbols(m)

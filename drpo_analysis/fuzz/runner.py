@@ -56,7 +56,7 @@ class Report:
                 "findings": [f.as_dict() for f in self.findings]}
 
     def text(self) -> str:
-        from drpo_analysis.cli import format_table
+        from drpo_analysis.util.tables import format_table
         lines = [f"fuzz {self.target} against {self.method} {self.params or ''} (seed {self.seed}, "
                  f"{self.seconds:.1f} s): {'OK' if self.ok else f'{len(self.findings)} finding(s)'}",
                  format_table(self.checks, ["name", "status", "examples", "detail"], max_width=110)]

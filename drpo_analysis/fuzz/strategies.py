@@ -138,7 +138,7 @@ def sample_advantages(rng: np.random.Generator, batch: int, length: int, *, grou
                       zero_fraction: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """(Â [B, T], group ids [B]): GRPO group-centred outcome rewards (``per="sequence"``), or
     independent per-token values (``per="token"``, e.g. GAE). Some Â are exactly 0."""
-    from drpo_analysis.advantages import group_advantages
+    from drpo_analysis.core.advantages import group_advantages
 
     gids = np.arange(batch) // max(1, group_size)
     if per == "token":

@@ -7,9 +7,9 @@ One training iteration (``step``):
    samples ``samples_per_prompt`` responses for each of ``prompts_per_step`` prompts, recording
    ``log μ`` of every sampled token;
 2. rewards → GRPO advantages ``Â = R − mean_g R`` (optionally ``/ (std_g R + eps)``) via
-   :func:`drpo_analysis.advantages.group_advantages`;
+   :func:`drpo_analysis.core.advantages.group_advantages`;
 3. ``epochs × minibatches`` AdamW updates (prompt groups split into minibatches), each with
-   :func:`drpo_analysis.losses_torch.policy_loss` anchored on μ (DPPO/DRPO "bypass" mode), or on
+   :func:`drpo_analysis.core.losses_torch.policy_loss` anchored on μ (DPPO/DRPO "bypass" mode), or on
    the recomputed old policy π_old (``anchor="old"``, MiniRL) with a truncated IS weight
    ``min(π_old/μ, tis_cap)`` folded into the per-token advantage (a positive per-token scale).
 
@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drpo_analysis import aggregation, methods
-from drpo_analysis.advantages import group_advantages
-from drpo_analysis.losses_torch import policy_loss, sequence_log_ratio
+from drpo_analysis.core import aggregation, methods
+from drpo_analysis.core.advantages import group_advantages
+from drpo_analysis.core.losses_torch import policy_loss, sequence_log_ratio
 from drpo_analysis.rl import checkpoint, tasks, warmstart
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
 from drpo_analysis.rl.rollout import Mismatch, Sampler

@@ -46,8 +46,9 @@ from typing import Iterable
 
 import numpy as np
 
-from drpo_analysis import _validate, advantages, losses_np, methods
-from drpo_analysis.divergences import topk_columns, topk_ids
+from drpo_analysis.core import validate, advantages, losses_np, methods
+from drpo_analysis.core.divergences import topk_columns, topk_ids
+from drpo_analysis.util.stats import bootstrap_ci
 from drpo_analysis.sim.vocab import Mismatch, Vocabulary, context_logits
 
 METRICS = ("reward", "reward_pi", "shift_mean", "shift_max", "tv", "entropy", "masked",
@@ -137,8 +138,8 @@ class DynamicsSettings:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
         if self.n_correct >= self.vocab.V // 2:
             raise ValueError(f"n_correct must be < V/2 = {self.vocab.V // 2}, got {self.n_correct}")
-        _validate.real_scalar("hard_frac", self.hard_frac, low=0.0, high=1.0)
-        _validate.real_scalar("lr", self.lr, low=0.0, low_open=True)
+        validate.real_scalar("hard_frac", self.hard_frac, low=0.0, high=1.0)
+        validate.real_scalar("lr", self.lr, low=0.0, low_open=True)
         Mismatch.parse(self.mismatch)
         n = len(self.methods) * self.seeds * self.prompts * self.length * self.vocab.V
         if n > MAX_ELEMENTS:
@@ -364,23 +365,6 @@ def settings_dict(s: DynamicsSettings) -> dict:
     d["methods"] = list(s.methods)
     return d
 
-
-def bootstrap_ci(x, *, axis: int = -1, confidence: float = 0.95, seed: int = 0,
-                 n_resamples: int = 2000):
-    """Mean and percentile-bootstrap interval of the mean over ``axis`` (one vectorised
-    ``scipy.stats.bootstrap`` call); with one sample or no spread the interval is the mean."""
-    from scipy import stats
-
-    x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis)
-    if x.shape[axis] < 2:
-        return mean, mean.copy(), mean.copy()
-    r = stats.bootstrap((x,), np.mean, axis=axis, vectorized=True, confidence_level=confidence,
-                        method="percentile", n_resamples=n_resamples,
-                        random_state=np.random.default_rng(seed))
-    lo, hi = r.confidence_interval.low, r.confidence_interval.high
-    flat = np.ptp(x, axis=axis) == 0       # no spread: scipy may return NaN; the CI is the value
-    return mean, np.where(flat, mean, lo), np.where(flat, mean, hi)
 
 
 def summarize(result: dict, *, tail: float = 0.1) -> list[dict]:

@@ -25,7 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
-from drpo_analysis import _validate, divergences, losses_np
+from drpo_analysis.core import validate, divergences, losses_np
 
 MISMATCH_KINDS = ("none", "bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "noise", "temperature")
 #: Default edges of the μ buckets of the sampled-token statistics.
@@ -58,15 +58,15 @@ class Mismatch:
     top_p: float = 1.0
 
     def __post_init__(self):
-        _validate.choice("mismatch kind", self.kind, MISMATCH_KINDS)
+        validate.choice("mismatch kind", self.kind, MISMATCH_KINDS)
         if self.kind == "noise":
-            _validate.real_scalar("mismatch strength (noise σ)", self.strength, low=0.0)
+            validate.real_scalar("mismatch strength (noise σ)", self.strength, low=0.0)
         elif self.kind == "temperature":
-            _validate.real_scalar("mismatch strength (temperature τ)", self.strength, low=0.0,
+            validate.real_scalar("mismatch strength (temperature τ)", self.strength, low=0.0,
                                   low_open=True)
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, (int, np.integer)) or self.top_k < 0:
             raise ValueError(f"top_k must be an integer >= 0 (0 = off), got {self.top_k!r}")
-        _validate.real_scalar("top_p", self.top_p, low=0.0, high=1.0, low_open=True)
+        validate.real_scalar("top_p", self.top_p, low=0.0, high=1.0, low_open=True)
 
     @classmethod
     def parse(cls, spec: str) -> "Mismatch":
@@ -160,11 +160,11 @@ class Vocabulary:
     def __post_init__(self):
         if isinstance(self.V, bool) or not isinstance(self.V, (int, np.integer)) or not 2 <= self.V <= 1 << 22:
             raise ValueError(f"V (vocabulary size) must be an integer in [2, {1 << 22}], got {self.V!r}")
-        _validate.real_scalar("zipf", self.zipf, low=0.0, high=10.0, low_open=True)
-        _validate.real_scalar("top1_a", self.top1_a, low=0.0, low_open=True)
-        _validate.real_scalar("top1_b", self.top1_b, low=0.0, low_open=True)
-        _validate.real_scalar("temperature", self.temperature, low=0.0, low_open=True)
-        _validate.real_scalar("logit_max", self.logit_max, low=-1e4, high=1e4)
+        validate.real_scalar("zipf", self.zipf, low=0.0, high=10.0, low_open=True)
+        validate.real_scalar("top1_a", self.top1_a, low=0.0, low_open=True)
+        validate.real_scalar("top1_b", self.top1_b, low=0.0, low_open=True)
+        validate.real_scalar("temperature", self.temperature, low=0.0, low_open=True)
+        validate.real_scalar("logit_max", self.logit_max, low=-1e4, high=1e4)
 
 
 def context_logits(vocab: Vocabulary, rng: np.random.Generator, n: int,
@@ -313,9 +313,9 @@ def bucket_table(ell, ell_mu, *, edges=BUCKET_EDGES, methods_params=None) -> lis
     when its registry gradient weight is 0) and quantiles of DRPO's weight for each sign
     (:data:`WEIGHT_METHODS`). ``methods_params``: parameter overrides of the mask methods.
     """
-    ell = _validate.as_float_array("ell", ell, allow_neg_inf=True, upper=0.0).ravel()
-    ell_mu = _validate.as_float_array("ell_mu", ell_mu, upper=0.0).ravel()
-    _validate.same_shape(ell=ell, ell_mu=ell_mu)
+    ell = validate.as_float_array("ell", ell, allow_neg_inf=True, upper=0.0).ravel()
+    ell_mu = validate.as_float_array("ell_mu", ell_mu, upper=0.0).ravel()
+    validate.same_shape(ell=ell, ell_mu=ell_mu)
     e = np.asarray(edges, dtype=np.float64)
     if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) <= 0) or e[0] < 0 or e[-1] > 1:
         raise ValueError(f"edges must be strictly increasing within [0, 1], got {list(edges)}")

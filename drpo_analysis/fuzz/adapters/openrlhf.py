@@ -20,7 +20,7 @@ import sys
 import types
 from pathlib import Path
 
-from drpo_analysis import methods
+from drpo_analysis.core import methods
 from drpo_analysis.fuzz.adapters import plain, reproducer_line
 from drpo_analysis.fuzz.targets import Target
 

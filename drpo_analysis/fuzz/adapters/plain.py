@@ -3,7 +3,7 @@
     def my_loss(logp, logp_mu, adv, mask, **params) -> torch.Tensor  # scalar
 
 ``params`` are the method's parameters by our registry's names, all of them (defaults filled in).
-Options: ``agg`` (an aggregation mode of :mod:`drpo_analysis.aggregation`, default token-mean),
+Options: ``agg`` (an aggregation mode of :mod:`drpo_analysis.core.aggregation`, default token-mean),
 ``horizon`` (the constant of seq-mean-token-sum-norm), ``log_ratio_clamp`` ((lo, hi) or a bound
 b for ±b), ``is_truncation`` (C), ``compare_value`` (bool), ``count_empty_rows`` (bool),
 ``timeout`` (s).
@@ -15,7 +15,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from drpo_analysis import aggregation, methods
+from drpo_analysis.core import aggregation, methods
 from drpo_analysis.fuzz.oracle import Conventions
 from drpo_analysis.fuzz.targets import Target
 

@@ -30,7 +30,7 @@ from types import SimpleNamespace
 
 import torch
 
-from drpo_analysis import methods
+from drpo_analysis.core import methods
 from drpo_analysis.fuzz.adapters import plain, reproducer_line
 from drpo_analysis.fuzz.targets import Target
 

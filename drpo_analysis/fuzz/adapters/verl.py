@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 
-from drpo_analysis import methods
+from drpo_analysis.core import methods
 from drpo_analysis.fuzz.adapters import plain, reproducer_line
 from drpo_analysis.fuzz.targets import Target
 

@@ -1,0 +1,71 @@
+"""DPPO's divergence trust regions: a hard mask on the sampled token (DPPO, arXiv 2602.04879).
+
+The mask ``M`` drops a token's gradient when its update moves the policy *further* out of the
+trust region: ``Â > 0`` and the token gained too much probability, or ``Â < 0`` and it lost too
+much. In code (Stable-RL, verl ``dppo_tv``/``dppo_kl``) the loss is ``−Â · sg(r) · M · ℓ``; its
+gradient equals that of the objective ``J = M r Â`` used here (mask frozen).
+"""
+from __future__ import annotations
+
+from drpo_analysis.core.methods.base import Extra, Method, Param
+
+
+def masked_pg(x, too_far_up, too_far_down):
+    """``J = M r Â`` with ``M = 0`` iff (Â>0 and too_far_up) or (Â<0 and too_far_down) (DPPO eq. 10)."""
+    masked = ((x.adv > 0) & too_far_up) | ((x.adv < 0) & too_far_down)
+    return x.ops.where(masked, 0 * x.adv, x.r * x.adv)
+
+
+def binary_kl(x):
+    """Binary KL(μ‖π) over {sampled, rest}: ``μ log(μ/π) + (1−μ) log((1−μ)/(1−π))`` (DPPO eq. 12)."""
+    ops = x.ops
+    ell, ell_mu = x.sg(x.ell), x.ell_mu
+    return x.mu * (ell_mu - ell) + (1 - x.mu) * (ops.log1p(-x.mu) - ops.log1p(-x.sg(x.pi)))
+
+
+def dppo_binary_tv(x, p):
+    """DPPO Binary-TV: masked iff ``s Δ > δ`` (δ_high for Â>0, δ_low for Â<0) (DPPO eq. 11)."""
+    shift = x.sg(x.shift)
+    return masked_pg(x, shift > p.delta_high, -shift > p.delta_low)
+
+
+def dppo_binary_kl(x, p):
+    """DPPO Binary-KL: masked iff ``D_KL^bin > δ`` and ``s Δ > 0`` (DPPO eq. 12)."""
+    shift, d = x.sg(x.shift), binary_kl(x)
+    return masked_pg(x, (shift > 0) & (d > p.delta_high), (shift < 0) & (d > p.delta_low))
+
+
+def _topk(kind):
+    def objective(x, p):
+        shift, d = x.sg(x.shift), x.topk_divergence(kind)
+        return masked_pg(x, (shift > 0) & (d > p.delta_high), (shift < 0) & (d > p.delta_low))
+    objective.__name__ = f"dppo_topk_{kind}"
+    objective.__doc__ = (f"DPPO Top-K {kind.upper()}: masked iff the divergence over top-K(μ) ∪ "
+                         "{sampled} ∪ {rest} exceeds δ and s Δ > 0 (DPPO §4.2).")
+    return objective
+
+
+def _deltas(default, what):
+    return (Param("delta_low", default, f"{what} threshold for Â < 0 tokens", low=0.0, symbol="delta_l"),
+            Param("delta_high", default, f"{what} threshold for Â > 0 tokens", low=0.0, symbol="delta_h"))
+
+
+TOPK_EXTRAS = (
+    Extra("topk_logp_mu", "log μ of the tokens in top-K(μ) ∪ {sampled}, [..., K]", trailing=1),
+    Extra("topk_logp", "log π of the same tokens, [..., K]", trailing=1),
+)
+
+METHODS = (
+    Method("dppo_binary_tv", "divergence_mask", "DPPO Binary-TV mask",
+           "DPPO (arXiv 2602.04879) eq. 11; verl 'dppo_tv'", dppo_binary_tv,
+           params=_deltas(0.15, "TV (absolute probability shift)")),
+    Method("dppo_binary_kl", "divergence_mask", "DPPO Binary-KL mask",
+           "DPPO (arXiv 2602.04879) eq. 12; verl 'dppo_kl'", dppo_binary_kl,
+           params=_deltas(0.05, "binary KL(μ‖π)")),
+    Method("dppo_topk_tv", "divergence_mask", "DPPO Top-K TV mask",
+           "DPPO (arXiv 2602.04879) §4.2, K = 20", _topk("tv"),
+           params=_deltas(0.15, "Top-K TV"), extras=TOPK_EXTRAS),
+    Method("dppo_topk_kl", "divergence_mask", "DPPO Top-K KL mask",
+           "DPPO (arXiv 2602.04879) §4.2, K = 20", _topk("kl"),
+           params=_deltas(0.05, "Top-K KL(μ‖π)"), extras=TOPK_EXTRAS),
+)

@@ -1,0 +1,46 @@
+"""GSPO: a clipped *sequence-level* ratio ``S = exp(mean_t (ℓ_t − ℓ_μ,t))`` (Qwen, arXiv 2507.18071).
+
+Two gradient forms are seen in the wild; both are expressed per token with the frozen sequence
+log-ratio ``L = sg(mean_t(ℓ − ℓ_μ))`` as an extra input:
+
+* ``gspo_token`` (GSPO-token, eq. 13; verl ``gspo``): ``S_t = exp(L + ℓ_t − sg(ℓ_t))`` clipped like
+  PPO; each token gets ``∂J/∂ℓ_t = S Â`` (then divided by |y| by seq-mean-token-mean aggregation);
+* ``gspo_seq`` (sequence objective, eq. 5, differentiated through ``S`` itself): each token gets
+  ``∂J/∂ℓ_t = S Â / |y|``, written here as the token objective divided by ``seq_len``.
+"""
+from __future__ import annotations
+
+from drpo_analysis.core.methods.base import Extra, Method, Param
+from drpo_analysis.core.methods.ratio_clip import clipped_ratio_objective
+
+
+def sequence_ratio(x):
+    """``S_t = exp(sg(L) + ℓ_t − sg(ℓ_t))``: value S, gradient S per token. The exponent goes
+    through the backend's log-ratio clamp like ``x.log_ratio`` (torch: the dtype's exp range;
+    the fuzz oracle: an implementation's documented clamp, e.g. verl's ``max=10``)."""
+    return x.ops.exp(x.ops.clamp_log_ratio(x.extra("seq_log_ratio") + x.ell - x.sg(x.ell)))
+
+
+def gspo_token(x, p):
+    """GSPO-token (GSPO eq. 13): ``min(S_t Â, clip(S_t, 1−ε_l, 1+ε_h) Â)``."""
+    return clipped_ratio_objective(x, sequence_ratio(x), p.eps_low, p.eps_high)
+
+
+def gspo_seq(x, p):
+    """GSPO sequence objective (GSPO eq. 5) spread over its ``|y|`` tokens."""
+    return gspo_token(x, p) / x.extra("seq_len")
+
+
+PARAMS = (Param("eps_low", 3e-4, "sequence-ratio clip ε_l (GSPO: 3e-4)", low=0.0, high=1.0,
+                low_open=False, high_open=True, symbol="epsilon_l"),
+          Param("eps_high", 4e-4, "sequence-ratio clip ε_h (GSPO: 4e-4)", low=0.0, low_open=False,
+                symbol="epsilon_h"))
+SEQ_LOG_RATIO = Extra("seq_log_ratio", "frozen mean over the sequence of ℓ − ℓ_μ (broadcast per token)")
+
+METHODS = (
+    Method("gspo_token", "sequence_ratio", "GSPO-token (per-token form, verl 'gspo')",
+           "GSPO (arXiv 2507.18071) eq. 13", gspo_token, params=PARAMS, extras=(SEQ_LOG_RATIO,)),
+    Method("gspo_seq", "sequence_ratio", "GSPO sequence form (gradient S Â / |y| per token)",
+           "GSPO (arXiv 2507.18071) eq. 5", gspo_seq, params=PARAMS,
+           extras=(SEQ_LOG_RATIO, Extra("seq_len", "number of valid tokens |y| of the sequence"))),
+)
