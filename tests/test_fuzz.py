@@ -22,7 +22,8 @@ def test_correct_implementation_passes_every_check(name):
     rep = fuzz(plain.target(mutants.correct(name), method=name), seed=3, examples=6)
     assert rep.ok, rep.text()
     assert [c["name"] for c in rep.checks] == ["gradient", "on_policy", "stop_gradient", "region_coverage",
-                                                "aggregation", "padding", "overflow", "dtype"]
+                                                "aggregation", "padding", "overflow", "dtype", "hyperparameters",
+                                                "aggregation_modes"]
 
 
 @pytest.mark.parametrize("mutant, check", [

@@ -45,6 +45,9 @@ class Target:
     timeout: float = 20.0
     notes: tuple[str, ...] = ()                         # design choices, for reports
     equal_splits: bool = False                          # assumes equal-size micro-batches / ranks (TRL)
+    variant: Callable[..., "Target"] | None = None      # variant(params=..., agg=...): the same code
+                                                        # configured otherwise (sweeps); None: fixed
+    agg_modes: tuple[str, ...] = ()                     # aggregation modes the target can be told
 
     @property
     def named(self) -> set[str]:
