@@ -123,7 +123,11 @@ def probe(target: Target, p: Probe, notes: dict | None = None) -> Probe | None:
         out = _sharded_call(target, batch, p, counts)
     if out.error:
         if not (out.error == "non-finite" and not np.isfinite(exp.grad).all()):
-            return replace(p, kind=out.error, message=out.message, got=out.loss)
+            index = None
+            if out.grad is not None and out.grad.shape == batch.shape:
+                culprits = np.argwhere(~np.isfinite(out.grad) & batch.mask)
+                index = tuple(int(i) for i in culprits[0]) if len(culprits) else None   # the first valid one
+            return replace(p, kind=out.error, message=out.message, got=out.loss, index=index)
     if out.grad.shape != batch.shape:
         return replace(p, kind="wrong-shape", message=f"gradient shape {list(out.grad.shape)} != {list(batch.shape)}")
     mm = oracle.compare(exp, batch.mask, out.grad, out.loss, p.dtype, notes)
@@ -178,7 +182,7 @@ class Context:
 
     @property
     def adv_per(self) -> str:
-        seq = any(e.name in ("seq_log_ratio", "seq_len") for e in self.method.extras)
+        seq = self.target.adv_per_sequence or any(e.name in ("seq_log_ratio", "seq_len") for e in self.method.extras)
         return "sequence" if seq or self.rng.random() < 0.5 else "token"
 
     def sample(self, **kw) -> Batch:

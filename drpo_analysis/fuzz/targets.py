@@ -48,6 +48,7 @@ class Target:
     variant: Callable[..., "Target"] | None = None      # variant(params=..., agg=...): the same code
                                                         # configured otherwise (sweeps); None: fixed
     agg_modes: tuple[str, ...] = ()                     # aggregation modes the target can be told
+    adv_per_sequence: bool = False                      # takes one advantage per sequence (TRL's shape)
 
     @property
     def named(self) -> set[str]:
