@@ -35,6 +35,8 @@ _FIXES = (
     ("no-gradient", "", "the loss does not depend on logp: check that the returned tensor is built from the "
                         "logp argument (no .detach() / .item() on the path)"),
     ("non-scalar", "", "return a scalar: aggregate the per-token loss (mean / sum over the mask)"),
+    ("masked gradient mismatch", "", "padded positions get a gradient: the mask must multiply (or select) the "
+                                     "per-token loss before the sum, including through every normaliser"),
     ("aggregation", "micro-batch split", "per-shard mean: accept num_tokens (token-mean) / num_seqs (seq-mean "
                                          "modes) and divide by the global count, not by this micro-batch's"),
     ("aggregation", "data-parallel split", "per-rank normaliser: divide by the global num_tokens / num_seqs "
