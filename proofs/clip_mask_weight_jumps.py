@@ -24,6 +24,7 @@ def cases():
     """(label, method, params, substitutions, variable, boundary, inside side) per boundary."""
     import sympy as sp
 
+    from drpo_analysis.core import methods
     from drpo_analysis.core import symbolic as S
 
     r, d, D = sp.Symbol("r", real=True), sp.Symbol("d", real=True), sp.Symbol("D", real=True)
@@ -41,7 +42,7 @@ def cases():
          {S.ADV: -1, S.MU: mu, S.PI: mu + d}, d, -q(15, 100), 1),
     ]
     for kind, delta in (("tv", "0.15"), ("kl", "0.05")):
-        sym = S.EXTRA_SYMBOLS[f"topk_{kind}"]
+        (sym,) = S.extra_symbols(methods.get(f"dppo_topk_{kind}")).values()   # the Top-K divergence
         out.append((f"DPPO Top-K {kind.upper()} Â>0 at D = δ", f"dppo_topk_{kind}",
                     {"delta_low": delta, "delta_high": delta},
                     {S.ADV: 1, S.MU: mu, S.PI: q(6, 10), sym: D}, D, q(delta), -1))

@@ -17,11 +17,7 @@ def _raw_weight(name, ell, ell_mu, adv, extras, params):
     m = methods.get(name)
     p = m.resolve_params(params)
     comp = symbolic.compiled(name, tuple(sorted(p.items())))
-    if name.startswith("dppo_topk_"):
-        from drpo_analysis.core.divergences import topk_divergence
-        xs = [topk_divergence(extras["topk_logp_mu"], extras["topk_logp"], name[-2:])]
-    else:
-        xs = [extras[e.name] for e in m.extras]
+    xs = m.argument_values(extras)
     with np.errstate(all="ignore"):
         return np.broadcast_to(comp.weight(ell, ell_mu, adv, *xs), ell.shape)
 

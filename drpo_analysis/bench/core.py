@@ -35,20 +35,23 @@ TOPK_K = 4                              # Top-K set size of the benchmark inputs
 PROVE_BUDGET_S = 120.0
 
 
-def token_inputs(method: str, n: int, seed: int = 0):
-    """ℓ, ℓ_μ, Â [n] and the method's extras for ``n`` tokens (μ log-uniform down to e^−9)."""
-    rng = np.random.default_rng(seed)
-    ell_mu = rng.uniform(-9.0, 0.0, n)                              # [n]
+def token_inputs(method: str, n: int, seed: int = 0, *, rng: np.random.Generator | None = None,
+                 log_mu_low: float = -9.0, k: int = TOPK_K):
+    """ℓ, ℓ_μ, Â [n] and the method's extras for ``n`` tokens (μ log-uniform down to
+    e^``log_mu_low``), each extra drawn from its admissible values whatever its name: a
+    log-probability set [n, k] (Top-K), a count in [1, 50) (|y|), else a small log-ratio (GSPO's L)."""
+    rng = np.random.default_rng(seed) if rng is None else rng
+    ell_mu = rng.uniform(log_mu_low, 0.0, n)                        # [n]
     ell = np.minimum(ell_mu + rng.normal(0.0, 0.5, n), 0.0)         # [n]
     adv = rng.normal(0.0, 1.0, n)                                   # [n]
     extras = {}
     for e in methods.get(method).extras:
-        if e.name == "seq_log_ratio":
-            extras[e.name] = rng.normal(0.0, 3e-4, n)
-        elif e.name == "seq_len":
+        if e.trailing:
+            extras[e.name] = np.log(rng.dirichlet(np.ones(k + 1), n)[:, :k])   # [n, k]
+        elif e.low is not None and e.low >= 1:
             extras[e.name] = rng.integers(1, 50, n).astype(np.float64)
-        elif e.name in ("topk_logp_mu", "topk_logp"):
-            extras[e.name] = np.log(rng.dirichlet(np.ones(TOPK_K + 1), n)[:, :TOPK_K])   # [n, K]
+        else:
+            extras[e.name] = rng.normal(0.0, 3e-4, n)
     return ell, ell_mu, adv, extras
 
 
@@ -67,7 +70,7 @@ def _weight_row(name: str, n: int, repeat: int, threads: int, label: str, target
         losses_np.THREADS = saved
     detail = (f"{n:.0e} tokens, numpy threads={threads}, chunk={losses_np.CHUNK}, "
               f"{'CPU' if threads == 1 else 'wall'} time")
-    if name.startswith("dppo_topk_"):
+    if any(e.trailing for e in methods.get(name).extras):   # a Top-K set [n, K]
         detail += f", K={TOPK_K}"
     return bench.measure(f"{label}/{name}", n / t, "tokens/s", floor, target, detail=detail)
 

@@ -16,7 +16,6 @@ from typing import Any, Mapping
 import numpy as np
 
 from drpo_analysis.core import validate, methods
-from drpo_analysis.core.divergences import topk_divergence
 from drpo_analysis.core.methods.base import Method, TokenView, make_namespace
 
 CHUNK = 1 << 13  # tokens per chunk for lambdified kernels: float64 temporaries of 64 KiB stay
@@ -51,12 +50,8 @@ class NumpyOps:
         return e
 
     @staticmethod
-    def extra(view, name):
-        return view.extras[name]
-
-    @staticmethod
-    def topk_divergence(view, kind):
-        return topk_divergence(view.extras["topk_logp_mu"], view.extras["topk_logp"], kind)
+    def extra(view, quantity):
+        return quantity.value(view.extras)
 
 
 def check_inputs(method: Method, ell, ell_mu, adv, extras: Mapping[str, Any] | None,
@@ -81,16 +76,13 @@ def check_inputs(method: Method, ell, ell_mu, adv, extras: Mapping[str, Any] | N
         raise ValueError(f"method {method.name!r} needs extra input(s) {missing}")
     out = {}
     for name, spec in wanted.items():
-        a = validate.as_float_array(name, extras[name], allow_neg_inf=name.startswith("topk"),
-                                     upper=0.0 if name.startswith("topk") else None,
-                                     lower=1.0 if name == "seq_len" else None)
+        a = validate.as_float_array(name, extras[name], allow_neg_inf=spec.allow_neg_inf,
+                                     upper=spec.high, lower=spec.low)
         if a.shape[:a.ndim - spec.trailing] != shape or (spec.trailing and a.ndim != len(shape) + spec.trailing):
             raise ValueError(f"{name} must have shape {list(shape)}{' + [K]' if spec.trailing else ''}, "
                              f"got {list(a.shape)}")
         out[name] = a
-    if "topk_logp" in out and out["topk_logp"].shape != out["topk_logp_mu"].shape:
-        raise ValueError(f"topk_logp_mu{list(out['topk_logp_mu'].shape)} and topk_logp"
-                         f"{list(out['topk_logp'].shape)} must list the same K tokens (same shape)")
+    method.check_statistic_shapes({k: v.shape for k, v in out.items()})
     return ell, ell_mu, adv, out, method.resolve_params(params)
 
 
@@ -149,7 +141,7 @@ def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extra
     n = int(np.prod(ell.shape))
     arrays = [np.ascontiguousarray(a, dtype=np.float64).reshape(n, *a.shape[ell.ndim:])
               for a in (ell, ell_mu, adv, *(extras[e.name] for e in m.extras))]   # [N] / [N, K]
-    topk = m.name.rsplit("_", 1)[1] if m.name.startswith("dppo_topk_") else None
+    names = [e.name for e in m.extras]
     out = np.empty(n, dtype=np.float64) if out is None else _out_array(out, ell.shape)   # [N]
 
     def run(i):
@@ -164,8 +156,7 @@ def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extra
             for name, a, spec in zip(("ell", "ell_mu", "adv"), (a_ell, a_mu, a_adv), _VALUE_SPECS):
                 validate.values_in_range(name, a, **spec)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if topk:  # the Top-K divergence over top-K(μ) ∪ {sampled} ∪ {rest}, per chunk
-                a_x = [topk_divergence(a_x[0], a_x[1], topk, check=False)]
+            a_x = m.argument_values(dict(zip(names, a_x)))   # e.g. a Top-K divergence, per chunk
             if kind == "weight":
                 fn(a_ell, a_mu, a_adv, *a_x, out=out[sl])
             else:

@@ -30,12 +30,13 @@ ELL_MU = sp.Symbol("ell_mu", real=True)    # ℓ_μ = log μ
 ADV = sp.Symbol("A", real=True)            # Â
 PI = sp.Symbol("pi", real=True)            # π (display / probability-space form)
 MU = sp.Symbol("mu", real=True)            # μ
-EXTRA_SYMBOLS = {
-    "seq_log_ratio": sp.Symbol("L", real=True),
-    "seq_len": sp.Symbol("T", positive=True),
-    "topk_tv": sp.Symbol("D_TV^K", real=True),
-    "topk_kl": sp.Symbol("D_KL^K", real=True),
-}
+
+
+def extra_symbol(quantity) -> sp.Symbol:
+    """The real SymPy symbol of an extra quantity (:class:`Extra` or :class:`Statistic`), positive
+    when its lower bound is."""
+    return sp.Symbol(quantity.symbol, real=True,
+                     positive=True if quantity.low is not None and quantity.low > 0 else None)
 
 
 class SympyOps:
@@ -76,12 +77,8 @@ class SympyOps:
         return e
 
     @staticmethod
-    def extra(view, name):
-        return EXTRA_SYMBOLS[name]
-
-    @staticmethod
-    def topk_divergence(view, kind):
-        return EXTRA_SYMBOLS[f"topk_{kind}"]
+    def extra(view, quantity):
+        return extra_symbol(quantity)
 
 
 def param_symbols(method: Method) -> dict[str, sp.Symbol]:
@@ -95,15 +92,9 @@ def param_symbols(method: Method) -> dict[str, sp.Symbol]:
 
 
 def extra_symbols(method: Method) -> dict[str, sp.Symbol]:
-    """The extra-input symbols the method's expressions use (Top-K divergences, GSPO's L and T)."""
-    out = {}
-    for e in method.extras:
-        if e.name in EXTRA_SYMBOLS:
-            out[e.name] = EXTRA_SYMBOLS[e.name]
-    if method.name.startswith("dppo_topk_"):
-        kind = method.name.rsplit("_", 1)[1]
-        out = {f"topk_{kind}": EXTRA_SYMBOLS[f"topk_{kind}"]}
-    return out
+    """The symbols of the frozen extra quantities the method's expressions use (GSPO's L and T,
+    a Top-K divergence), in the order of :attr:`Method.arguments`."""
+    return {q.name: extra_symbol(q) for q in method.arguments}
 
 
 @lru_cache(maxsize=None)
@@ -312,3 +303,73 @@ def rational_probe(expr: sp.Expr, var: sp.Symbol, at: Any, subs: Mapping[sp.Symb
     """Exact values of ``expr`` at ``at ∓ h`` (rational ``h``): confirms one-sided limits."""
     e = expr.subs(subs or {})
     return sp.nsimplify(e.subs(var, at - h)), sp.nsimplify(e.subs(var, at + h))
+
+
+# --- kinks: where a condition of the Piecewise gradient switches -------------------------------
+
+RATIO = sp.Symbol("r", positive=True)      # r = π/μ
+SHIFT = sp.Symbol("Delta", real=True)      # Δ = π − μ
+
+
+def _relations(expr: sp.Expr) -> set:
+    """Every relational atom of the Piecewise conditions in ``expr`` (nested ones included)."""
+    out = set()
+    for pw in expr.atoms(sp.Piecewise):
+        for value, cond in pw.args:
+            out |= {a for a in sp.sympify(cond).atoms(sp.core.relational.Relational)}
+    return out
+
+
+def _branch_values(expr: sp.Expr) -> list[sp.Expr]:
+    """``expr`` with each inner Piecewise replaced by each of its branch values (the boundary of
+    ``P(x) ≤ c`` lies where one of P's branches crosses c)."""
+    pws = list(expr.atoms(sp.Piecewise))
+    if not pws:
+        return [expr]
+    return [v for value, _ in pws[0].args for v in _branch_values(expr.xreplace({pws[0]: value}))]
+
+
+@lru_cache(maxsize=256)
+def kinks(name: str, params: tuple[tuple[str, float], ...] = ()) -> tuple[tuple[str, float], ...]:
+    """``(coordinate, value)`` of every point where a condition of the method's Piecewise gradient
+    ``∂J/∂ℓ`` switches and the gradient jumps or bends there, sorted. A condition's boundary is solved for
+    the ratio (``"log_ratio"``, value log r), the shift (``"shift"``, value Δ = π − μ) or an extra
+    quantity that declares a coordinate (GSPO's sequence log-ratio: ``"log_ratio"``); ``sign(Â)``
+    is tried as +1 and −1. Conditions on Â alone or on a quantity none of these decide (a Top-K
+    divergence) give no point; a boundary where both sides agree in value and slope (Binary-KL's
+    Δ = 0, where the divergence is 0) is dropped.
+    """
+    m = _methods.get(name)
+    g = gradient(name).subs(_param_subs(m, params))
+    coords = [("log_ratio", RATIO, {ELL: ELL_MU + sp.log(RATIO)}),
+              ("shift", SHIFT, {ELL: sp.log(sp.exp(ELL_MU) + SHIFT)})]
+    coords += [(q.coordinate, extra_symbol(q), {}) for q in m.arguments if q.coordinate]
+    out = set()
+    for rel in _relations(g):
+        for f in _branch_values(rel.lhs - rel.rhs):
+            for s in (1, -1):
+                fs = f.subs(sp.sign(ADV), s)
+                for kind, var, to in coords:
+                    h = sp.simplify(fs.subs(to))
+                    if h.free_symbols != {var}:
+                        continue
+                    for root in sp.solveset(h, var, domain=sp.S.Reals):
+                        if kind == "log_ratio" and var is RATIO:
+                            if not root.is_positive:
+                                continue
+                            root = sp.log(root)
+                        if _switches(g, rel, to, var, root if var is not RATIO else sp.exp(root)):
+                            out.add((kind, float(root)))
+    return tuple(sorted(out))
+
+
+def _switches(g: sp.Expr, rel, to: Mapping, var: sp.Symbol, at: sp.Expr) -> bool:
+    """Whether forcing ``rel`` True or False changes the gradient, or its derivative along
+    ``var``, at ``var = at`` (differences left undecided by a free Â or Top-K divergence count as
+    changes). Equal values and slopes: the condition switches where no branch differs."""
+    sides = [g.xreplace({rel: b}).subs(to) for b in (sp.true, sp.false)]
+    for order in (0, 1):
+        a, b = (sp.simplify(sp.diff(e, var, order).subs(var, at)) for e in sides)
+        if sp.simplify(a - b) != 0:
+            return True
+    return False

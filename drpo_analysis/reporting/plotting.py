@@ -56,26 +56,24 @@ def save(fig, path: str | Path) -> Path:
 # losses_np.objective), never a re-typed formula.
 
 def single_token_extras(method: str, ell, ell_mu) -> dict:
-    """Extras that make a method well defined for an isolated token (shape of ``ell``).
+    """Extras that make a method well defined for an isolated token (shape of ``ell``), from the
+    registry's builders with every token its own one-token sequence.
 
     Top-K methods get K = 1 (the sampled token plus the rest bucket), where the Top-K divergence
     *is* the binary one; GSPO gets a one-token sequence (L = ℓ − ℓ_μ, |y| = 1), where the
     sequence ratio is the token ratio.
     """
-    from drpo_analysis.core import methods
-
     import numpy as np
-    out = {}
-    for e in methods.get(method).extras:
-        if e.name == "topk_logp_mu":
-            out[e.name] = np.asarray(ell_mu, dtype=float)[..., None]   # [..., 1]
-        elif e.name == "topk_logp":
-            out[e.name] = np.asarray(ell, dtype=float)[..., None]      # [..., 1]
-        elif e.name == "seq_log_ratio":
-            out[e.name] = np.asarray(ell, dtype=float) - ell_mu
-        elif e.name == "seq_len":
-            out[e.name] = np.ones(np.shape(ell))
-    return out
+
+    from drpo_analysis.core import methods
+    from drpo_analysis.core.methods.base import BatchInputs, build_extras
+
+    ell, ell_mu = np.broadcast_arrays(np.asarray(ell, dtype=float), np.asarray(ell_mu, dtype=float))
+    col = (ell.reshape(-1, 1), ell_mu.reshape(-1, 1))                    # [N, 1]: one token per row
+    batch = BatchInputs(*col, np.ones((ell.size, 1), bool), col[1][..., None], col[0][..., None])
+    with np.errstate(invalid="ignore"):
+        built = build_extras(methods.get(method), batch)
+    return {k: v.reshape(ell.shape + v.shape[2:]) for k, v in built.items()}
 
 
 def token_weight(method: str, pi, mu, adv, params=None):
