@@ -108,6 +108,60 @@ def numpy_weights(*, quick: bool = False) -> list[bench.Measurement]:
     return rows
 
 
+def _compiler_rows(name: str, n: int, repeat: int) -> list[bench.Measurement]:
+    """inplace's kernel and plain ``sympy.lambdify`` of the *same* simplified weight expression
+    (``symbolic.simplified_weight``), each run chunk by chunk (``losses_np.CHUNK``) into a
+    preallocated output, single thread, CPU time; both as a ratio to one ``np.exp`` pass over the
+    same array; also lambdify with Piecewise printed as nested ``numpy.where``
+    (``symbolic.lambdify_where``). A fourth row is the speed ratio inplace over plain lambdify."""
+    import sympy as sp
+
+    from drpo_analysis.core import inplace, symbolic
+
+    ell, ell_mu, adv, extras = token_inputs(name, n)
+    arrays = [ell, ell_mu, adv, *methods.get(name).argument_values(extras)]   # [n] each
+    syms, w = symbolic.simplified_weight(name)
+    kernel = inplace.compile_expr(w, syms)
+    plain = sp.lambdify(syms, w, modules="numpy", cse=True)
+    where = symbolic.lambdify_where(syms, w)
+    out = np.empty_like(ell)
+    starts = range(0, n, losses_np.CHUNK)
+
+    def run_inplace():
+        for i in starts:
+            sl = slice(i, i + losses_np.CHUNK)
+            kernel(*(a[sl] for a in arrays), out=out[sl])
+
+    def chunked(fn):
+        def run():
+            for i in starts:
+                sl = slice(i, i + losses_np.CHUNK)
+                out[sl] = fn(*(a[sl] for a in arrays))
+        return run
+
+    with np.errstate(all="ignore"):
+        floor = bench.exp_floor(ell, repeat=repeat, clock=time.thread_time)
+        t_in = bench.best_time(run_inplace, repeat=repeat, clock=time.thread_time)
+        t_la = bench.best_time(chunked(plain), repeat=repeat, clock=time.thread_time)
+        t_wh = bench.best_time(chunked(where), repeat=repeat, clock=time.thread_time)
+    detail = f"{n:.0e} tokens, chunk={losses_np.CHUNK}, single thread, CPU time, same expression"
+    return [bench.measure(f"numpy_compiler_inplace/{name}", n / t_in, "tokens/s", floor, "", detail=detail),
+            bench.measure(f"numpy_compiler_lambdify/{name}", n / t_la, "tokens/s", floor, "", detail=detail),
+            bench.measure(f"numpy_compiler_lambdify_where/{name}", n / t_wh, "tokens/s", floor, "",
+                          detail=detail + "; Piecewise as nested numpy.where"),
+            bench.measure(f"numpy_compiler_inplace_over_lambdify/{name}", t_in, "s", t_la, "",
+                          higher_is_better=False,
+                          detail="ratio = time(lambdify)/time(inplace); inplace earns its keep at >= 1.5")]
+
+
+@bench.benchmark("numpy_compiler", group="core")
+def numpy_compilers(*, quick: bool = False) -> list[bench.Measurement]:
+    """Does the in-place code generator pay for itself? Plain ``lambdify`` of the same simplified
+    weight against :mod:`~drpo_analysis.core.inplace`, every method, ratios to one ``np.exp``."""
+    n, repeat = WEIGHT_TOKENS[quick], (2 if quick else 3)
+    return [row for name in methods.names() for row in _compiler_rows(name, n, repeat)]
+
+
 def naive_ppo_clip(logp, logp_mu, adv, eps_low=0.2, eps_high=0.28):
     """The plain PPO-clip per-token loss as usually written in torch (PPO eq. 7), [N]."""
     import torch

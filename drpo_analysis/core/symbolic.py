@@ -214,15 +214,12 @@ def _param_subs(m: Method, params) -> dict[sp.Symbol, sp.Rational]:
 
 
 @lru_cache(maxsize=256)
-def weight_kernel(name: str, params: tuple[tuple[str, float], ...] = ()) -> Callable[..., np.ndarray]:
-    """The *simplified* weight :func:`weight` mapped back to log space (π → e^ℓ, μ → e^ℓ_μ,
-    s → sign Â, products of exponentials combined: π/μ → e^{ℓ−ℓ_μ}), compiled for in-place
-    chunk evaluation (:mod:`drpo_analysis.core.inplace`; ``lambdify`` where that cannot).
-
-    ``kernel(ell, ell_mu, adv, *extras, out=None)``, arguments as :func:`compiled`. It is the fast
-    path of ``losses_np.gradient_weight``: DRPO's ``1 + 2s(μ − π)/25`` costs two ``exp`` and four
-    in-place operations instead of the five ``exp`` and allocations of ``(∂J/∂ℓ)/(Â r)``. Tested
-    equal to ``compiled(...).weight`` wherever Â ≠ 0.
+def simplified_weight(name: str, params: tuple[tuple[str, float], ...] = ()) -> tuple[list, sp.Expr]:
+    """``(args, w)``: the *simplified* weight :func:`weight` mapped back to log space (π → e^ℓ,
+    μ → e^ℓ_μ, s → sign Â, products of exponentials combined: π/μ → e^{ℓ−ℓ_μ}), parameters
+    substituted, conditions in canonical form; ``args`` = ``[ℓ, ℓ_μ, Â, *extras]`` as
+    :func:`compiled`. DRPO's ``1 + 2s(μ − π)/25`` costs two ``exp`` and four operations instead
+    of the five ``exp`` of ``(∂J/∂ℓ)/(Â r)``.
     """
     m = _methods.get(name)
     xs = extra_symbols(m)
@@ -242,6 +239,34 @@ def weight_kernel(name: str, params: tuple[tuple[str, float], ...] = ()) -> Call
                            for v, c in w.args], evaluate=False)  # into one condition in CNF
     else:
         w = to_log_space(fewest_ops(w))
+    return syms, w
+
+
+_WHERE = sp.Function("where")   # printed as numpy.where by lambdify_where
+
+
+def lambdify_where(args, expr: sp.Expr) -> Callable[..., np.ndarray]:
+    """``sympy.lambdify`` with every Piecewise printed as nested ``numpy.where`` (first true
+    condition wins; NaN where none holds) instead of lambdify's ``numpy.select``, which evaluates
+    all conditions into a list first (measured by ``drpo-analysis bench --only numpy_compiler``)."""
+    def nested(pieces):
+        (value, cond), *rest = pieces
+        if cond == sp.true:
+            return value
+        return _WHERE(cond, value, nested(rest) if rest else sp.nan)
+    e = sp.sympify(expr).replace(lambda n: isinstance(n, sp.Piecewise), lambda pw: nested(pw.args))
+    return sp.lambdify(args, e, modules=[{"where": np.where}, "numpy"], cse=True)
+
+
+@lru_cache(maxsize=256)
+def weight_kernel(name: str, params: tuple[tuple[str, float], ...] = ()) -> Callable[..., np.ndarray]:
+    """:func:`simplified_weight` compiled for in-place chunk evaluation
+    (:mod:`drpo_analysis.core.inplace`; ``lambdify`` where that cannot).
+
+    ``kernel(ell, ell_mu, adv, *extras, out=None)``, arguments as :func:`compiled`. It is the fast
+    path of ``losses_np.gradient_weight``. Tested equal to ``compiled(...).weight`` wherever Â ≠ 0.
+    """
+    syms, w = simplified_weight(name, params)
     try:
         return inplace.compile_expr(w, syms)
     except NotImplementedError:
