@@ -7,12 +7,12 @@
   the time of a plain PPO-clip loss written naively in torch on the same tensors; target ≤ 1.2.
   ``torch_ppo_clip_vs_naive_ppo``: the registry's own PPO-clip against the same naive loss.
 * ``prove_wall_time``: ``drpo-analysis prove`` in a subprocess against its 120 s budget.
+* ``numpy_compiler_<how>/<method>``: the same simplified weight expression compiled by
+  ``symbolic.lambdify_where`` (shipped) and plain ``sympy.lambdify``, each against ``np.exp``.
 
-Threads: the targeted rows run single-threaded on both sides (numpy kernels with
-``losses_np.THREADS = 1`` against the single-thread ``np.exp`` floor; torch with one intra-op
-thread for the registry loss and the naive loss alike). ``numpy_weight_threaded/drpo`` shows the
-kernel with its thread pool (env ``DRPO_ANALYSIS_THREADS``) against the same floor, no target.
-Single-thread rows time CPU time (``time.thread_time`` / ``process_time``): on a machine shared
+Threads: every row runs single-threaded on both sides (the numpy kernels have no thread pool: a
+two-thread pool measured 0.87-0.95x of one thread on a 2-core machine; torch with one intra-op
+thread for the registry loss and the naive loss alike). Single-thread rows time CPU time (``time.thread_time`` / ``process_time``): on a machine shared
 with other jobs, descheduling inflates a long kernel more than its short floor and would bias the
 ratio; CPU time is immune to that (not to cache or memory-bandwidth contention). Each row's
 ``detail`` records its setting.
@@ -55,21 +55,16 @@ def token_inputs(method: str, n: int, seed: int = 0, *, rng: np.random.Generator
     return ell, ell_mu, adv, extras
 
 
-def _weight_row(name: str, n: int, repeat: int, threads: int, label: str, target: str):
+def _weight_row(name: str, n: int, repeat: int, label: str, target: str):
     ell, ell_mu, adv, extras = token_inputs(name, n)
     losses_np.gradient_weight(name, ell[:8], ell_mu[:8], adv[:8],       # compile outside the timing
                               extras={k: v[:8] for k, v in extras.items()})
     out = np.empty_like(ell)   # preallocated like the floor's: both time the pass, not page faults
-    clock = time.thread_time if threads == 1 else time.perf_counter
-    saved, losses_np.THREADS = losses_np.THREADS, threads
-    try:
-        floor = bench.exp_floor(ell, repeat=repeat, clock=clock)
-        t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, extras=extras, out=out),
-                            repeat=repeat, clock=clock)
-    finally:
-        losses_np.THREADS = saved
-    detail = (f"{n:.0e} tokens, numpy threads={threads}, chunk={losses_np.CHUNK}, "
-              f"{'CPU' if threads == 1 else 'wall'} time")
+    clock = time.thread_time
+    floor = bench.exp_floor(ell, repeat=repeat, clock=clock)
+    t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, extras=extras, out=out),
+                        repeat=repeat, clock=clock)
+    detail = f"{n:.0e} tokens, chunk={losses_np.CHUNK}, single thread, CPU time"
     if any(e.trailing for e in methods.get(name).extras):   # a Top-K set [n, K]
         detail += f", K={TOPK_K}"
     return bench.measure(f"{label}/{name}", n / t, "tokens/s", floor, target, detail=detail)
@@ -85,13 +80,9 @@ def _stream_row(name: str, n: int, repeat: int):
     def stream():
         np.add(ell, ell_mu, out=out)
         np.add(out, adv, out=out)
-    saved, losses_np.THREADS = losses_np.THREADS, 1
-    try:
-        floor = n / bench.best_time(stream, repeat=repeat, clock=time.thread_time)
-        t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, out=out),
-                            repeat=repeat, clock=time.thread_time)
-    finally:
-        losses_np.THREADS = saved
+    floor = n / bench.best_time(stream, repeat=repeat, clock=time.thread_time)
+    t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, out=out),
+                        repeat=repeat, clock=time.thread_time)
     return bench.measure(f"numpy_weight_vs_stream/{name}", n / t, "tokens/s", floor, "",
                          detail="floor = out = ℓ + ℓ_μ + Â (same bytes moved), single thread, CPU time")
 
@@ -99,65 +90,51 @@ def _stream_row(name: str, n: int, repeat: int):
 @bench.benchmark("numpy_weight", group="core")
 def numpy_weights(*, quick: bool = False) -> list[bench.Measurement]:
     """Gradient-weight throughput of every method against one np.exp pass over the same array,
-    both single-threaded; plus DRPO with the kernel's thread pool (informative, no target)."""
+    both single-threaded."""
     n, repeat = WEIGHT_TOKENS[quick], (2 if quick else 3)
-    rows = [_weight_row(name, n, repeat, 1, "numpy_weight", ">= 0.40") for name in methods.names()]
+    rows = [_weight_row(name, n, repeat, "numpy_weight", ">= 0.40") for name in methods.names()]
     rows += [_stream_row(name, n, repeat) for name in ("pg_is", "drpo")]
-    if losses_np.THREADS > 1:
-        rows.append(_weight_row("drpo", n, repeat, losses_np.THREADS, "numpy_weight_threaded", ""))
     return rows
 
 
 def _compiler_rows(name: str, n: int, repeat: int) -> list[bench.Measurement]:
-    """inplace's kernel and plain ``sympy.lambdify`` of the *same* simplified weight expression
-    (``symbolic.simplified_weight``), each run chunk by chunk (``losses_np.CHUNK``) into a
-    preallocated output, single thread, CPU time; both as a ratio to one ``np.exp`` pass over the
-    same array; also lambdify with Piecewise printed as nested ``numpy.where``
-    (``symbolic.lambdify_where``). A fourth row is the speed ratio inplace over plain lambdify."""
+    """The shipped weight kernel (``symbolic.lambdify_where``: Piecewise as nested ``numpy.where``)
+    and plain ``sympy.lambdify`` (Piecewise as ``numpy.select``) of the *same* simplified weight
+    expression (``symbolic.simplified_weight``), each run chunk by chunk (``losses_np.CHUNK``) into
+    a preallocated output, single thread, CPU time; both as a ratio to one ``np.exp`` pass."""
     import sympy as sp
 
-    from drpo_analysis.core import inplace, symbolic
+    from drpo_analysis.core import symbolic
 
     ell, ell_mu, adv, extras = token_inputs(name, n)
     arrays = [ell, ell_mu, adv, *methods.get(name).argument_values(extras)]   # [n] each
     syms, w = symbolic.simplified_weight(name)
-    kernel = inplace.compile_expr(w, syms)
-    plain = sp.lambdify(syms, w, modules="numpy", cse=True)
-    where = symbolic.lambdify_where(syms, w)
     out = np.empty_like(ell)
-    starts = range(0, n, losses_np.CHUNK)
-
-    def run_inplace():
-        for i in starts:
-            sl = slice(i, i + losses_np.CHUNK)
-            kernel(*(a[sl] for a in arrays), out=out[sl])
 
     def chunked(fn):
         def run():
-            for i in starts:
+            for i in range(0, n, losses_np.CHUNK):
                 sl = slice(i, i + losses_np.CHUNK)
                 out[sl] = fn(*(a[sl] for a in arrays))
         return run
 
+    detail = f"{n:.0e} tokens, chunk={losses_np.CHUNK}, single thread, CPU time, same expression"
+    rows = []
     with np.errstate(all="ignore"):
         floor = bench.exp_floor(ell, repeat=repeat, clock=time.thread_time)
-        t_in = bench.best_time(run_inplace, repeat=repeat, clock=time.thread_time)
-        t_la = bench.best_time(chunked(plain), repeat=repeat, clock=time.thread_time)
-        t_wh = bench.best_time(chunked(where), repeat=repeat, clock=time.thread_time)
-    detail = f"{n:.0e} tokens, chunk={losses_np.CHUNK}, single thread, CPU time, same expression"
-    return [bench.measure(f"numpy_compiler_inplace/{name}", n / t_in, "tokens/s", floor, "", detail=detail),
-            bench.measure(f"numpy_compiler_lambdify/{name}", n / t_la, "tokens/s", floor, "", detail=detail),
-            bench.measure(f"numpy_compiler_lambdify_where/{name}", n / t_wh, "tokens/s", floor, "",
-                          detail=detail + "; Piecewise as nested numpy.where"),
-            bench.measure(f"numpy_compiler_inplace_over_lambdify/{name}", t_in, "s", t_la, "",
-                          higher_is_better=False,
-                          detail="ratio = time(lambdify)/time(inplace); inplace earns its keep at >= 1.5")]
+        for label, fn in (("lambdify_where", symbolic.lambdify_where(syms, w)),
+                          ("lambdify", sp.lambdify(syms, w, modules="numpy", cse=True))):
+            t = bench.best_time(chunked(fn), repeat=repeat, clock=time.thread_time)
+            rows.append(bench.measure(f"numpy_compiler_{label}/{name}", n / t, "tokens/s", floor, "",
+                                      detail=detail))
+    return rows
 
 
 @bench.benchmark("numpy_compiler", group="core")
 def numpy_compilers(*, quick: bool = False) -> list[bench.Measurement]:
-    """Does the in-place code generator pay for itself? Plain ``lambdify`` of the same simplified
-    weight against :mod:`~drpo_analysis.core.inplace`, every method, ratios to one ``np.exp``."""
+    """How the simplified weight is compiled: nested ``where`` against lambdify's ``select``,
+    every method, ratios to one ``np.exp`` pass (an earlier in-place code generator measured
+    0.66-1.37x of ``lambdify_where`` here and was removed)."""
     n, repeat = WEIGHT_TOKENS[quick], (2 if quick else 3)
     return [row for name in methods.names() for row in _compiler_rows(name, n, repeat)]
 

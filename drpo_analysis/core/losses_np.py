@@ -9,8 +9,6 @@ All inputs share one token shape (``[B, T]``, ``[N]``, ...); extras add trailing
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
 import numpy as np
@@ -20,9 +18,6 @@ from drpo_analysis.core.methods.base import Method, TokenView, make_namespace
 
 CHUNK = 1 << 13  # tokens per chunk for lambdified kernels: float64 temporaries of 64 KiB stay
 #                  below glibc's mmap threshold (128 KiB), so the loop reuses heap memory
-# Threads for the chunked kernels: DRPO_ANALYSIS_THREADS, else every core (at most 8).
-THREADS = max(1, int(os.environ.get("DRPO_ANALYSIS_THREADS", "0") or 0) or min(os.cpu_count() or 1, 8))
-_POOL: ThreadPoolExecutor | None = None
 # Value checks of the per-token inputs (shared by check_inputs and the chunked kernels).
 _VALUE_SPECS = ({"allow_neg_inf": True, "upper": 0.0}, {"upper": 0.0}, {})
 
@@ -103,23 +98,6 @@ def _kernel(kind: str, m: Method, p: Mapping[str, float]):
     return symbolic.compiled(m.name, key).grad if kind == "grad" else symbolic.weight_kernel(m.name, key)
 
 
-def _pool():
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="losses_np")
-    return _POOL
-
-
-def _forget_pool_after_fork():
-    """A forked child inherits the pool object but not its threads: work sent there would never
-    run. The child starts a pool of its own on first use."""
-    global _POOL
-    _POOL = None
-
-
-os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
-
 def _out_array(out, shape) -> np.ndarray:
     """The caller's output buffer: float64, C-contiguous, of the token shape (no allocation)."""
     if not isinstance(out, np.ndarray) or out.dtype != np.float64 or not out.flags.c_contiguous \
@@ -131,10 +109,9 @@ def _out_array(out, shape) -> np.ndarray:
 
 
 def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extras, out=None) -> np.ndarray:
-    """Evaluate a lambdified kernel chunk by chunk (cache-sized temporaries), the chunks spread
-    over :data:`THREADS` threads (numpy ufuncs release the GIL; each output element depends on its
-    own inputs only, so the result is bitwise independent of the thread count). The value checks
-    of ℓ, ℓ_μ, Â run per chunk, on data already in cache."""
+    """Evaluate a lambdified kernel chunk by chunk (cache-sized temporaries; each output element
+    depends on its own inputs only, so the result is bitwise independent of the chunk size). The
+    value checks of ℓ, ℓ_μ, Â run per chunk, on data already in cache."""
     m = methods.get(method)
     ell, ell_mu, adv, extras, p = check_inputs(m, ell, ell_mu, adv, extras, params, values=False)
     fn = _kernel(kind, m, p)
@@ -164,13 +141,8 @@ def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extra
             if kind == "weight" and not a_adv.all():  # w = (∂J/∂ℓ)/(Â r) is undefined at Â = 0
                 out[sl][a_adv == 0] = np.nan
 
-    starts = range(0, out.size, CHUNK)
-    if THREADS > 1 and len(starts) > 2:
-        for _ in _pool().map(run, starts):
-            pass
-    else:
-        for i in starts:
-            run(i)
+    for i in range(0, out.size, CHUNK):
+        run(i)
     return out.reshape(ell.shape)
 
 

@@ -20,7 +20,6 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sympy as sp
 
-from drpo_analysis.core import inplace
 from drpo_analysis.core import methods as _methods
 from drpo_analysis.core.methods.base import Method, TokenView, make_namespace
 
@@ -213,6 +212,21 @@ def _param_subs(m: Method, params) -> dict[sp.Symbol, sp.Rational]:
     return {ps[k]: sp.nsimplify(v, rational=True) for k, v in values.items()}
 
 
+def canonical_relation(rel):
+    """``lhs op rhs`` as ``g op k`` with the constant moved right and a negative coefficient of
+    ``g`` divided out (``ε_l < 1 − r`` → ``r < 1 − ε_l``): fewer operations, and shared ``g``."""
+    flip = {sp.StrictGreaterThan: sp.StrictLessThan, sp.StrictLessThan: sp.StrictGreaterThan,
+            sp.GreaterThan: sp.LessThan, sp.LessThan: sp.GreaterThan}
+    if type(rel) not in flip:
+        return rel
+    k, g = (rel.lhs - rel.rhs).as_coeff_Add()
+    c, h = g.as_coeff_Mul()
+    if not (k.is_Number and c.is_Number) or c == 0 or h.is_Number:
+        return rel
+    op = flip[type(rel)] if c < 0 else type(rel)
+    return op(h, -k / c)
+
+
 @lru_cache(maxsize=256)
 def simplified_weight(name: str, params: tuple[tuple[str, float], ...] = ()) -> tuple[list, sp.Expr]:
     """``(args, w)``: the *simplified* weight :func:`weight` mapped back to log space (π → e^ℓ,
@@ -235,7 +249,7 @@ def simplified_weight(name: str, params: tuple[tuple[str, float], ...] = ()) -> 
     if isinstance(w, sp.Piecewise):   # rebuilt unevaluated: SymPy would merge equal-valued pieces
         w = sp.Piecewise(*[(to_log_space(fewest_ops(v)),
                             to_log_space(c).replace(lambda n: isinstance(n, sp.core.relational.Relational),
-                                                    inplace.canonical_relation))
+                                                    canonical_relation))
                            for v, c in w.args], evaluate=False)  # into one condition in CNF
     else:
         w = to_log_space(fewest_ops(w))
@@ -260,21 +274,14 @@ def lambdify_where(args, expr: sp.Expr) -> Callable[..., np.ndarray]:
 
 @lru_cache(maxsize=256)
 def weight_kernel(name: str, params: tuple[tuple[str, float], ...] = ()) -> Callable[..., np.ndarray]:
-    """:func:`simplified_weight` compiled for in-place chunk evaluation
-    (:mod:`drpo_analysis.core.inplace`; ``lambdify`` where that cannot).
-
-    ``kernel(ell, ell_mu, adv, *extras, out=None)``, arguments as :func:`compiled`. It is the fast
-    path of ``losses_np.gradient_weight``. Tested equal to ``compiled(...).weight`` wherever Â ≠ 0.
-    """
-    syms, w = simplified_weight(name, params)
-    try:
-        return inplace.compile_expr(w, syms)
-    except NotImplementedError:
-        return _lambdified_with_out(sp.lambdify(syms, w, modules="numpy", cse=True))
+    """:func:`simplified_weight` compiled by :func:`lambdify_where`: the fast path of
+    ``losses_np.gradient_weight``. ``kernel(ell, ell_mu, adv, *extras, out=None)``, arguments as
+    :func:`compiled`; tested equal to ``compiled(...).weight`` wherever Â ≠ 0."""
+    return _lambdified_with_out(lambdify_where(*simplified_weight(name, params)))
 
 
 def _lambdified_with_out(fn):
-    """A lambdified function with the ``out=`` protocol of :class:`inplace.InplaceKernel`."""
+    """A lambdified function that writes into ``out`` when given (else returns a fresh array)."""
     def kernel(*args, out=None):
         value = fn(*args)
         if out is None:
