@@ -10,6 +10,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from drpo_analysis.core import methods as _registry  # noqa: E402
+
+# the papers' trust-region sizes, from the registry
+DPPO_TV_DELTA = _registry.DPPO_TV_DELTA
+DPPO_KL_DELTA = _registry.get("dppo_binary_kl").default("delta_high")
+PPO_EPS = (_registry.get("ppo_clip").default("eps_low"), _registry.get("ppo_clip").default("eps_high"))
+
 # One colour per method family member, stable across every figure.
 PALETTE = {
     "pg_is": "#7f7f7f", "cispo": "#8c564b", "gpg": "#bcbd22",
@@ -108,7 +115,7 @@ def shift_grid(mu: float, n: int = 1201):
 
 
 def weight_vs_shift(specs, mu: float, sign: float, *, ax=None, ylim=(-2.0, 3.0),
-                    dppo_delta: float | None = 0.15, dppo_kl_delta: float | None = 0.05,
+                    dppo_delta: float | None = DPPO_TV_DELTA, dppo_kl_delta: float | None = DPPO_KL_DELTA,
                     title: str | None = None):
     """Gradient weight ``w`` against the probability shift Δ = π − μ (DRPO Fig. 1, extended).
 
@@ -258,12 +265,13 @@ def mismatch_scatter(mu, pi, *, kind: str = "ratio", ax=None, title=None, max_po
     ax.set_xscale("log")
     if kind == "ratio":
         ax.axhline(1.0, color="k", lw=0.6)
-        for b in (0.8, 1.28):
+        for b in (1 - PPO_EPS[0], 1 + PPO_EPS[1]):
             ax.axhline(b, color="k", lw=0.6, ls=":")
         ax.set_ylabel("ratio r = π/μ")
     else:
         ax.set_yscale("log")
-        ax.axhline(0.15, color=color("dppo_binary_tv"), lw=0.8, ls="--", label="DPPO δ = 0.15")
+        ax.axhline(DPPO_TV_DELTA, color=color("dppo_binary_tv"), lw=0.8, ls="--",
+                   label=f"DPPO δ = {DPPO_TV_DELTA:g}")
         ax.set_ylabel("|π − μ|")
         ax.legend(loc="upper left")
     ax.set_xlabel("μ (inference-engine probability)")

@@ -12,6 +12,7 @@ from typing import Iterator
 from drpo_analysis.core.methods import (divergence_mask, quadratic_penalty, ratio_clip,
                                    sampled_penalty, sequence_ratio)
 from drpo_analysis.core.methods.base import Extra, Method, Param, Statistic, TokenView
+from drpo_analysis.core.methods.quadratic_penalty import DPPO_CONSISTENT, DPPO_TV_DELTA
 
 _FAMILIES = (ratio_clip, divergence_mask, quadratic_penalty, sampled_penalty, sequence_ratio)
 REGISTRY: dict[str, Method] = {}
@@ -69,5 +70,5 @@ def get(name: str | Method) -> Method:
         raise ValueError(f"unknown method {name!r}; known: {', '.join(REGISTRY)}") from None
 
 
-__all__ = ["Extra", "Method", "Param", "Statistic", "TokenView", "REGISTRY", "get", "names", "register",
+__all__ = ["DPPO_CONSISTENT", "DPPO_TV_DELTA", "Extra", "Method", "Param", "Statistic", "TokenView", "REGISTRY", "get", "names", "register",
            "registered", "unregister"]

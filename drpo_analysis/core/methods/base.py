@@ -26,7 +26,12 @@ from drpo_analysis.core.validate import real_scalar
 
 @dataclass(frozen=True)
 class Param:
-    """A named method parameter with its admissible interval and the papers' default."""
+    """A named method parameter with its admissible interval and the papers' default.
+
+    The registry is the one place paper hyperparameters live: ``source`` cites where the default
+    comes from (arXiv number and equation or section, or "our choice" and why), ``reported`` lists
+    other values the cited paper reports (DPPO's scaling-run δ = 0.2).
+    """
 
     name: str
     default: float
@@ -36,6 +41,8 @@ class Param:
     low_open: bool = True
     high_open: bool = False
     symbol: str | None = None  # LaTeX-ish display name, e.g. "\\delta"
+    source: str = ""
+    reported: tuple[float, ...] = ()
 
     def check(self, value: Any) -> float:
         return real_scalar(self.name, value, low=self.low, high=self.high,
@@ -169,6 +176,17 @@ class Method:
         """True when an extra is built from the whole row (GSPO's sequence ratio): a token's
         gradient then depends on the other tokens of its sequence."""
         return "mask" in self.batch_fields
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise ValueError(f"method {self.name!r} has no parameter {name!r}; "
+                         f"accepted: {[p.name for p in self.params] or 'none'}")
+
+    def default(self, name: str) -> float:
+        """The paper default of parameter ``name`` (see :attr:`Param.source`)."""
+        return self.param(name).default
 
     def resolve_params(self, params: Mapping[str, Any] | None = None) -> dict[str, float]:
         """Defaults overridden by ``params``; unknown names and out-of-range values raise."""

@@ -45,9 +45,15 @@ def _topk(statistic):
     return objective
 
 
-def _deltas(default, what):
-    return (Param("delta_low", default, f"{what} threshold for Â < 0 tokens", low=0.0, symbol="delta_l"),
-            Param("delta_high", default, f"{what} threshold for Â > 0 tokens", low=0.0, symbol="delta_h"))
+def _deltas(default, what, source, reported=()):
+    return (Param("delta_low", default, f"{what} threshold for Â < 0 tokens", low=0.0, symbol="delta_l",
+                  source=source, reported=reported),
+            Param("delta_high", default, f"{what} threshold for Â > 0 tokens", low=0.0, symbol="delta_h",
+                  source=source, reported=reported))
+
+
+TV_SOURCE = "DPPO (arXiv 2602.04879) experiments: δ = 0.15 in the sanity runs, 0.2 in the scaling runs"
+KL_SOURCE = "DPPO (arXiv 2602.04879) experiments: Binary-KL δ = 0.05"
 
 
 TOPK_LOGP_MU = Extra("topk_logp_mu", "log μ of the tokens in top-K(μ) ∪ {sampled}, [..., K]",
@@ -69,14 +75,14 @@ TOPK_TV, TOPK_KL = _topk_statistic("tv"), _topk_statistic("kl")
 METHODS = (
     Method("dppo_binary_tv", "divergence_mask", "DPPO Binary-TV mask",
            "DPPO (arXiv 2602.04879) eq. 11; verl 'dppo_tv'", dppo_binary_tv,
-           params=_deltas(0.15, "TV (absolute probability shift)")),
+           params=_deltas(0.15, "TV (absolute probability shift)", TV_SOURCE, (0.2,))),
     Method("dppo_binary_kl", "divergence_mask", "DPPO Binary-KL mask",
            "DPPO (arXiv 2602.04879) eq. 12; verl 'dppo_kl'", dppo_binary_kl,
-           params=_deltas(0.05, "binary KL(μ‖π)")),
+           params=_deltas(0.05, "binary KL(μ‖π)", KL_SOURCE)),
     Method("dppo_topk_tv", "divergence_mask", "DPPO Top-K TV mask",
            "DPPO (arXiv 2602.04879) §4.2, K = 20", _topk(TOPK_TV),
-           params=_deltas(0.15, "Top-K TV"), statistics=(TOPK_TV,)),
+           params=_deltas(0.15, "Top-K TV", TV_SOURCE, (0.2,)), statistics=(TOPK_TV,)),
     Method("dppo_topk_kl", "divergence_mask", "DPPO Top-K KL mask",
            "DPPO (arXiv 2602.04879) §4.2, K = 20", _topk(TOPK_KL),
-           params=_deltas(0.05, "Top-K KL(μ‖π)"), statistics=(TOPK_KL,)),
+           params=_deltas(0.05, "Top-K KL(μ‖π)", KL_SOURCE), statistics=(TOPK_KL,)),
 )

@@ -32,9 +32,10 @@ def gspo_seq(x, p):
 
 
 PARAMS = (Param("eps_low", 3e-4, "sequence-ratio clip ε_l (GSPO: 3e-4)", low=0.0, high=1.0,
-                low_open=False, high_open=True, symbol="epsilon_l"),
+                low_open=False, high_open=True, symbol="epsilon_l",
+                source="GSPO (arXiv 2507.18071) experiments: ε_left = 3e-4"),
           Param("eps_high", 4e-4, "sequence-ratio clip ε_h (GSPO: 4e-4)", low=0.0, low_open=False,
-                symbol="epsilon_h"))
+                symbol="epsilon_h", source="GSPO (arXiv 2507.18071) experiments: ε_right = 4e-4"))
 
 
 def valid_count(xp, b: BatchInputs):
