@@ -444,12 +444,13 @@ SWEEP_FACTORS = (0.5, 1.6)
 def draw_params(rng: np.random.Generator, method, around: dict) -> dict:
     """Parameters drawn away from ``around`` (the target's own values), inside their intervals:
     each one's distance to its lower bound scaled by a factor of :data:`SWEEP_FACTORS` (a value at
-    its lower bound moves to 40% of the interval, or to lower + 0.4)."""
-    out = {}
+    its lower bound moves to 40% of the interval, or to lower + 0.4); equal values share a factor."""
+    out, factor_of = {}, {}
     for prm in method.params:
         v0 = float(around[prm.name])
         lo = prm.low if prm.low is not None else 0.0
-        f = float(rng.choice(SWEEP_FACTORS))
+        # parameters the target sets equal stay equal (a symmetric clip read from one config field)
+        f = factor_of.setdefault(v0, float(rng.choice(SWEEP_FACTORS)))
         v = lo + (v0 - lo) * f if v0 > lo else lo + 0.4 * (1.0 if prm.high is None else prm.high - lo)
         if prm.high is not None:
             v = min(v, lo + 0.9 * (prm.high - lo))

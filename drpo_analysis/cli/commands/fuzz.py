@@ -15,23 +15,32 @@ HELP = "fuzz a policy-loss implementation (yours, verl's, TRL's, OpenRLHF's) aga
 DESCRIPTION = """\
 Compare d loss / d logp per token (and the loss value where meaningful) of an implementation with
 the registry's derived gradient times the aggregation weight, on drawn batches and named checks:
-gradient, on_policy, stop_gradient, region_coverage, aggregation, padding, overflow, dtype.
+gradient, on_policy, stop_gradient, region_coverage, aggregation, padding, overflow, dtype,
+hyperparameters (parameters drawn away from the target's own) and aggregation_modes (every mode the
+target can be told).
 
   drpo-analysis fuzz mypkg.losses:my_drpo --method drpo --param delta=0.2
   drpo-analysis fuzz path/to/loss.py:my_loss --method ppo_clip --agg seq-mean-token-mean
-  drpo-analysis fuzz verl:dppo_tv --adapter verl --method dppo_binary_tv \\
-                     --param delta_low=0.15 --param delta_high=0.15
-  drpo-analysis fuzz trl:dr_grpo --adapter trl --method ppo_clip
+  drpo-analysis fuzz my_verl_loss.py:compute_policy_loss --method dual_clip --option log_ratio_clamp=20
+  drpo-analysis fuzz verl:dppo_tv --param delta_low=0.15 --param delta_high=0.15
+  drpo-analysis fuzz trl:dr_grpo
   drpo-analysis fuzz --self-test --seeds 5        # mutation score of the fuzzer itself
   drpo-analysis fuzz --conformance                # writes paper_repro/CONFORMANCE.md
 
 Plain targets have the signature fn(logp, logp_mu, adv, mask, **params) -> scalar loss
 (tensors [B, T], mask bool; params by the registry's names; optional keywords num_tokens /
-num_seqs receive global counts, group_ids the prompt groups). Design choices are declared as
-options: --option log_ratio_clamp=20 (ℓ − ℓ_μ clamped before exp), --option is_truncation=3
-(IS weight truncated at C), --option compare_value=false (the value is a surrogate), --option
-horizon=4096 (L_const of seq-mean-token-sum-norm). JSON: {"ok", "checks": [...], "findings": [{"check",
-"counterexample", "expected", "got", "reproducer", ...}]}; exit code 1 when there are findings.
+num_seqs receive global counts, group_ids the prompt groups, agg / loss_agg_mode the aggregation
+mode). A function in verl's, TRL's or OpenRLHF's policy-loss signature is detected from its
+argument names (or name --adapter). Design choices are declared as options: --option
+log_ratio_clamp=20 (l - l_mu clamped before exp, everywhere r appears), clamp_scope=ratio (pi and
+the shift stay unclamped), is_truncation=3, compare_value=false, horizon=4096.
+
+Verdict: conforms / conforms with declared design choices / edge cases only / deviates; exit 0
+for the first three (--strict: 1 for edge cases too), 1 for deviates. An exact tie at a kink
+(torch.max/min) conforms with any convex combination of the one-sided gradients (a note). Each
+finding names its check, sub-check and likely fix, with a reproducer. JSON: {"ok", "verdict",
+"declared", "notes", "checks": [...], "findings": [{"check", "sub_check", "severity", "fix",
+"counterexample", "expected", "got", "reproducer", ...}]}.
 """
 
 
@@ -49,8 +58,9 @@ def add_arguments(p):
     p.add_argument("--agg", help="aggregation mode of a plain target (default token-mean)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES,
-                   help="batches per check (scaled per check; the API and the pytest plugin use the same)")
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds one call of the target may take")
+                   help="batches per check, scaled per check; the API and the pytest plugin use the same "
+                        "(default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds one call of the target may take (default: %(default)s)")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 on edge cases too (default: only a deviation exits 1)")
     p.add_argument("--check", action="append", default=None, help="run only this check (repeatable)")

@@ -43,6 +43,8 @@ def _config(mode, p, clip_ratio_c, agg, loss_scale_factor=None):
     kw = {}
     if mode == "vanilla":
         kw = dict(clip_ratio_low=p["eps_low"], clip_ratio_high=p["eps_high"], clip_ratio_c=p["dual_clip_c"])
+        if p["eps_low"] == p["eps_high"]:      # older code reads the symmetric clip_ratio
+            kw["clip_ratio"] = p["eps_low"]
     elif mode in ("dppo_tv", "dppo_kl"):
         kw = dict(clip_ratio_low=p["delta_low"], clip_ratio_high=p["delta_high"])
         if clip_ratio_c is not None:
