@@ -37,6 +37,16 @@ def method_extras(method, leaf, anchor, mask, logp_all, *, topk_ids=None, topk_l
     return out
 
 
+def aggregation_kwargs(agg: str, *, horizon: int, group_ids) -> dict:
+    """The extra arguments ``agg`` takes: the horizon (``seq-mean-token-sum-norm``, Dr. GRPO's
+    constant) or the rows' prompt-group ids [b] (``prompt-mean``)."""
+    if agg == "seq-mean-token-sum-norm":
+        return {"horizon": horizon}
+    if agg == "prompt-mean":
+        return {"group_ids": torch.as_tensor(group_ids)}
+    return {}
+
+
 def needs_topk(method) -> bool:
     return any(e.name == "topk_logp_mu" for e in method.extras)
 

@@ -32,7 +32,7 @@ from drpo_analysis.core import aggregation, methods
 from drpo_analysis.core.advantages import group_advantages
 from drpo_analysis.rl import checkpoint, tasks, warmstart
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
-from drpo_analysis.rl.policy_update import loss_and_weights, needs_topk
+from drpo_analysis.rl.policy_update import aggregation_kwargs, loss_and_weights, needs_topk
 from drpo_analysis.rl.rollout import Mismatch, Sampler
 
 MU_BUCKETS = (0.0, 1e-3, 1e-2, 1e-1, 0.5, 1.0)  # μ edges of the per-bucket statistics
@@ -247,7 +247,7 @@ class Run:
             if json.dumps(state["config"], default=str) != json.dumps(cfg.as_dict(), default=str):
                 raise ValueError(f"--resume: config of {ckpt_path} differs from the requested one")
             self.restore(state)
-            _truncate_jsonl(metrics_path, self.step)
+            checkpoint.truncate_metrics(metrics_path, self.step)
         end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
         bar = tqdm(range(self.step, end), initial=self.step, total=cfg.steps, disable=not self.progress,
                    desc=f"rl {cfg.method} {cfg.mismatch} s{cfg.seed}", leave=False)
@@ -334,9 +334,7 @@ class Run:
         seq, mask = ro.sequences[rows], ro.mask[rows]  # [b, P + A], [b, A]
         logp, logp_all = self.policy_logp(seq)  # [b, A], [b, A, V]
         anc, adv = anchor[rows], adv_tok[rows]
-        agg_kw = {"horizon": self.task.answer_len} if cfg.agg == "seq-mean-token-sum-norm" else {}
-        if cfg.agg == "prompt-mean":
-            agg_kw = {"group_ids": torch.as_tensor(group_ids)[rows.cpu()]}
+        agg_kw = aggregation_kwargs(cfg.agg, horizon=self.task.answer_len, group_ids=group_ids[rows.cpu().numpy()])
         topk = {"topk_ids": ro.topk_ids[rows], "topk_logp_mu": ro.topk_logp_mu[rows]} if ro.topk_ids is not None else {}
         u = loss_and_weights(self.method, logp, anc, adv, mask, agg=cfg.agg, params=cfg.params,
                              extras_kw={"logp_all": logp_all, **topk}, agg_kw=agg_kw)
@@ -351,14 +349,6 @@ class Run:
             ent = -(logp_all.exp() * logp_all).sum(-1)
             st.add("entropy", ent[mask])
         return u.loss.item(), gn, ok
-
-
-def _truncate_jsonl(path: Path, step: int) -> None:
-    """Keep only the metric lines of steps < ``step`` (written before the checkpoint)."""
-    if not path.exists():
-        return
-    keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] < step]
-    path.write_text("".join(ln + "\n" for ln in keep))
 
 
 def read_metrics(path) -> list[dict]:
