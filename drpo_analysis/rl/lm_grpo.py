@@ -4,9 +4,9 @@ atomic checkpoints and resume.
 
 One training step:
 
-1. the sampler holds the policy weights of ``stale`` steps ago, cast to its precision
-   (:class:`drpo_analysis.rl.hf_policy.LMSampler`); it samples ``samples_per_prompt`` responses
-   for each of ``prompts_per_step`` few-shot prompts and records log μ of every sampled token;
+1. the sampler holds the policy weights of ``stale`` steps ago cast to its precision (``mismatch``,
+   e.g. ``"bf16+stale=1"``; :class:`drpo_analysis.rl.hf_policy.LMSampler`); it samples
+   ``samples_per_prompt`` responses for each of ``prompts_per_step`` few-shot prompts and records log μ of every sampled token;
 2. exact-match rewards → GRPO advantages ``Â = R − mean_g R`` (optionally divided by the group
    std; DeepSeekMath arXiv:2402.03300 eq. 3);
 3. ``epochs × minibatches`` AdamW updates of the fp32 policy with
@@ -33,7 +33,7 @@ import torch
 from drpo_analysis.core import aggregation, methods
 from drpo_analysis.core.advantages import group_advantages
 from drpo_analysis.rl import checkpoint
-from drpo_analysis.rl.hf_policy import SAMPLER_PRECISIONS, LMRollout, LMSampler, generate, left_pad, response_logp
+from drpo_analysis.rl.hf_policy import MISMATCH, LMRollout, LMSampler, generate, left_pad, response_logp
 from drpo_analysis.rl.policy_update import aggregation_kwargs, loss_and_weights, needs_topk
 from drpo_analysis.rl.text_tasks import TextTask
 from drpo_analysis.rl.trainer import Stats, finalize, read_metrics, token_stats
@@ -50,8 +50,7 @@ class LMConfig:
     task: str = "add"
     task_size: int = 2
     shots: int = 3
-    sampler: str = "bf16"
-    stale: int = 0
+    mismatch: str = "bf16"  # the sampler's precision and staleness (hf_policy.MISMATCH)
     seed: int = 0
     steps: int = 20
     prompts_per_step: int = 8
@@ -71,12 +70,11 @@ class LMConfig:
     def validate(self) -> "LMConfig":
         self.params = methods.get(self.method).resolve_params(self.params)
         self.text_task()
-        if self.sampler not in SAMPLER_PRECISIONS:
-            raise ValueError(f"sampler must be one of {list(SAMPLER_PRECISIONS)}, got {self.sampler!r}")
+        MISMATCH.parse(self.mismatch)
         aggregation.check_mode(self.agg)
         for name, low in (("steps", 1), ("prompts_per_step", 1), ("samples_per_prompt", 2), ("minibatches", 1),
                           ("epochs", 1), ("eval_every", 1), ("eval_size", 1), ("ckpt_every", 1), ("seed", 0),
-                          ("stale", 0), ("max_new_tokens", 1)):
+                          ("max_new_tokens", 1)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
@@ -116,8 +114,9 @@ class LMRun:
         self.policy = policy.float().to(self.dev)
         self.policy.config.use_cache = True
         self.opt = torch.optim.AdamW(self.policy.parameters(), lr=cfg.lr, weight_decay=0.0)
-        self.sampler = LMSampler(self.policy, cfg.sampler)
-        self.snapshots: deque = deque(maxlen=cfg.stale + 1)
+        spec = MISMATCH.parse(cfg.mismatch)
+        self.sampler = LMSampler(self.policy, spec.precision)
+        self.snapshots: deque = deque(maxlen=spec.stale + 1)
         self.np_rng = np.random.default_rng(cfg.seed)
         self.eval_prompts, self.eval_answers = self.task.sample(np.random.default_rng(EVAL_SEED), cfg.eval_size)
         self.step = 0
@@ -159,7 +158,7 @@ class LMRun:
         start_acc = None if self.step else self.evaluate()["eval/greedy_acc"]
         end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
         bar = tqdm(range(self.step, end), initial=self.step, total=cfg.steps, disable=not self.progress,
-                   desc=f"lm-grpo {cfg.method} {cfg.sampler}", leave=False)
+                   desc=f"lm-grpo {cfg.method} {cfg.mismatch}", leave=False)
         status, t_start = "ok", time.perf_counter()
         with open(metrics_path, "a") as log:
             if start_acc is not None:

@@ -1,5 +1,5 @@
 """A small GRPO study on a Hugging Face LM: the sampler's mismatch measured at identical weights,
-then one run per *arm* (method × sampler precision) from the same starting weights and seed.
+then one run per *arm* (method × sampler mismatch) from the same starting weights and seed.
 
 Each arm trains into ``<out>/runs/<arm id>/`` and is summarised into ``<out>/runs/<arm id>.json``
 once finished; an arm with a summary is never re-run, and an arm stopped midway (kill, time
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from drpo_analysis.rl import lm_grpo
-from drpo_analysis.rl.hf_policy import LMSampler, generate, left_pad, response_logp
+from drpo_analysis.rl.hf_policy import MISMATCH, LMSampler, generate, left_pad, response_logp
 from drpo_analysis.rl.matrix import spec_id, write_json
 from drpo_analysis.rl.trainer import MU_BUCKETS
 
@@ -64,7 +64,7 @@ def measure_mismatch(policy, tok, task, precision: str, *, prompts: int, max_new
 
 
 def arm_id(arm: dict) -> str:
-    return spec_id(arm["method"], arm.get("params"), sampler=arm["sampler"])
+    return spec_id(arm["method"], arm.get("params"), sampler=arm["mismatch"])
 
 
 def summarise(rows: list[dict], cfg: dict, status: dict, wall_s: float) -> dict:
@@ -96,7 +96,8 @@ def run_study(base: lm_grpo.LMConfig, arms: list[dict], out, build, *, mismatch_
         policy = policy.float().to(base.device).eval()
         task = base.text_task()
         mm = [measure_mismatch(policy, tok, task, p, prompts=mismatch_prompts, max_new=base.max_new_tokens,
-                               seed=base.seed, device=base.device) for p in sorted({a["sampler"] for a in arms})]
+                               seed=base.seed, device=base.device)
+              for p in sorted({MISMATCH.parse(a["mismatch"]).precision for a in arms})]
         write_json(mm_path, mm)
         del policy
     results = {}
@@ -105,7 +106,7 @@ def run_study(base: lm_grpo.LMConfig, arms: list[dict], out, build, *, mismatch_
         summary_path = out / "runs" / f"{aid}.json"
         if not summary_path.exists():
             cfg = dataclasses.replace(base, method=arm["method"], params=dict(arm.get("params", {})),
-                                      sampler=arm["sampler"])
+                                      mismatch=arm["mismatch"])
             run_dir = out / "runs" / aid
             t0 = time.perf_counter()
             status = lm_grpo.run(cfg, run_dir, build, resume=run_dir.exists(), progress=progress,

