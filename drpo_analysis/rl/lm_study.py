@@ -84,8 +84,9 @@ def summarise(rows: list[dict], cfg: dict, status: dict, wall_s: float) -> dict:
 
 
 def run_study(base: lm_grpo.LMConfig, arms: list[dict], out, build, *, mismatch_prompts: int = 128,
-              max_seconds_per_run: float | None = None, progress=True) -> dict:
-    """The mismatch measurement (once) and every arm not finished yet; returns everything measured."""
+              measure=("bf16", "fp8"), max_seconds_per_run: float | None = None, progress=True) -> dict:
+    """The mismatch measurement (once; the ``measure`` precisions and the arms') and every arm not
+    finished yet; returns everything measured."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -97,7 +98,7 @@ def run_study(base: lm_grpo.LMConfig, arms: list[dict], out, build, *, mismatch_
         task = base.text_task()
         mm = [measure_mismatch(policy, tok, task, p, prompts=mismatch_prompts, max_new=base.max_new_tokens,
                                seed=base.seed, device=base.device)
-              for p in sorted({MISMATCH.parse(a["mismatch"]).precision for a in arms})]
+              for p in sorted({*measure, *(MISMATCH.parse(a["mismatch"]).precision for a in arms)} - {"none"})]
         write_json(mm_path, mm)
         del policy
     results = {}
