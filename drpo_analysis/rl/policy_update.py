@@ -13,28 +13,21 @@ from dataclasses import dataclass
 import torch
 
 from drpo_analysis.core import aggregation
-from drpo_analysis.core.losses_torch import policy_loss, sequence_log_ratio
+from drpo_analysis.core.losses_torch import policy_loss
+from drpo_analysis.core.methods.base import BatchInputs, build_extras
 
 
 def method_extras(method, leaf, anchor, mask, logp_all, *, topk_ids=None, topk_logp_mu=None) -> dict:
-    """The method's extra inputs (Top-K sets, GSPO sequence ratio), by the registry's extra names.
+    """The method's extra inputs (Top-K sets, GSPO sequence ratio), each from the registry's own
+    builder; the Top-K columns of log π are read at the rollout's top-K(μ) ids.
 
     leaf, anchor, mask: [b, A]; logp_all: [b, A, V] float32 log π over the vocabulary;
     topk_ids, topk_logp_mu: [b, A, K] top-K(μ) ∪ {sampled} recorded by the sampler.
     """
-    out = {}
-    for e in method.extras:
-        if e.name == "topk_logp_mu":
-            out[e.name] = topk_logp_mu
-        elif e.name == "topk_logp":
-            out[e.name] = logp_all.detach().gather(-1, topk_ids)
-        elif e.name == "seq_log_ratio":
-            out[e.name] = sequence_log_ratio(leaf, anchor, mask)
-        elif e.name == "seq_len":
-            out[e.name] = mask.sum(-1, keepdim=True).clamp(min=1).float().expand_as(leaf)
-        else:  # pragma: no cover - a new extra needs a line here
-            raise ValueError(f"the RL harness does not provide extra {e.name!r}")
-    return out
+    topk = "topk_logp" in method.batch_fields
+    batch = BatchInputs(leaf.detach(), anchor, mask, topk_logp_mu if topk else None,
+                        logp_all.detach().gather(-1, topk_ids) if topk else None)
+    return build_extras(method, batch)
 
 
 def aggregation_kwargs(agg: str, *, horizon: int, group_ids) -> dict:
@@ -48,7 +41,8 @@ def aggregation_kwargs(agg: str, *, horizon: int, group_ids) -> dict:
 
 
 def needs_topk(method) -> bool:
-    return any(e.name == "topk_logp_mu" for e in method.extras)
+    """Whether the sampler must record top-K(μ) for ``method``'s extras."""
+    return "topk_logp_mu" in method.batch_fields
 
 
 @dataclass
