@@ -124,7 +124,9 @@ class LMRun:
     # -- checkpoints --
     def state(self) -> dict:
         return {"step": self.step, "model": self.policy.state_dict(), "optimizer": self.opt.state_dict(),
-                "snapshots": list(self.snapshots), "numpy": self.np_rng.bit_generator.state,
+                # with stale = 0 the one snapshot is replaced at the next sync: not worth saving
+                "snapshots": list(self.snapshots) if self.snapshots.maxlen > 1 else [],
+                "numpy": self.np_rng.bit_generator.state,
                 "config": self.cfg.as_dict()}
 
     def restore(self, state: dict):

@@ -33,11 +33,12 @@ resumes where it stopped when run again with the same --out.
 PRESETS = {
     # One GPU, at most ~8 minutes: SmolLM2-135M-Instruct on few-shot one-digit addition (about 35%
     # greedy accuracy at the start, so GRPO groups have mixed rewards), three trust regions with a
-    # bf16 sampler, 4 updates per rollout (drift within a step), a 2-minute budget per arm.
+    # bf16 sampler, 4 updates per rollout (drift within a step), a 1.75-minute budget per arm
+    # (plus about a minute to de-quantise the GGUF file on a machine without the cache).
     "gpu-check": {"model": "smollm2", "study": True, "arms": "drpo:bf16,ppo_clip:bf16,dppo_binary_tv:bf16",
                   "task": "add", "task_size": 1, "shots": 3, "steps": 200, "prompts_per_step": 32,
                   "samples_per_prompt": 8, "minibatches": 4, "lr": 1e-5, "max_new_tokens": 3,
-                  "eval_every": 10, "eval_size": 256, "ckpt_every": 50, "max_minutes_per_arm": 2.0,
+                  "eval_every": 10, "eval_size": 256, "ckpt_every": 50, "max_minutes_per_arm": 1.75,
                   "mismatch_prompts": 512, "out": "results/gpu-check"},
 }
 SMOKE = {"steps": 3, "prompts_per_step": 4, "samples_per_prompt": 4, "minibatches": 2, "eval_every": 3,
