@@ -118,6 +118,10 @@ def write(study: dict, out_dir, *, title: str, command: str, device: str, figure
           "step; reward: mean sampled reward over the first and last quarter of the steps; masked / "
           "attenuated: mean share of tokens with non-zero advantage whose gradient weight w is 0 / in (0, 1).", "",
           format_table(arms, list(arms[0]) if arms else []), ""]
+    stopped = [aid for aid, a in study["arms"].items() if a["status"] == "partial"]
+    if stopped:
+        md += [f"Stopped by the time budget before `steps`: {', '.join(stopped)}. Arms that ran different "
+               "numbers of steps are not comparable at their end points; compare the curves at equal steps.", ""]
     if not study.get("complete", True):
         md += ["**Incomplete**: some arms have not finished; re-run the same command to resume.", ""]
     if fig:
