@@ -100,14 +100,15 @@ def test_low_precision_sampler_differs_from_policy_but_stays_close(warm_model, p
     assert 0 < float(d.max()) < 0.2
 
 
-def test_fp8_sampler_rounds_every_weight_matrix_and_keeps_vectors(warm_model):
+def test_fp8_sampler_rounds_decoder_linear_weights_only(warm_model):
     s = hf_policy.LMSampler(warm_model, "fp8")
     ref = dict(warm_model.named_parameters())
     for name, p in s.model.named_parameters():
-        if p.dim() >= 2:  # on the e4m3 grid: at most 2^8 codes, and rounding again changes nothing
+        if name.startswith("model.layers.") and name.endswith("proj.weight"):
+            # on the e4m3 grid: at most 2^8 codes, and rounding again changes nothing
             assert len(torch.unique(p)) <= 256 and torch.equal(hf_policy.fp8_round(p), p), name
             assert not torch.equal(p, ref[name])
-        else:
+        else:  # embedding / tied output head, norms
             assert torch.equal(p, ref[name]), name
 
 

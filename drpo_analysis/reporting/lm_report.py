@@ -75,7 +75,7 @@ def figure(study: dict, path) -> Path:
                 ax.plot(np.array(s["eval"]["step"]) + 1, s["eval"]["greedy_acc"], marker="o", ms=3, **kw)
             else:
                 y = [np.nan if v is None else v for v in s["curves"][key]]
-                ax.plot(np.arange(1, len(y) + 1), y, **kw)
+                ax.plot(np.arange(1, len(y) + 1), y, marker="o" if len(y) <= 30 else None, ms=3, **kw)
         ax.set_title(title)
         ax.set_xlabel("step")
         if key == "frac/masked":

@@ -8,9 +8,11 @@ weights are cast from the fp32 policy after every training step):
 * ``none``: an exact copy (μ = π up to kernel differences between cached decoding and a full
   forward);
 * ``bf16``: the copy in bfloat16, weights and activations (the usual inference-engine setting);
-* ``fp8``: every weight matrix rounded to float8 e4m3 with a per-tensor scale ``amax / 448`` (as
-  FP8 inference engines store them), computed in float32 (the same meaning as in the tiny-model
-  sampler, :mod:`drpo_analysis.rl.rollout`);
+* ``fp8``: the weight matrices of the decoder's linear layers rounded to float8 e4m3 with a
+  per-tensor scale ``amax / 448``, computed in float32. The token embedding and the output head
+  (tied in SmolLM2) stay fp32, as FP8 inference engines keep them in high precision: one
+  per-tensor e4m3 scale over a 49,152 × 576 embedding is a far coarser rounding than any engine
+  applies. (The tiny-model sampler, :mod:`drpo_analysis.rl.rollout`, rounds every matrix.)
 * ``stale=k``: the sampler holds the policy of k training steps ago (applied by the GRPO loop).
 
 μ is the distribution the token was drawn from: ``log_softmax`` of the sampler's float32-cast
@@ -129,12 +131,13 @@ class LMSampler:
 
     @torch.no_grad()
     def load(self, state_dict) -> None:
-        """Copy fp32 weights in (cast on copy; fp8: every weight matrix rounded to e4m3)."""
+        """Copy fp32 weights in (cast on copy; fp8: decoder linear weights rounded to e4m3)."""
         self.model.load_state_dict(state_dict)
         if self.precision == "fp8":
-            for p in self.model.parameters():  # a tied embedding / lm_head is one parameter
-                if p.dim() >= 2:
-                    p.copy_(fp8_round(p))
+            head = self.model.get_output_embeddings()
+            for mod in self.model.modules():
+                if isinstance(mod, torch.nn.Linear) and mod is not head:
+                    mod.weight.copy_(fp8_round(mod.weight))
 
 
 def smollm2():
