@@ -7,7 +7,9 @@ Each file ``proofs/<claim>.py`` states ONE claim and exposes
   ``"exact rational enumeration"``, ``"interval"``, ``"randomised numeric"`` or a combination),
 * optional ``ASSERTED`` (default True): False marks a claim *made by a paper* that the project
   does not vouch for; its failure is a finding, not a defect, and does not fail ``prove``;
-* ``check() -> ProofResult``: ``proved`` / ``failed`` (with a concrete counterexample) / ``error``.
+* ``check() -> ProofResult``: ``proved`` (a symbolic, exact or interval argument over the whole
+  stated domain) / ``no counterexample found`` (sampled evidence: the evidence says how many
+  instances and which search) / ``failed`` (with a concrete counterexample) / ``error``.
 
 :func:`run_claims` discovers and runs them, each under a time limit and exception capture, and
 times each one. The comparison helpers below (:func:`first_mismatch`, :func:`is_zero_exact`,
@@ -30,7 +32,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-STATUSES = ("proved", "failed", "error")
+NO_COUNTEREXAMPLE = "no counterexample found"
+STATUSES = ("proved", NO_COUNTEREXAMPLE, "failed", "error")
 METHODS = ("symbolic", "exact rational enumeration", "interval", "randomised numeric")
 DEFAULT_TIMEOUT_S = 90.0
 
@@ -52,6 +55,11 @@ class ProofResult:
 
 def proved(evidence: Any) -> ProofResult:
     return ProofResult("proved", evidence)
+
+
+def no_counterexample(evidence: Any) -> ProofResult:
+    """Sampled evidence only (random points, an adversarial search): never labelled proved."""
+    return ProofResult(NO_COUNTEREXAMPLE, evidence)
 
 
 def failed(evidence: Any, counterexample: Mapping[str, Any]) -> ProofResult:
@@ -84,6 +92,99 @@ def first_mismatch(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
     for k, v in (inputs or {}).items():
         out[k] = float(np.broadcast_to(v, expected.shape).flat[i])
     return out
+
+
+def nonnegative_certificate(slack, products: Sequence[Sequence[str]], facts: Mapping[str, Any]) -> str | None:
+    """Check ``slack ≡ Σ_i Π_j facts[products[i][j]]`` as a polynomial identity (SymPy ``expand``).
+
+    ``facts`` maps names to expressions that are ≥ 0 under the step's hypotheses (each stated
+    with its justification by the caller); a product may also hold nonnegative rational numbers
+    as strings (``"2"``). If the identity holds, ``slack ≥ 0`` on the whole domain where the facts
+    hold. Returns None when the certificate is valid, else the nonzero residual (or the unknown
+    fact name) as text, so a wrong inequality step is reported rather than accepted.
+    """
+    import sympy as sp
+
+    total = sp.Integer(0)
+    for prod in products:
+        term = sp.Integer(1)
+        for name in prod:
+            if name in facts:
+                term *= sp.sympify(facts[name])
+            else:
+                try:
+                    c = sp.Rational(name)
+                except (TypeError, ValueError):
+                    return f"unknown fact {name!r}"
+                if c < 0:
+                    return f"negative coefficient {name!r}"
+                term *= c
+        total += term
+    residual = sp.expand(sp.sympify(slack) - total)
+    return None if residual == 0 else str(residual)
+
+
+def multistart_maximize(fun, starts: Iterable[np.ndarray], *, jac: bool = True, maxiter: int = 200,
+                        bounds=None) -> tuple[float, np.ndarray, int]:
+    """Maximise ``fun`` by L-BFGS-B (``scipy.optimize.minimize``) from every start point.
+
+    ``fun(x)`` returns ``(value, gradient)`` when ``jac`` (else the value; SciPy then uses finite
+    differences). Non-finite values count as −inf. Returns ``(best value, its x, number of
+    starts)``: the adversarial search behind every "no counterexample found" claim.
+    """
+    from scipy.optimize import minimize
+
+    def neg(x):
+        out = fun(x)
+        if jac:
+            v, g = out
+            return (-v, -np.asarray(g, float)) if np.isfinite(v) else (np.inf, np.zeros_like(x))
+        return -out if np.isfinite(out) else np.inf
+    best, arg, n = -np.inf, None, 0
+    for x0 in starts:
+        n += 1
+        res = minimize(neg, np.asarray(x0, float), jac=jac, method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": maxiter})
+        for x in (res.x, np.asarray(x0, float)):
+            v = fun(x)[0] if jac else fun(x)
+            if np.isfinite(v) and v > best:
+                best, arg = float(v), np.array(x)
+    return best, arg, n
+
+
+def batched_ascent(objective, x0, *, steps: int = 300, lr: float = 0.05) -> tuple[float, np.ndarray]:
+    """Maximise ``objective`` from many starts at once: Adam on the rows of ``x0`` [B, n] (torch
+    float64 autograd; ``objective(x)`` returns [B] values, one per start). Tracks every row's best
+    value over all steps (non-finite values ignored). Returns ``(best value, its x)``: the
+    gradient-based multi-start search behind the sampled claims' reported maxima.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: threads only contend on a shared 2-core machine
+    try:
+        return _adam_rows(objective, x0, steps, lr)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _adam_rows(objective, x0, steps, lr):
+    import torch
+
+    x = torch.tensor(np.asarray(x0, float), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([x], lr=lr)
+    best, arg = -np.inf, None
+    for _ in range(steps + 1):
+        val = objective(x)                                                      # [B]
+        with torch.no_grad():
+            v = torch.where(torch.isfinite(val), val, torch.full_like(val, -np.inf))
+            i = int(torch.argmax(v))
+            if float(v[i]) > best:
+                best, arg = float(v[i]), x[i].detach().numpy().copy()
+        opt.zero_grad()
+        (-torch.where(torch.isfinite(val), val, torch.zeros_like(val)).sum()).backward()
+        opt.step()
+    return best, arg
 
 
 def max_rel_error(expected: np.ndarray, got: np.ndarray, atol: float) -> float:
