@@ -40,7 +40,8 @@ cases ``π_a = μ_a + u`` (A) and ``μ_a = π_a + u`` (B), ``u ≥ 0``, by a Sym
   case A slack ``μ_a (B_{k−1} − Δ_a) + u (G_a + ρ(k−1)D)``, case B (bound with ``2ρ(k−1)D·u``)
   slack ``μ_a (B_{k−1} − Δ_a) + u (ρ(k−1)D − G_a)``. Summing: ``Δ(s) ≤ B_{k−1} + 2ρ(k−1)D·D(s)
   ≤ B_{k−1} + 2ρ(k−1)D² = B_k``. Base: ``B_0 = 0 = Δ``. At the root (k = T, D = D_TV^max):
-  ``Δ ≤ ρ T(T−1) (D_TV^max)² ≤ 2ξ T(T−1) (D_TV^max)²``. ∎
+  ``Δ ≤ ρ T(T−1) (D_TV^max)² ≤ 2ξ T(T−1) (D_TV^max)²``. ∎ (a)'s constant is attained at T = 2
+  (:func:`a_attained_at_t2`, ratio exactly 1).
 
 What the machine checks (``check``): every per-action certificate, node identity and base case
 (:data:`horizon_induction.STEPS`, SymPy ``expand``); the unfolding identities per action; and, as
@@ -140,6 +141,18 @@ def adversarial_maxima(seed: int = 3202, starts: int = SEARCH_STARTS) -> dict[st
     return out
 
 
+def a_attained_at_t2(d=Fraction(1, 4)):
+    """An instance with T = 2, V = 2 where (a) holds with equality (Δ = 2ξT(T−1)D_max² = 4ξd²): root
+    and both children uniform μ, π shifting d towards R = +1 at the root and towards R = −1 after
+    token 0 (R(y) = +1 if y₂ = 0 else −1), towards +1 after token 1."""
+    from drpo_analysis.core.exact_sequences import SequenceModel
+
+    h = (Fraction(1, 2), Fraction(1, 2))
+    up, down = (h[0] + d, h[1] - d), (h[0] - d, h[1] + d)
+    reward = {(a, b): Fraction(1 if b == 0 else -1) for a in (0, 1) for b in (0, 1)}
+    return SequenceModel(2, 2, {(): h, (0,): h, (1,): h}, {(): up, (0,): down, (1,): up}, reward)
+
+
 def recursion_matches_definitions(n: int = N_EXACT, seed: int = 3202) -> dict | None:
     """Regression: on random rational instances the recursions give J, L′, Δ, E_μ[Σ D_TV] exactly
     and Δ is within the proved bounds. Returns the first offending instance or None."""
@@ -166,6 +179,10 @@ def check() -> proving.ProofResult:
     off = recursion_matches_definitions()
     if off:
         return proving.failed("recursion differs from the definitions (or a bound is exceeded)", off)
+    tight_a = ratio(a_attained_at_t2(), "a")
+    if tight_a != 1:
+        return proving.failed(f"the T = 2 instance should attain (a) exactly, ratio {tight_a}",
+                              {"instance": a_attained_at_t2().as_dict()})
     found = adversarial_maxima()
     if max(found.values()) > 1 + 1e-9:
         k = max(found, key=found.get)
@@ -173,7 +190,8 @@ def check() -> proving.ProofResult:
     return proving.proved({
         "summary": f"proved for every T by induction over the horizon ({len(done)} SymPy-checked steps): "
                    "Δ ≤ ρ T(T−1)(D_TV^max)² and Δ ≤ ρ E_μ[Σ_t D_TV] with ρ = max R − min R ≤ 2ξ; regression: "
-                   f"recursions = definitions on {N_EXACT} exact instances; Adam search ({SEARCH_STARTS} starts × "
+                   f"recursions = definitions on {N_EXACT} exact instances; (a) attained exactly (ratio 1) by a "
+                   f"T = 2 instance; Adam search ({SEARCH_STARTS} starts × "
                    f"{SEARCH_STEPS} steps per case, T = 3) max Δ/bound with constants 2 (a), 2 (b signed), 1 (b in [0,1]): "
                    + ", ".join(f"{k} {v:.4f}" for k, v in found.items()),
         "steps": done, "max_ratio_adversarial_tight_constants": found,

@@ -187,6 +187,33 @@ def _adam_rows(objective, x0, steps, lr):
     return best, arg
 
 
+def fd_ascent(fun, x0, *, steps: int = 20, h: float = 1e-4, lr: float = 0.2,
+              lower=None, upper=None) -> tuple[float, np.ndarray]:
+    """Maximise ``fun`` (numpy: ``[B, n] -> [B]``) from every row of ``x0`` at once by
+    finite-difference gradient ascent (central differences, normalised steps of length ``lr``,
+    clipped to ``[lower, upper]``), for functions with no autograd (e.g. the error of a numeric
+    implementation). Tracks every row's best value; returns ``(best value, its x)``.
+    """
+    x = np.array(x0, float)
+    lo = -np.inf if lower is None else np.asarray(lower, float)
+    hi = np.inf if upper is None else np.asarray(upper, float)
+    best, arg = -np.inf, None
+    for _ in range(steps + 1):
+        v = np.where(np.isfinite(val := np.asarray(fun(x), float)), val, -np.inf)
+        i = int(np.argmax(v))
+        if v[i] > best:
+            best, arg = float(v[i]), x[i].copy()
+        grad = np.zeros_like(x)
+        for j in range(x.shape[1]):
+            e = np.zeros(x.shape[1])
+            e[j] = h
+            up, dn = np.asarray(fun(np.clip(x + e, lo, hi)), float), np.asarray(fun(np.clip(x - e, lo, hi)), float)
+            grad[:, j] = np.nan_to_num((up - dn) / (2 * h), nan=0.0, posinf=0.0, neginf=0.0)
+        norm = np.linalg.norm(grad, axis=1, keepdims=True)
+        x = np.clip(x + lr * grad / np.where(norm > 0, norm, 1.0), lo, hi)
+    return best, arg
+
+
 def max_rel_error(expected: np.ndarray, got: np.ndarray, atol: float) -> float:
     """``max |got − expected| / (atol + |expected|)`` over finite entries (evidence summaries)."""
     e, g = np.asarray(expected, float), np.asarray(got, float)
@@ -240,6 +267,8 @@ def _iv_eval(e):
     iv = mpmath.iv
     if e.is_Rational:
         return iv.mpf(int(e.p)) / iv.mpf(int(e.q))
+    if e == sp.E:
+        return iv.exp(iv.mpf(1))
     if isinstance(e, sp.Add):
         out = iv.mpf(0)
         for a in e.args:
