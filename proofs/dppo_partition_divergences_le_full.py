@@ -27,7 +27,7 @@ from drpo_analysis.claims import proving
 ID = "dppo_partition_divergences_le_full"
 STATEMENT = ("DPPO Binary and Top-K TV and KL(μ‖π) are ≤ the full-vocabulary TV and KL for every μ, π and "
              "every vocabulary (any partition of the outcomes).")
-SOURCE = "DPPO (arXiv 2602.04879) §4.2; REFERENCE.md 'Binary and Top-K divergences are lower bounds'"
+SOURCE = "DPPO (arXiv 2602.04879) §4.2; docs/papers.md#binary-and-top-k-approximations"
 METHOD = ("symbolic (two-outcome merge lemma, induction on merges) + exact rational enumeration + interval "
           "(V ≤ 6) and randomised numeric on the package's divergences (V = 151936) as regression")
 BIG_V, BIG_ROWS, K = 151_936, 4, 20

@@ -21,7 +21,7 @@ from drpo_analysis.claims import horizon_induction, proving
 ID = "dppo_theorem_3_1"
 STATEMENT = ("DPPO Thm 3.1: J(π) − J(μ) = L′_μ(π) − Δ(μ, π) with L′ = E_μ[R Σ_t (r_t − 1)] and "
              "Δ = E_μ[R Σ_t (r_t − 1)(1 − Π_{j>t} r_j)], exactly, for every finite horizon, vocabulary, μ > 0, π, R.")
-SOURCE = "DPPO (arXiv 2602.04879) Theorem 3.1"
+SOURCE = "DPPO (arXiv 2602.04879) Theorem 3.1; docs/papers.md#theorems-31-and-32"
 METHOD = ("symbolic (induction over the horizon, SymPy identities per action) + exact rational "
           "enumeration (300 random instances) as regression")
 N_INSTANCES = 300

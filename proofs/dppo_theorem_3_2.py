@@ -61,7 +61,7 @@ from drpo_analysis.claims import horizon_induction, proving
 ID = "dppo_theorem_3_2"
 STATEMENT = ("DPPO Thm 3.2: J(π) − J(μ) ≥ L′ − 2ξT(T−1)(D_TV^max)² and J(π) − J(μ) ≥ L′ − "
              "4ξ E_μ[Σ_t D_TV(s_t)] for every horizon T, vocabulary, μ > 0, π and reward (ξ = max|R|).")
-SOURCE = "DPPO (arXiv 2602.04879) Theorem 3.2"
+SOURCE = "DPPO (arXiv 2602.04879) Theorem 3.2; docs/papers.md#theorems-31-and-32"
 METHOD = ("symbolic (induction over the horizon; each per-action step a SymPy-checked nonnegativity "
           "certificate) + exact rational enumeration and a gradient-based adversarial search as regression")
 PAPER_CONSTANTS = {"a": 2, "b": 4}

@@ -31,7 +31,7 @@ from drpo_analysis.claims import proving
 ID = "pinsker"
 STATEMENT = ("Pinsker: TV(μ, π) ≤ √(KL(μ‖π)/2) for every finite vocabulary (hence Binary-KL ≥ 2Δ²); "
              "merging outcomes never increases KL, and never changes TV when they lie on the same side.")
-SOURCE = "DPPO (arXiv 2602.04879) §3-4 (TV and KL trust regions); standard Pinsker inequality"
+SOURCE = "DPPO (arXiv 2602.04879) §3-4 (TV and KL trust regions); Pinsker's inequality, docs/papers.md#divergences"
 METHOD = ("symbolic (binary case; two-outcome merge identities; reduction by induction on the number of "
           "outcomes) + randomised numeric and gradient search as regression")
 SEARCH_VOCABS, SEARCH_STARTS, SEARCH_STEPS = (2, 5, 50), 64, 150

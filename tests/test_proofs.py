@@ -25,7 +25,7 @@ CLAIMS = {c.id: c for c in proving.discover()}
 PAPER_CLAIM_STATUS = {"explainer_weight_near_one_then_0_4": "failed", "explainer_dppo_zero_at_1_5_delta": "proved"}
 # Claims checked on samples only (random points + an adversarial search): never "proved".
 SAMPLED = {"autograd_matches_derived": proving.NO_COUNTEREXAMPLE, "weight_matches_gradient_exact": proving.NO_COUNTEREXAMPLE}
-ISSUE_CLAIMS = {  # issue 2 §3: every listed claim has a proof file
+ISSUE_CLAIMS = {  # every claim docs/claims.md#proofs lists has a proof file
     "autograd_matches_derived", "weight_matches_gradient_exact", "drpo_weight_formula", "drpo_weight_bounds",
     "drpo_zero_crossing", "drpo_stationary_point", "drpo_attenuation", "drpo_weight_lipschitz",
     "clip_mask_weight_jumps", "spo_weight_unbounded", "spo_stationary_point", "drpo_penalty_expectation_l2",

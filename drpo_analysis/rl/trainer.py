@@ -35,7 +35,7 @@ from drpo_analysis.core.advantages import group_advantages
 from drpo_analysis.core.losses_torch import policy_loss, sequence_log_ratio
 from drpo_analysis.rl import checkpoint, tasks, warmstart
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
-from drpo_analysis.rl.rollout import Mismatch, Sampler
+from drpo_analysis.rl.rollout import MISMATCH, Sampler
 
 MU_BUCKETS = (0.0, 1e-3, 1e-2, 1e-1, 0.5, 1.0)  # μ edges of the per-bucket statistics
 TOPK = 20
@@ -80,7 +80,7 @@ class RLConfig:
         m = methods.get(self.method)
         self.params = m.resolve_params(self.params)
         task = tasks.get(self.task, self.task_size)
-        Mismatch.parse(self.mismatch)
+        MISMATCH.parse(self.mismatch)
         if self.agg not in aggregation.MODES:
             raise ValueError(f"agg must be one of {list(aggregation.MODES)}, got {self.agg!r}")
         if self.anchor not in ANCHORS:
@@ -197,7 +197,7 @@ class Run:
         self.root, self.progress = root, progress
         self.method = methods.get(cfg.method)
         self.task = tasks.get(cfg.task, cfg.task_size)
-        self.mismatch = Mismatch.parse(cfg.mismatch)
+        self.mismatch = MISMATCH.parse(cfg.mismatch)
         self.dev = torch.device(cfg.device)
 
     def _build(self):
