@@ -27,7 +27,7 @@ STATEMENT = ("For all 19 methods, torch autograd of the per-token loss and the n
              "equal the SymPy-derived weight w (∂J/∂ℓ = Â r w) to rtol 1e-9 / atol 1e-9, at rare "
              "(μ ≥ 1e-12) and common tokens, away from kinks.")
 SOURCE = "docs/methods.md#the-gradient-weight; DRPO (arXiv 2606.09821) Table 1 convention"
-SEARCH_STARTS, SEARCH_STEPS = 8, 6
+SEARCH_STARTS, SEARCH_STEPS = 8, 4
 METHOD = ("randomised numeric (float64, 2 parameter sets × 3000 points per method) + finite-difference "
           f"adversarial search ({SEARCH_STARTS} starts × {SEARCH_STEPS} steps per method and parameter set)")
 

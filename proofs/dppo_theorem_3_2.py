@@ -69,7 +69,7 @@ LEMMAS = ("unfold", "thm 3.1", "range", "(a) lemma G", "(a)", "(b) lemma L", "(b
 N_EXACT = 24                 # random rational instances: recursion == definitions (regression)
 SEARCH_SHAPES = ((2, 3), (3, 3))
 SEARCH_STARTS = 64           # per shape and bound, optimised together
-SEARCH_STEPS = 250
+SEARCH_STEPS = 200
 
 
 def bounds(m, constants=PAPER_CONSTANTS):

@@ -520,7 +520,7 @@ CLAIMS: tuple[AuditClaim, ...] = (
     AuditClaim("dppo.collapse", "DPPO §5 training curves",
                "Unregularised PG-IS and CISPO see the mismatch grow then collapse, while trust-region methods (DPPO, "
                "DRPO) stay bounded (MiniRL: row dppo.bypass_anchor; the attribution to a few large-shift "
-               "negative-advantage updates is not evaluated).",
+               "negative-advantage updates: row dppo.collapse_large_shift_updates).",
                assess=_empirical(emp.collapse, emp.drpo_like_pg_is)),
     AuditClaim("dppo.collapse_large_shift_updates", "DPPO §5 (training dynamics)",
                "Collapse is driven by a small set of large-shift updates on negative-advantage samples.",
