@@ -60,7 +60,7 @@ def residual_at(name, params):
 def search_residual(name, params, rng) -> float:
     """Largest ``|∂J/∂ℓ − Â r w| / (1e-9 + 1e-9·|∂J/∂ℓ|)`` (float64, both sides lambdified from the
     same SymPy expressions the exact check uses) found by finite-difference ascent on
-    ``(log μ, log π − log μ, log|Â|)`` from random starts; extras are held at 0 / 1 / 0.1."""
+    ``(log μ, log π − log μ, log|Â|)`` from random starts; extras are held at one admissible value."""
     import numpy as np
     import sympy as sp
 
@@ -68,9 +68,9 @@ def search_residual(name, params, rng) -> float:
 
     m = methods.get(name)
     ps, xs = S.param_symbols(m), S.extra_symbols(m)
-    fixed = {"seq_log_ratio": sp.Rational(1, 10**4), "seq_len": sp.Integer(7)}
+    held = _extras(name, random.Random(0))   # extras held at one admissible exact value
     subs = {**{ps[k]: sp.Rational(str(v)) for k, v in params.items()},
-            **{x: fixed.get(k, sp.Rational(1, 10)) for k, x in xs.items()}}
+            **{xs[k]: v for k, v in held.items() if k in xs}}
     g = S.gradient(name).subs(subs).subs({S.PI: sp.exp(S.ELL), S.MU: sp.exp(S.ELL_MU)})
     rhs = (S.ADV * S.PI / S.MU * S.weight(name)).subs(subs).subs(
         {S.SIGN: sp.sign(S.ADV), S.PI: sp.exp(S.ELL), S.MU: sp.exp(S.ELL_MU)})
@@ -90,16 +90,16 @@ def search_residual(name, params, rng) -> float:
 def _extras(name, rng):
     import sympy as sp
 
-    from drpo_analysis.core import methods, symbolic as S
+    from drpo_analysis.core import methods
 
     out = {}
-    for k in S.extra_symbols(methods.get(name)):
-        if k == "seq_log_ratio":
-            out[k] = sp.Rational(rng.randint(-9, 9), 10**4)
-        elif k == "seq_len":
-            out[k] = sp.Integer(rng.randint(1, 64))
-        else:  # Top-K divergence value
-            out[k] = sp.Rational(rng.randint(0, 30), 100)
+    for q in methods.get(name).arguments:   # exact values in each quantity's admissible range
+        if q.low is not None and q.low >= 1:      # a count (|y|)
+            out[q.name] = sp.Integer(rng.randint(1, 64))
+        elif q.low is not None:                   # a divergence (Top-K), ≥ 0
+            out[q.name] = sp.Rational(rng.randint(0, 30), 100)
+        else:                                     # a log-ratio (GSPO's L)
+            out[q.name] = sp.Rational(rng.randint(-9, 9), 10**4)
     return out
 
 
