@@ -124,34 +124,6 @@ def nonnegative_certificate(slack, products: Sequence[Sequence[str]], facts: Map
     return None if residual == 0 else str(residual)
 
 
-def multistart_maximize(fun, starts: Iterable[np.ndarray], *, jac: bool = True, maxiter: int = 200,
-                        bounds=None) -> tuple[float, np.ndarray, int]:
-    """Maximise ``fun`` by L-BFGS-B (``scipy.optimize.minimize``) from every start point.
-
-    ``fun(x)`` returns ``(value, gradient)`` when ``jac`` (else the value; SciPy then uses finite
-    differences). Non-finite values count as −inf. Returns ``(best value, its x, number of
-    starts)``: the adversarial search behind every "no counterexample found" claim.
-    """
-    from scipy.optimize import minimize
-
-    def neg(x):
-        out = fun(x)
-        if jac:
-            v, g = out
-            return (-v, -np.asarray(g, float)) if np.isfinite(v) else (np.inf, np.zeros_like(x))
-        return -out if np.isfinite(out) else np.inf
-    best, arg, n = -np.inf, None, 0
-    for x0 in starts:
-        n += 1
-        res = minimize(neg, np.asarray(x0, float), jac=jac, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": maxiter})
-        for x in (res.x, np.asarray(x0, float)):
-            v = fun(x)[0] if jac else fun(x)
-            if np.isfinite(v) and v > best:
-                best, arg = float(v), np.array(x)
-    return best, arg, n
-
-
 def batched_ascent(objective, x0, *, steps: int = 300, lr: float = 0.05) -> tuple[float, np.ndarray]:
     """Maximise ``objective`` from many starts at once: Adam on the rows of ``x0`` [B, n] (torch
     float64 autograd; ``objective(x)`` returns [B] values, one per start). Tracks every row's best
