@@ -47,7 +47,7 @@ mu, pi, u = sp.symbols("mu_a pi_a u", nonnegative=True)
 Vm, Vp, L, Dl, Db = sp.symbols("Vmu_a Vpi_a Lp_a Delta_a Dbar_a", real=True)
 m, M, xi = sp.symbols("m M xi", real=True)
 k, D, Ds, T = sp.symbols("k D D_s T", nonnegative=True)
-SumMuDb, B_prev = sp.symbols("SumMuDbar B_prev", real=True)
+SumMuDb = sp.Symbol("SumMuDbar", real=True)     # Σ_a μ_a D̄_a at a node
 rho = M - m
 G = Vp - Vm
 
