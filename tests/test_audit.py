@@ -276,3 +276,15 @@ def test_sampled_proofs_give_no_counterexample_verdict_and_theorems_hold():
     assert by_id["explainer.corrective_signal_stability"]["verdict"] == "fails"
     failed = {r["id"]: r for r in audit.assess_all(fake(explainer_masked_token_stays="failed"))}
     assert failed["explainer.masked_token_stays"]["verdict"] == "fails"
+
+
+def test_real_model_rare_share_rule_on_a_synthetic_file(tmp_path):
+    ok = lambda x: 0.039 <= x <= 0.156  # noqa: E731
+    missing = emp.real_model_rare_share(emp.Evidence(tmp_path), ok)
+    assert missing.verdict == "not evaluated here" and emp.REAL_MODEL[0] in missing.text
+    path = tmp_path / emp.REAL_MODEL[0]
+    path.parent.mkdir(parents=True)
+    for shares, verdict in (((0.08, 0.09), "reproduced"), ((0.216, 0.229), "not reproduced"),
+                            ((0.08, 0.229), "inconclusive")):
+        path.write_text(json.dumps({"precisions": {f"p{i}": {"share_mu_le_0.01": x} for i, x in enumerate(shares)}}))
+        assert emp.real_model_rare_share(emp.Evidence(tmp_path), ok).verdict == verdict

@@ -250,7 +250,27 @@ def rare_token_share(ev: Evidence) -> list[Finding]:
         return ("reproduced" if ok(lo) and ok(hi) else "not reproduced" if not (ok(lo) or ok(hi)) else "inconclusive",
                 f"{m:.2%} [{lo:.2%}, {hi:.2%}] of all sampled tokens over {len(runs)} runs (a narrow addition task: "
                 "near-deterministic next tokens)")
-    return out + _rl_findings(ev, body)
+    return out + _rl_findings(ev, body) + [real_model_rare_share(ev, ok)]
+
+
+REAL_MODEL = ("paper_repro/real_model/mismatch.json",
+              "`drpo-analysis rollouts --precision bf16 --precision fp16 --precision fp8-e4m3 --summary mismatch.json` "
+              "(SmolLM2-135M-Instruct sampled at each precision, scored in fp32)")
+
+
+def real_model_rare_share(ev: Evidence, ok) -> Finding:
+    """The μ ≤ 0.01 share on a real pretrained model, from ``precisions/<p>/share_mu_le_0.01`` of
+    REAL_MODEL[0]. Rule: reproduced iff every precision's share satisfies ``ok``; not reproduced
+    iff none does; else inconclusive."""
+    p = ev.root / REAL_MODEL[0]
+    if not p.exists():
+        return _missing("real model", REAL_MODEL[0], REAL_MODEL[1])
+    shares = {k: v["share_mu_le_0.01"] for k, v in json.loads(p.read_text())["precisions"].items()}
+    inside = [k for k, x in shares.items() if ok(x)]
+    verdict = "reproduced" if len(inside) == len(shares) else "not reproduced" if not inside else "inconclusive"
+    return Finding("real model", verdict, "share of sampled tokens with μ ≤ 0.01: " +
+                   ", ".join(f"{k} {x:.1%}" for k, x in shares.items()) + " (rule: within a factor 2 of 7.8%)",
+                   f"{REAL_MODEL[0]} ({REAL_MODEL[1]})")
 
 
 def fig2_ratio_volatile(ev: Evidence) -> list[Finding]:
