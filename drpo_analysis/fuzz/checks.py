@@ -441,16 +441,21 @@ def check_dtype(ctx: Context) -> CheckResult:
 SWEEP_FACTORS = (0.5, 1.6)
 
 
-def draw_params(rng: np.random.Generator, method, around: dict) -> dict:
+def draw_params(rng: np.random.Generator, method, around: dict, *, keep_ties: bool = False) -> dict:
     """Parameters drawn away from ``around`` (the target's own values), inside their intervals:
     each one's distance to its lower bound scaled by a factor of :data:`SWEEP_FACTORS` (a value at
-    its lower bound moves to 40% of the interval, or to lower + 0.4); equal values share a factor."""
+    its lower bound moves to 40% of the interval, or to lower + 0.4). Equal values get different
+    factors, or with ``keep_ties`` the same one."""
     out, factor_of = {}, {}
     for prm in method.params:
         v0 = float(around[prm.name])
         lo = prm.low if prm.low is not None else 0.0
-        # parameters the target sets equal stay equal (a symmetric clip read from one config field)
-        f = factor_of.setdefault(v0, float(rng.choice(SWEEP_FACTORS)))
+        # keep_ties: parameters set equal stay equal (a symmetric clip read from one config field);
+        # otherwise a tie is broken on purpose (one parameter used in place of the other shows)
+        f = float(rng.choice(SWEEP_FACTORS))
+        if v0 in factor_of:
+            f = factor_of[v0] if keep_ties else next(x for x in SWEEP_FACTORS if x != factor_of[v0])
+        factor_of.setdefault(v0, f)
         v = lo + (v0 - lo) * f if v0 > lo else lo + 0.4 * (1.0 if prm.high is None else prm.high - lo)
         if prm.high is not None:
             v = min(v, lo + 0.9 * (prm.high - lo))
@@ -473,7 +478,7 @@ def check_hyperparameters(ctx: Context) -> CheckResult:
         return res
     drawn = []
     for _ in range(max(2, ctx.examples // 8)):        # each draw re-derives kinks and kernels (sympy)
-        params = draw_params(ctx.rng, m, t.params)
+        params = draw_params(ctx.rng, m, t.params, keep_ties=t.keep_ties)
         v = t.variant(params=params)
         sub = ", ".join(f"{k}={x:g}" for k, x in params.items())
         drawn.append(sub)

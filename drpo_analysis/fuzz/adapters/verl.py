@@ -210,7 +210,7 @@ def user_target(fn, *, method=None, params=None, agg="token-mean", horizon=None,
             if v is not None and not (k == "agg" and v == "token-mean")}
     t = Target(name or spec or getattr(fn, "__qualname__", repr(fn)), loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "verl", m.name, params, opts) if spec else "",
-               timeout=float(timeout), agg_modes=AGG_MODES)
+               timeout=float(timeout), agg_modes=AGG_MODES, keep_ties=True)
 
     def variant(params=None, agg=None):
         kw = dict(agg=conv.agg if agg is None else agg, horizon=horizon, global_counts=global_counts)
