@@ -59,21 +59,22 @@ class VocabStats:
     hist: np.ndarray = field(default_factory=lambda: np.zeros((len(MU_LABELS), len(HIST_EDGES) + 1), np.int64))
 
     def add(self, logp_mu, logp_pi) -> None:
-        """logp_mu, logp_pi: torch [N, V] float32 log-probabilities (μ may hold −inf)."""
+        """logp_mu, logp_pi: torch [N, V] float32 log-probabilities. Entries with μ = 0 (top-p)
+        are skipped (r = π/μ is undefined there). One bucket index per entry, then weighted
+        bincounts; the |π − μ| histogram bin is computed arithmetically (uniform log10 bins)."""
         import torch
-        mu, pi = logp_mu.double().exp(), logp_pi.double().exp()
-        b = torch.bucketize(mu, torch.tensor(MU_EDGES[1:-1], dtype=mu.dtype), right=False)
-        b = b.clamp(max=len(MU_LABELS) - 1)
-        live = mu > 0                                                  # r = π/μ undefined at μ = 0
-        diff = (pi - mu).abs()
-        r1 = torch.where(live, (logp_pi.double() - logp_mu.double()).expm1().abs(), torch.zeros_like(mu))
-        h = torch.bucketize(diff.clamp(min=1e-300).log10(), torch.tensor(HIST_EDGES, dtype=mu.dtype))
-        for k in range(len(MU_LABELS)):
-            sel = (b == k) & live
-            self.count[k] += int(sel.sum())
-            self.sum_abs_diff[k] += float(diff[sel].sum())
-            self.sum_abs_r1[k] += float(r1[sel].sum())
-            self.hist[k] += np.bincount(h[sel].numpy(), minlength=self.hist.shape[1])
+        nb, nh = len(MU_LABELS), len(HIST_EDGES) + 1
+        mu = logp_mu.exp().reshape(-1)
+        b = torch.bucketize(mu, torch.tensor(MU_EDGES[1:-1], dtype=mu.dtype)).clamp(max=nb - 1)     # (lo, hi]
+        b = torch.where(mu > 0, b, nb)                                                              # dropped
+        diff = (logp_pi.exp().reshape(-1) - mu).abs()
+        r1 = torch.nan_to_num((logp_pi - logp_mu).reshape(-1).expm1().abs(), nan=0.0, posinf=0.0)
+        step = float(HIST_EDGES[1] - HIST_EDGES[0])
+        h = ((diff.clamp(min=1e-30).log10() - float(HIST_EDGES[0])) / step).ceil().clamp(0, nh - 1).long()
+        self.count += torch.bincount(b, minlength=nb + 1)[:nb].numpy()
+        self.sum_abs_diff += torch.bincount(b, weights=diff.double(), minlength=nb + 1)[:nb].numpy()
+        self.sum_abs_r1 += torch.bincount(b, weights=r1.double(), minlength=nb + 1)[:nb].numpy()
+        self.hist += torch.bincount(b * nh + h, minlength=(nb + 1) * nh)[:nb * nh].reshape(nb, nh).numpy()
 
     def summary(self) -> list[dict]:
         rows = []

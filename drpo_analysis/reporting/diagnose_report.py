@@ -170,6 +170,14 @@ td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}img{{max-width:10
 <h2>What-if</h2>{_table_html(whatif_rows(payload))}
 <h3>Worst offenders</h3>{_table_html(worst)}
 <h2>Figures</h2>{imgs}
+<script>
+// Marks how many embedded figures decoded (read by the headless-browser test).
+window.addEventListener("load", function () {{
+  var imgs = Array.from(document.images);
+  document.body.dataset.imagesTotal = imgs.length;
+  document.body.dataset.imagesLoaded = imgs.filter(function (i) {{ return i.complete && i.naturalWidth > 0; }}).length;
+}});
+</script>
 </body></html>
 """
     path.parent.mkdir(parents=True, exist_ok=True)

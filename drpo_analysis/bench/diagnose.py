@@ -1,0 +1,149 @@
+"""Benchmarks of ``diagnose`` and of real-model scoring (group ``diagnose``).
+
+* ``diagnose_10m``: ``diagnose`` of a 10M-token ``.npz`` (20,480 responses × 512 positions, fp8-like
+  mismatch, with top-K columns, K = 4) with every registry method and rollout correction, against
+  the time to read the same columns through the same streaming reader (ratio = read / diagnose);
+  the detail gives the absolute time against the 60 s target.
+* ``diagnose_rss``: peak resident memory of a child process running ``diagnose`` on that file,
+  against a 1 GB budget; the 1M-token file's peak is in the detail (bounded: it must not grow
+  with the file).
+* ``lm_scoring``: real-model scoring of one batch (fp32 teacher-forced pass + exact divergences
+  over the full vocabulary + top-K columns) against plain ``model(ids)`` forward passes of the
+  same batch: ratio = forward / scoring; target ≥ 0.5 (the divergences cost at most one more pass).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from drpo_analysis.bench import timing as bench
+
+T = 512
+K = 4
+
+
+def write_synthetic(path: Path, tokens: int, seed: int = 0) -> Path:
+    """A rollout file of ``tokens`` positions, written block by block (bounded memory)."""
+    import zipfile
+    B = tokens // T
+    cols = {"old_log_probs": np.float32, "rollout_log_probs": np.float32, "response_mask": np.int8,
+            "advantages": np.float32, "responses": np.int32, "rollout_topk_ids": np.int32,
+            "rollout_topk_log_probs": np.float32, "old_topk_log_probs": np.float32}
+    shapes = {c: (B, T, K) if "topk" in c else (B, T) for c in cols}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for c, dt in cols.items():
+            with zf.open(f"{c}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(dt)),
+                                                          "fortran_order": False, "shape": shapes[c]})
+                for b0 in range(0, B, 1024):
+                    fh.write(np.ascontiguousarray(_block(c, min(1024, B - b0), seed * 7919 + b0)).astype(dt).tobytes())
+    return path
+
+
+def _block(col: str, b: int, seed: int) -> np.ndarray:
+    """Column ``col`` of a block of ``b`` responses; every column of a block shares ``seed``."""
+    rng = np.random.default_rng(seed)
+    top = np.sort(rng.dirichlet(np.full(K + 1, 0.3), size=(b, T)), -1)[..., ::-1][..., :K]      # [b, T, K]
+    pick = rng.integers(0, K, size=(b, T))
+    mu = np.take_along_axis(top, pick[..., None], -1)[..., 0].clip(1e-8, 1)
+    noise = rng.normal(0, 0.05, size=(b, T)) + rng.normal(0, 0.5, size=(b, T)) * (rng.random((b, T)) < 0.01)
+    lmu = np.log(mu)
+    lpi = np.minimum(lmu + noise, 0.0)
+    lengths = rng.integers(T // 4, T + 1, size=b)
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    ids = np.argsort(rng.random((b, T, K)), -1)
+    if col == "old_log_probs":
+        return np.where(mask, lpi, 0.0)
+    if col == "rollout_log_probs":
+        return np.where(mask, lmu, 0.0)
+    if col == "response_mask":
+        return mask
+    if col == "advantages":
+        return rng.normal(size=(b, 1)) * mask
+    if col == "responses":
+        return np.take_along_axis(ids, pick[..., None], -1)[..., 0]
+    if col == "rollout_topk_ids":
+        return ids
+    if col == "rollout_topk_log_probs":
+        return np.log(top)
+    return np.minimum(np.log(top) + rng.normal(0, 0.05, size=top.shape), 0.0)
+
+
+def _read_only(path):
+    from drpo_analysis.diagnose import io
+    n = 0
+    for block in io.iter_chunks(path):
+        n += int(block["response_mask"].sum())
+    return n
+
+
+def _child(path, q):
+    from drpo_analysis.diagnose import run
+    t0 = time.perf_counter()
+    out = run.diagnose([path])
+    q.put((time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, out["tokens"]))
+
+
+def _diagnose_in_child(path):
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(str(path), q))
+    p.start()
+    res = q.get()
+    p.join()
+    return res
+
+
+@bench.benchmark("diagnose_10m", group="diagnose")
+def diagnose_10m(*, quick: bool = False) -> list[bench.Measurement]:
+    tokens = (1 << 20) if quick else 10 * (1 << 20)
+    with tempfile.TemporaryDirectory() as d:
+        small = write_synthetic(Path(d) / "small.npz", 1 << 20)
+        big = small if quick else write_synthetic(Path(d) / "big.npz", tokens)
+        t_read = bench.best_time(lambda: _read_only(big), repeat=1)
+        t, rss, n = _diagnose_in_child(big)
+        _, rss_small, n_small = _diagnose_in_child(small)
+    return [
+        bench.measure("diagnose_10m", t, "s", t_read, ">= 0.02", higher_is_better=False,
+                      detail=f"{n} tokens, every method + correction, top-K K={K}; reading the same "
+                             f"columns takes {t_read:.1f} s; target 60 s, took {t:.1f} s"),
+        bench.measure("diagnose_rss", rss, "MB", 1024.0, ">= 1.0", higher_is_better=False,
+                      detail=f"peak RSS of the diagnose process; {n_small} tokens: {rss_small:.0f} MB"),
+    ]
+
+
+@bench.benchmark("lm_scoring", group="diagnose")
+def lm_scoring(*, quick: bool = False) -> list[bench.Measurement]:
+    import torch
+    from drpo_analysis.lm import loading, scoring, tasks
+    if not loading.available():
+        return [bench.measure("lm_scoring", None, "s", None, ">= 0.5", detail="model not installed (make lm)")]
+    lm = loading.load()
+    B, Tn = (2, 16) if quick else (8, 64)
+    ids, attn = scoring.encode_prompts(lm.tokenizer, [t.prompt for t in tasks.make_tasks(B, seed=0)])
+    resp = torch.randint(0, loading.VOCAB_SIZE, (B, Tn), generator=torch.Generator().manual_seed(0))
+    full = torch.cat([ids, resp], 1)
+    lmu = None
+
+    def forward():
+        with torch.no_grad():
+            lm.model(input_ids=full)
+
+    def score():
+        lpi = scoring.score(lm.model, ids, attn, resp, 1.0)
+        V = lpi.shape[-1]
+        scoring.exact_divergences(lmu.reshape(-1, V), lpi.reshape(-1, V))
+        torch.topk(lmu, 20, dim=-1)
+
+    lmu = scoring.score(lm.model, ids, attn, resp, 1.0)   # stands in for the sampler's log μ
+    t_fwd = bench.best_time(forward, repeat=2, clock=time.thread_time)
+    t_score = bench.best_time(score, repeat=2, clock=time.thread_time)
+    return [bench.measure("lm_scoring", t_score, "s", t_fwd, ">= 0.5", higher_is_better=False,
+                          detail=f"batch {B} x ({ids.shape[1]} prompt + {Tn} response) tokens; plain "
+                                 f"forward {t_fwd:.2f} s, scoring with exact TV/KL/KL over V={loading.VOCAB_SIZE} "
+                                 f"+ top-20 {t_score:.2f} s (CPU time)")]
