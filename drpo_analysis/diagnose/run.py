@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from drpo_analysis.diagnose import io, lint, mismatch, whatif
+from drpo_analysis.util import stats
 
 
 def _valid(block: dict) -> np.ndarray:
@@ -35,6 +36,7 @@ def token_inputs(block: dict, ok: np.ndarray, cols: dict) -> dict:
     seq_sum = np.broadcast_to(d.sum(1, keepdims=True), d.shape)
     seq_mean = seq_sum / np.maximum(n, 1)
     tok = {"ell": lpi[ok], "ell_mu": lmu[ok], "seq_sum": seq_sum[ok], "seq_mean": seq_mean[ok],
+           "bucket": stats.mu_bucket(cols["mu"]),
            "seq_len": np.broadcast_to(n, d.shape)[ok].astype(np.float64)}
     if "advantages" in block:
         tok["adv"] = np.asarray(block["advantages"], np.float64)[ok]

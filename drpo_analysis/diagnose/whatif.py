@@ -109,21 +109,22 @@ class WhatIf:
             return
         adv, r = tok["adv"], np.exp(np.minimum(tok["ell"] - tok["ell_mu"], 50.0))
         live = adv != 0
-        b = stats.mu_bucket(np.exp(tok["ell_mu"]))
-        s = (adv < 0).astype(np.int64)                                  # 0: Â > 0, 1: Â < 0
-        g = np.abs(adv) * r
+        w = np.where(live, w, 1.0)                                   # w is NaN where Â = 0 (no gradient)
+        b = tok["bucket"] if "bucket" in tok else stats.mu_bucket(np.exp(tok["ell_mu"]))
+        flat = b * 2 + (adv < 0)                                          # [N] bucket × sign (0: Â > 0)
+        # kind code 0 unchanged, 1..4 = KINDS; Â = 0 tokens go to a dropped slot
+        code = np.select([w == 0, w < 0, w < 1 - TOL, w > 1 + TOL], [1, 4, 2, 3], 0)
+        cells = self.tokens.size
+        slot = np.where(live, flat * 5 + code, cells * 5)
+        counts = np.bincount(slot, minlength=cells * 5 + 1)[:-1].reshape(-1, 5)             # [cells, 5]
+        self.tokens += counts.sum(1).reshape(self.tokens.shape)
+        for i, k in enumerate(KINDS, 1):
+            self.kind[k] += counts[:, i].reshape(self.tokens.shape)
+        g = np.where(live, np.abs(adv) * r, 0.0)
         lost = g * np.clip(1.0 - w, 0.0, 1.0)
-        flat = b * 2 + s
-        size = self.tokens.size
-        add = lambda sel, wts=None: np.bincount(flat[sel], weights=None if wts is None else wts[sel],
-                                                minlength=size).reshape(self.tokens.shape)
-        self.tokens += add(live)
-        for k, sel in (("zeroed", w == 0), ("attenuated", (w > 0) & (w < 1 - TOL)),
-                       ("amplified", w > 1 + TOL), ("reversed", w < 0)):
-            self.kind[k] += add(live & sel)
-        self.mass += add(live, g)
-        self.lost += add(live, lost)
-        score = np.where(live, lost + np.where(w < 0, g * -w, 0.0), 0.0)
+        self.mass += np.bincount(flat, weights=g, minlength=cells).reshape(self.tokens.shape)
+        self.lost += np.bincount(flat, weights=lost, minlength=cells).reshape(self.tokens.shape)
+        score = lost + np.where(w < 0, g * -w, 0.0)
         top = np.argpartition(score, -WORST)[-WORST:] if score.size > WORST else np.arange(score.size)
         for i in top:
             if score[i] > 0:
