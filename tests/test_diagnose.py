@@ -173,3 +173,15 @@ def test_missing_required_column_is_a_usage_error(tmp_path, capsys):
 def test_plant_rejects_unknown_checks():
     with pytest.raises(ValueError, match="unknown check"):
         defects.plant(_arrays(), "nope", [0])
+
+
+def test_audit_real_model_findings_follow_their_rules():
+    from drpo_analysis.claims import empirical as emp
+    ev = emp.Evidence()
+    assert ev.real is not None, "paper_repro/real_model/mismatch.json is committed"
+    share = [f for f in emp.rare_token_share(ev) if f.source == "real model"][0]
+    shares = [p["share_mu_le_0.01"] for p in ev.real["precisions"].values()]
+    inside = [0.039 <= x <= 0.156 for x in shares]
+    assert share.verdict == ("reproduced" if all(inside) else "not reproduced" if not any(inside) else "inconclusive")
+    fig2 = [f for f in emp.fig2_ratio_volatile(ev) if f.source == "real model"][0]
+    assert fig2.verdict in emp.EMPIRICAL_VERDICTS and "mismatch.json" in fig2.pointer

@@ -88,3 +88,15 @@ def test_fp32_inference_scores_identically_and_bf16_does_not():
         else:
             assert d.max() > 1e-3 and out["exact_tv"][m].mean() > 1e-4
         assert np.all(out["exact_kl"][m] >= 0) and np.all(out["exact_tv"][m] <= 1)
+
+
+@pytest.mark.parametrize("argv", [["--batch", "6", "--group", "4"], ["--tokens", "0"], ["--top-p", "1.5"],
+                                  ["--precision", "fp4"]])
+def test_rollouts_usage_errors_exit_2(argv, capsys, tmp_path):
+    from drpo_analysis.cli import main
+    with pytest.raises(SystemExit) as e:
+        code = main(["rollouts", "--out", str(tmp_path), *argv])
+        raise SystemExit(code)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "Traceback" not in "\n".join(err)

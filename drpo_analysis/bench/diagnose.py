@@ -53,7 +53,8 @@ def _block(col: str, b: int, seed: int) -> np.ndarray:
     mu = np.take_along_axis(top, pick[..., None], -1)[..., 0].clip(1e-8, 1)
     noise = rng.normal(0, 0.05, size=(b, T)) + rng.normal(0, 0.5, size=(b, T)) * (rng.random((b, T)) < 0.01)
     lmu = np.log(mu)
-    lpi = np.minimum(lmu + noise, 0.0)
+    lpi = lmu + noise
+    lpi = np.where(lpi > 0, lmu - np.abs(noise), lpi)          # keep log π < 0 (reflect, no clipping to 0.0)
     lengths = rng.integers(T // 4, T + 1, size=b)
     mask = np.arange(T)[None, :] < lengths[:, None]
     ids = np.argsort(rng.random((b, T, K)), -1)
@@ -71,7 +72,8 @@ def _block(col: str, b: int, seed: int) -> np.ndarray:
         return ids
     if col == "rollout_topk_log_probs":
         return np.log(top)
-    return np.minimum(np.log(top) + rng.normal(0, 0.05, size=top.shape), 0.0)
+    d = rng.normal(0, 0.05, size=top.shape)
+    return np.where(np.log(top) + d > 0, np.log(top) - np.abs(d), np.log(top) + d)
 
 
 def _read_only(path):

@@ -148,7 +148,14 @@ def _iter_pt(path, names, rows):
     try:
         data = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     except RuntimeError:   # legacy (non-zip) serialisation cannot be memory-mapped
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a format problem here
+            raise RolloutFormatError(f"{path}: not a dict of tensors loadable with weights_only=True "
+                                     f"({type(exc).__name__}); save `{{name: tensor}}` with torch.save") from None
+    except Exception as exc:  # noqa: BLE001
+        raise RolloutFormatError(f"{path}: not a dict of tensors loadable with weights_only=True "
+                                 f"({type(exc).__name__}); save `{{name: tensor}}` with torch.save") from None
     if hasattr(data, "batch"):   # a verl DataProto
         data = dict(data.batch.items())
     if not isinstance(data, Mapping):
@@ -164,6 +171,8 @@ def _iter_pt(path, names, rows):
 
 def _to_numpy(t):
     import torch
+    if not isinstance(t, torch.Tensor):
+        return np.asarray(t)
     if t.dtype == torch.bfloat16 or t.dtype == torch.float16:
         t = t.float()
     return t.numpy()

@@ -39,8 +39,8 @@ def token_columns(block: dict, ok: np.ndarray) -> dict[str, np.ndarray]:
     out["binary_kl"] = divergences.binary_kl_log(lmu, lpi)
     cols = topk_extras(block, ok)
     if cols is not None:
-        # −inf − −inf in the discarded branch of 0·log 0 warns; topk_divergence masks it out
-        with np.errstate(invalid="ignore"):
+        # −inf − −inf and log 0 in the discarded branches of 0·log 0 warn; topk_divergence masks them out
+        with np.errstate(invalid="ignore", divide="ignore"):
             out["topk_kl"] = divergences.topk_divergence(cols["topk_logp_mu"], cols["topk_logp"], "kl", check=False)
         out["topk_tv"] = divergences.topk_divergence(cols["topk_logp_mu"], cols["topk_logp"], "tv", check=False)
     return out

@@ -125,7 +125,10 @@ class WhatIf:
         self.mass += np.bincount(flat, weights=g, minlength=cells).reshape(self.tokens.shape)
         self.lost += np.bincount(flat, weights=lost, minlength=cells).reshape(self.tokens.shape)
         score = lost + np.where(w < 0, g * -w, 0.0)
-        top = np.argpartition(score, -WORST)[-WORST:] if score.size > WORST else np.arange(score.size)
+        # candidates above the current 5th-worst only (most tokens lose nothing), then a partial sort
+        top = np.flatnonzero(score > (self.worst[0][0] if len(self.worst) == WORST else 0.0))
+        if top.size > WORST:
+            top = top[np.argpartition(score[top], -WORST)[-WORST:]]
         for i in top:
             if score[i] > 0:
                 item = (float(score[i]), int(row[i]), int(pos[i]), int(tok["token"][i]) if "token" in tok else -1,
