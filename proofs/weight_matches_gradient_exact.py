@@ -16,7 +16,7 @@ from drpo_analysis.claims import proving
 ID = "weight_matches_gradient_exact"
 STATEMENT = ("For all 19 methods, the derived weight w satisfies ∂J/∂ℓ = Â (π/μ) w exactly "
              "(gradient in log space, weight in probability space) at exact rational points.")
-SOURCE = "issue 2 §2-3; DRPO (arXiv 2606.09821) Table 1 convention"
+SOURCE = "docs/methods.md#the-gradient-weight; DRPO (arXiv 2606.09821) Table 1 convention"
 N_POINTS = 16
 METHOD = f"exact rational enumeration ({N_POINTS} random rational points × 2 parameter sets per method)"
 ALT_PARAMS = {"delta": "3/20", "eps": "1/5", "beta": "1", "clip_max": "3/2", "clip_min": "1/2",
@@ -58,16 +58,16 @@ def residual_at(name, params):
 def _extras(name, rng):
     import sympy as sp
 
-    from drpo_analysis.core import methods, symbolic as S
+    from drpo_analysis.core import methods
 
     out = {}
-    for k in S.extra_symbols(methods.get(name)):
-        if k == "seq_log_ratio":
-            out[k] = sp.Rational(rng.randint(-9, 9), 10**4)
-        elif k == "seq_len":
-            out[k] = sp.Integer(rng.randint(1, 64))
-        else:  # Top-K divergence value
-            out[k] = sp.Rational(rng.randint(0, 30), 100)
+    for q in methods.get(name).arguments:   # exact values in each quantity's admissible range
+        if q.low is not None and q.low >= 1:      # a count (|y|)
+            out[q.name] = sp.Integer(rng.randint(1, 64))
+        elif q.low is not None:                   # a divergence (Top-K), ≥ 0
+            out[q.name] = sp.Rational(rng.randint(0, 30), 100)
+        else:                                     # a log-ratio (GSPO's L)
+            out[q.name] = sp.Rational(rng.randint(-9, 9), 10**4)
     return out
 
 

@@ -97,7 +97,7 @@ def precision_scatter(mismatch: str, *, task="add", task_size=2, prompts=512, se
 
     from drpo_analysis.rl import trainer
     from drpo_analysis.rl.model import ModelConfig
-    from drpo_analysis.rl.rollout import Mismatch, Sampler
+    from drpo_analysis.rl.rollout import MISMATCH, Sampler
 
     cfg = trainer.RLConfig(task=task, task_size=task_size, mismatch=mismatch, seed=seed,
                            warm_target_acc=warm_target_acc, model=model or ModelConfig()).validate()
@@ -105,7 +105,7 @@ def precision_scatter(mismatch: str, *, task="add", task_size=2, prompts=512, se
     run = trainer.Run(cfg, Path(root) / "precision-unused", root=root, progress=False)
     run._build()
     policy, t = run.policy.eval(), run.task
-    sampler = Sampler(cfg.model, Mismatch.parse(mismatch), seed=seed)
+    sampler = Sampler(cfg.model, MISMATCH.parse(mismatch), seed=seed)
     sampler.load(policy.state_dict())
     p, _ = t.sample(np.random.default_rng(seed + 123), prompts)
     ro = sampler.sample(torch.as_tensor(p), t.answer_len, torch.Generator().manual_seed(seed))

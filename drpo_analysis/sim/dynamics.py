@@ -11,7 +11,7 @@ The model (a tabular caricature of LLM RL with a verifiable reward):
   group-centred advantage (:func:`advantages.group_advantages`, ``G`` responses per prompt), so
   correct tokens in failed responses are pushed down, as in LLM RL with outcome rewards.
 * Rollouts are sampled from the behaviour policy μ: the parameters of ``staleness`` rollouts ago
-  passed through a :class:`vocab.Mismatch` (bf16 / fp8 rounding, logit noise, ...). Each rollout
+  passed through a :func:`vocab.apply_mismatch` (bf16 / fp8 rounding, logit noise, ...). Each rollout
   is followed by ``updates`` gradient steps on the same data (PPO-style epochs, so the later
   steps are off-policy).
 * ``shared_dim = d > 0`` replaces the per-context logits by shared parameters
@@ -49,8 +49,9 @@ import numpy as np
 from drpo_analysis.core import validate, advantages, losses_np, methods
 from drpo_analysis.core.methods.spec import TOPK, MethodSpec  # noqa: F401 (re-exported)
 from drpo_analysis.core.divergences import topk_columns, topk_ids
+from drpo_analysis.core.methods.base import BatchInputs, build_extras
 from drpo_analysis.util.stats import bootstrap_ci
-from drpo_analysis.sim.vocab import Mismatch, Vocabulary, context_logits
+from drpo_analysis.sim.vocab import MISMATCH, Vocabulary, apply_mismatch, context_logits
 
 METRICS = ("reward", "reward_pi", "shift_mean", "shift_max", "tv", "entropy", "masked",
            "attenuated", "collapsed")
@@ -74,7 +75,7 @@ class DynamicsSettings:
     updates: int = 4
     lr: float = 2.0
     staleness: int = 0
-    mismatch: str = "noise:0.3"
+    mismatch: str = "noise=0.3"
     shared_dim: int = 0
     std_normalize: bool = False
     seed: int = 0
@@ -99,7 +100,7 @@ class DynamicsSettings:
             raise ValueError(f"n_correct must be < V/2 = {self.vocab.V // 2}, got {self.n_correct}")
         validate.real_scalar("hard_frac", self.hard_frac, low=0.0, high=1.0)
         validate.real_scalar("lr", self.lr, low=0.0, low_open=True)
-        Mismatch.parse(self.mismatch)
+        MISMATCH.parse(self.mismatch)
         n = len(self.methods) * self.seeds * self.prompts * self.length * self.vocab.V
         if n > MAX_ELEMENTS:
             raise ValueError(f"methods × seeds × prompts × length × V = {n} logits exceeds "
@@ -163,32 +164,34 @@ def token_gradients(specs, ell, ell_mu, adv, extras=None) -> np.ndarray:
 
 def method_extras(spec: MethodSpec, ell, ell_mu, length: int, lp=None, topk_mu=None, top=None,
                   tok=None) -> dict | None:
-    """The extra inputs of ``spec``'s method for one method's tokens (``None`` if it needs none).
+    """The extra inputs of ``spec``'s method for one method's tokens (``None`` if it needs none),
+    each from the registry's own builder (:func:`~drpo_analysis.core.methods.base.build_extras`).
 
-    ell, ell_mu: [S, C, G] sampled-token log-probabilities, contexts ``C = P·L`` prompt-major.
-    GSPO (arXiv 2507.18071 eq. 5/13): ``seq_log_ratio`` = mean over each response's ``L`` tokens
-    of ``ℓ − ℓ_μ`` (a response is prompt p, group member g, positions t = 0..L−1), broadcast per
-    token, and ``seq_len = L``. Top-K DPPO (§4.2): ``topk_logp_mu`` = ``topk_mu`` (the μ columns,
-    fixed per rollout) and ``topk_logp`` = the same tokens (``top`` [S·C, K] ids, ``tok``
-    [S, C, G] sampled) read from the current log π ``lp`` [S, C, V]; both [S, C, G, K+1].
+    ell, ell_mu: [S, C, G] sampled-token log-probabilities, contexts ``C = P·L`` prompt-major; a
+    response is prompt p, group member g, positions t = 0..L−1, all valid. Top-K DPPO (§4.2):
+    the μ columns ``topk_mu`` are fixed per rollout, the π columns are the same tokens (``top``
+    [S·C, K] ids, ``tok`` [S, C, G] sampled) read from the current log π ``lp`` [S, C, V]; both
+    [S, C, G, K+1].
     """
-    names = spec.extras
-    if not names:
+    m = methods.get(spec.name)
+    if not m.extras:
         return None
-    out = {}
-    if "seq_log_ratio" in names:
-        S, C, G = ell.shape
-        d = (ell - ell_mu).reshape(S, C // length, length, G)             # [S, P, L, G]
-        L = np.broadcast_to(d.mean(2, keepdims=True), d.shape).reshape(S, C, G)
-        out["seq_log_ratio"] = L
-    if "seq_len" in names:
-        out["seq_len"] = np.full(ell.shape, float(length))
-    if "topk_logp" in names:
-        S, C, G = tok.shape
-        V = lp.shape[-1]
-        out["topk_logp_mu"] = topk_mu
-        out["topk_logp"] = topk_columns(lp.reshape(-1, V), top, tok.reshape(-1, G)).reshape(topk_mu.shape)
-    return out
+    S, C, G = ell.shape
+
+    def rows(a):   # [S, C, G, ...] → [S·P·G, L, ...], one row per response
+        a = a.reshape(S, C // length, length, G, *a.shape[3:])
+        return np.moveaxis(a, 2, 3).reshape(-1, length, *a.shape[4:])
+
+    def back(a):   # the inverse of rows
+        a = a.reshape(S, C // length, G, length, *a.shape[2:])
+        return np.moveaxis(a, 3, 2).reshape(S, C, G, *a.shape[4:])
+
+    topk = "topk_logp" in m.batch_fields
+    topk_pi = topk_columns(lp.reshape(-1, lp.shape[-1]), top, tok.reshape(-1, G)).reshape(topk_mu.shape) \
+        if topk else None
+    batch = BatchInputs(rows(ell), rows(ell_mu), np.ones((S * C * G // length, length), bool),
+                        rows(topk_mu) if topk else None, rows(topk_pi) if topk else None)
+    return {k: back(v) for k, v in build_extras(m, batch).items()}
 
 
 def logit_gradient(g: np.ndarray, pi: np.ndarray, tok: np.ndarray, out: np.ndarray | None = None):
@@ -213,7 +216,7 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
 
     s = settings
     specs = [MethodSpec.parse(m) for m in s.methods]
-    mm = Mismatch.parse(s.mismatch)
+    mm = MISMATCH.parse(s.mismatch)
     M, S, P, L, G, V, C = len(specs), s.seeds, s.prompts, s.length, s.group, s.vocab.V, s.contexts
     rng = np.random.default_rng(s.seed)
     z0, correct = _task(s, rng)
@@ -226,7 +229,7 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         E_t = np.ascontiguousarray(E.transpose(0, 2, 1))                # [S, d, C]
         theta = np.zeros((M, S, s.shared_dim, V), np.float32)
     lag = [z.copy() for _ in range(s.staleness)]                       # snapshots, oldest first
-    # Work buffers, allocated once (large temporaries inside the loop cost 2.5-3x, DESIGN.md).
+    # Work buffers, allocated once (large temporaries inside the loop cost 2.5-3x, docs/design.md#performance).
     zmu, lmu, mu_p, lp, pi, tmp = (np.empty((M, S, C, V), np.float32) for _ in range(6))
     cdf = np.empty((M * S * C, V), np.float64)
     hist = {k: np.zeros((s.steps, M, S)) for k in METRICS}
@@ -241,7 +244,7 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         state = noise_rng.bit_generator.state
         for i in range(M):   # the same mismatch noise for every method (common random numbers)
             noise_rng.bit_generator.state = state
-            mm.apply(behaviour[i].reshape(-1, V), zmu[i].reshape(-1, V), noise_rng)
+            apply_mismatch(mm, behaviour[i].reshape(-1, V), zmu[i].reshape(-1, V), noise_rng)
         if lag:   # this rollout's parameters become the behaviour `staleness` rollouts later
             oldest = lag.pop(0)
             np.copyto(oldest, z)

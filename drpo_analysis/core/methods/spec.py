@@ -23,17 +23,13 @@ class MethodSpec:
     params: tuple[tuple[str, float], ...] = ()
     k: int | None = None   # K of top-K(μ), Top-K methods only
 
-    @property
-    def extras(self) -> frozenset[str]:
-        return frozenset(e.name for e in methods.get(self.name).extras)
-
     @classmethod
     def parse(cls, spec: str) -> "MethodSpec":
         if not isinstance(spec, str) or not spec:
             raise TypeError(f"method must be a string like 'drpo' or 'drpo:delta=0.2', got {spec!r}")
         name, _, rest = spec.partition(":")
         m = methods.get(name)
-        topk = "topk_logp" in {e.name for e in m.extras}
+        topk = "topk_logp" in m.batch_fields
         k = TOPK if topk else None
         kv = {}
         for item in filter(None, rest.split(",")):
