@@ -25,55 +25,48 @@ from drpo_analysis.bench import timing as bench
 
 T = 512
 K = 4
+ROWS = 1024
 
 
-def write_synthetic(path: Path, tokens: int, seed: int = 0) -> Path:
-    """A rollout file of ``tokens`` positions, written block by block (bounded memory)."""
+def write_synthetic(path: Path, tokens: int, seed: int = 0, *, distinct: int = 2) -> Path:
+    """A rollout file of ``tokens`` positions (``tokens // 512`` responses), written member by
+    member in blocks of 1,024 responses; ``distinct`` different blocks are generated and repeated
+    (generation, not the file, is the slow part; the diagnosis does not cache anything)."""
     import zipfile
     B = tokens // T
     cols = {"old_log_probs": np.float32, "rollout_log_probs": np.float32, "response_mask": np.int8,
             "advantages": np.float32, "responses": np.int32, "rollout_topk_ids": np.int32,
             "rollout_topk_log_probs": np.float32, "old_topk_log_probs": np.float32}
-    shapes = {c: (B, T, K) if "topk" in c else (B, T) for c in cols}
+    blocks = [_block(min(ROWS, B), seed * 7919 + i) for i in range(min(distinct, -(-B // ROWS)))]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         for c, dt in cols.items():
+            shape = (B, T, K) if "topk" in c else (B, T)
             with zf.open(f"{c}.npy", "w", force_zip64=True) as fh:
                 np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(dt)),
-                                                          "fortran_order": False, "shape": shapes[c]})
-                for b0 in range(0, B, 1024):
-                    fh.write(np.ascontiguousarray(_block(c, min(1024, B - b0), seed * 7919 + b0)).astype(dt).tobytes())
+                                                          "fortran_order": False, "shape": shape})
+                for j, b0 in enumerate(range(0, B, ROWS)):
+                    fh.write(np.ascontiguousarray(blocks[j % len(blocks)][c][:min(ROWS, B - b0)], dtype=dt).tobytes())
     return path
 
 
-def _block(col: str, b: int, seed: int) -> np.ndarray:
-    """Column ``col`` of a block of ``b`` responses; every column of a block shares ``seed``."""
+def _block(b: int, seed: int) -> dict[str, np.ndarray]:
+    """Every column of ``b`` responses: top-K(μ) from Dirichlet(0.3) masses, the sampled token one
+    of them, log π = log μ + N(0, 0.05²) with 1 % outliers N(0, 0.5²) (reflected below 0)."""
     rng = np.random.default_rng(seed)
     top = np.sort(rng.dirichlet(np.full(K + 1, 0.3), size=(b, T)), -1)[..., ::-1][..., :K]      # [b, T, K]
     pick = rng.integers(0, K, size=(b, T))
-    mu = np.take_along_axis(top, pick[..., None], -1)[..., 0].clip(1e-8, 1)
+    lmu = np.log(np.take_along_axis(top, pick[..., None], -1)[..., 0].clip(1e-8, 1))
     noise = rng.normal(0, 0.05, size=(b, T)) + rng.normal(0, 0.5, size=(b, T)) * (rng.random((b, T)) < 0.01)
-    lmu = np.log(mu)
     lpi = lmu + noise
-    lpi = np.where(lpi > 0, lmu - np.abs(noise), lpi)          # keep log π < 0 (reflect, no clipping to 0.0)
-    lengths = rng.integers(T // 4, T + 1, size=b)
-    mask = np.arange(T)[None, :] < lengths[:, None]
+    lpi = np.where(lpi > 0, lmu - np.abs(noise), lpi)
+    mask = np.arange(T)[None, :] < rng.integers(T // 4, T + 1, size=b)[:, None]
     ids = np.argsort(rng.random((b, T, K)), -1)
-    if col == "old_log_probs":
-        return np.where(mask, lpi, 0.0)
-    if col == "rollout_log_probs":
-        return np.where(mask, lmu, 0.0)
-    if col == "response_mask":
-        return mask
-    if col == "advantages":
-        return rng.normal(size=(b, 1)) * mask
-    if col == "responses":
-        return np.take_along_axis(ids, pick[..., None], -1)[..., 0]
-    if col == "rollout_topk_ids":
-        return ids
-    if col == "rollout_topk_log_probs":
-        return np.log(top)
     d = rng.normal(0, 0.05, size=top.shape)
-    return np.where(np.log(top) + d > 0, np.log(top) - np.abs(d), np.log(top) + d)
+    ltop = np.log(top)
+    return {"old_log_probs": np.where(mask, lpi, 0.0), "rollout_log_probs": np.where(mask, lmu, 0.0),
+            "response_mask": mask, "advantages": rng.normal(size=(b, 1)) * mask,
+            "responses": np.take_along_axis(ids, pick[..., None], -1)[..., 0], "rollout_topk_ids": ids,
+            "rollout_topk_log_probs": ltop, "old_topk_log_probs": np.where(ltop + d > 0, ltop - np.abs(d), ltop + d)}
 
 
 def _read_only(path):

@@ -46,22 +46,27 @@ def token_columns(block: dict, ok: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def topk_extras(block: dict, ok: np.ndarray) -> dict | None:
-    """Top-K columns [N, K+1] of top-K(μ) ∪ {sampled}: the logged top-K, then the sampled token
-    with −inf when it is already among them (DPPO §4.2; as ``core.divergences.topk_columns``)."""
+def topk_block(block: dict) -> dict | None:
+    """Top-K columns [b, T, K+1] of top-K(μ) ∪ {sampled}: the logged top-K, then the sampled token
+    with −inf when it is already among them (DPPO §4.2; as ``core.divergences.topk_columns``).
+    None when the file lacks the columns."""
     need = ("rollout_topk_ids", "rollout_topk_log_probs", "old_topk_log_probs", "responses")
     if not all(c in block for c in need):
         return None
-    ids = np.asarray(block["rollout_topk_ids"])[ok]                                  # [N, K]
-    tok = np.asarray(block["responses"])[ok]                                         # [N]
-    inside = (ids == tok[:, None]).any(1)
-    lmu = np.asarray(block["rollout_log_probs"], np.float64)[ok]
-    lpi = np.asarray(block["old_log_probs"], np.float64)[ok]
-    neg = np.full_like(lmu, -np.inf)
-    return {"topk_logp_mu": np.concatenate([np.asarray(block["rollout_topk_log_probs"], np.float64)[ok],
-                                            np.where(inside, neg, lmu)[:, None]], 1),
-            "topk_logp": np.concatenate([np.asarray(block["old_topk_log_probs"], np.float64)[ok],
-                                         np.where(inside, neg, lpi)[:, None]], 1)}
+    ids = np.asarray(block["rollout_topk_ids"])                                       # [b, T, K]
+    inside = (ids == np.asarray(block["responses"])[..., None]).any(-1)                 # [b, T]
+    out = {}
+    for name, col, sampled in (("topk_logp_mu", "rollout_topk_log_probs", "rollout_log_probs"),
+                               ("topk_logp", "old_topk_log_probs", "old_log_probs")):
+        s = np.where(inside, -np.inf, np.asarray(block[sampled], np.float64))
+        out[name] = np.concatenate([np.asarray(block[col], np.float64), s[..., None]], -1)
+    return out
+
+
+def topk_extras(block: dict, ok: np.ndarray) -> dict | None:
+    """:func:`topk_block` at the tokens selected by ``ok``: [N, K+1] each."""
+    cols = topk_block(block)
+    return None if cols is None else {k: v[ok] for k, v in cols.items()}
 
 
 class Mismatch:

@@ -13,6 +13,8 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from drpo_analysis.core.methods import sequence_ratio
+from drpo_analysis.core.methods.base import BatchInputs, build_extras
 from drpo_analysis.diagnose import io, lint, mismatch, whatif
 from drpo_analysis.util import stats
 
@@ -28,23 +30,31 @@ def _valid(block: dict) -> np.ndarray:
 
 
 def token_inputs(block: dict, ok: np.ndarray, cols: dict) -> dict:
-    """The per-token inputs of the what-if [N]: ℓ, ℓ_μ, Â, sequence sums/means of log r, |y|."""
-    lmu = np.asarray(block["rollout_log_probs"], np.float64)
-    lpi = np.asarray(block["old_log_probs"], np.float64)
-    d = np.where(ok, lpi - lmu, 0.0)                                                  # [b, T]
-    n = ok.sum(1, keepdims=True)                                                      # [b, 1]
-    seq_sum = np.broadcast_to(d.sum(1, keepdims=True), d.shape)
-    seq_mean = seq_sum / np.maximum(n, 1)
+    """The per-token inputs of the what-if [N]: ℓ, ℓ_μ, Â, μ bucket, sequence sum/mean of log r,
+    and ``extras(method)``: the method's extra inputs built by the registry's builders
+    (``core.methods.base.build_extras``) from the block's [b, T] arrays, cached per method."""
+    lmu = np.where(ok, np.asarray(block["rollout_log_probs"], np.float64), 0.0)       # [b, T]
+    lpi = np.where(ok, np.asarray(block["old_log_probs"], np.float64), 0.0)           # [b, T]
+    topk = mismatch.topk_block(block)                                                  # [b, T, K+1] or None
+    batch = BatchInputs(logp=lpi, logp_mu=lmu, mask=ok, **(topk or {}))
+    seq_mean = sequence_ratio.build_seq_log_ratio(np, batch)        # GSPO's L = mean_t log r, [b, T]
+    seq_sum = seq_mean * sequence_ratio.build_seq_len(np, batch)    # Σ_t log r (sequence IS), [b, T]
     tok = {"ell": lpi[ok], "ell_mu": lmu[ok], "seq_sum": seq_sum[ok], "seq_mean": seq_mean[ok],
-           "bucket": stats.mu_bucket(cols["mu"]),
-           "seq_len": np.broadcast_to(n, d.shape)[ok].astype(np.float64)}
+           "bucket": stats.mu_bucket(cols["mu"])}
     if "advantages" in block:
         tok["adv"] = np.asarray(block["advantages"], np.float64)[ok]
     if "responses" in block:
         tok["token"] = np.asarray(block["responses"])[ok]
-    extras = mismatch.topk_extras(block, ok)
-    if extras is not None:
-        tok.update(extras)
+    cache: dict[str, dict | None] = {}
+
+    def extras(method):
+        if method.name not in cache:
+            if any(getattr(batch, f) is None for f in method.batch_fields):
+                cache[method.name] = None
+            else:
+                cache[method.name] = {k: v[ok] for k, v in build_extras(method, batch).items()}
+        return cache[method.name]
+    tok["extras"] = extras
     return tok
 
 

@@ -103,7 +103,8 @@ class WhatIf:
 
     def update(self, tok: dict, row: np.ndarray, pos: np.ndarray) -> None:
         """tok: per-token columns [N] (``ell``, ``ell_mu``, ``adv``, ``seq_sum``, ``seq_mean``,
-        ``seq_len``, optional ``topk_logp_mu``/``topk_logp`` [N, K+1], ``token``); row/pos [N]."""
+        ``bucket``, optional ``token``) and ``extras``: method → its extra inputs at these tokens
+        (None when the file lacks what they are built from); row/pos [N]."""
         w = self.weight(tok)
         if w is None:
             return
@@ -145,20 +146,16 @@ class WhatIf:
             with np.errstate(over="ignore", invalid="ignore"):
                 return sp.correction.factor(lr, tok["seq_sum"], tok["seq_mean"], sp.params) / np.exp(np.minimum(lr, 50.0))
         m = methods.get(sp.method.name)
-        extras = {}
-        for e in m.extras:
-            if e.name == "seq_log_ratio":
-                extras[e.name] = tok["seq_mean"]
-            elif e.name == "seq_len":
-                extras[e.name] = tok["seq_len"]
-            elif e.name in tok:
-                extras[e.name] = tok[e.name]
-            else:
-                self.skipped = "needs top-K columns (rollout_topk_ids, rollout_topk_log_probs, old_topk_log_probs, responses)"
+        extras = None
+        if m.extras:
+            extras = tok["extras"](m)       # built by the registry's own builders (run.token_inputs)
+            if extras is None:
+                self.skipped = ("needs top-K columns (rollout_topk_ids, rollout_topk_log_probs, "
+                                "old_topk_log_probs, responses)")
                 return None
         with np.errstate(all="ignore"):
             return losses_np.gradient_weight(m, tok["ell"], tok["ell_mu"], tok["adv"], params=sp.params,
-                                             extras=extras or None)
+                                             extras=extras)
 
     def merge(self, other: "WhatIf") -> None:
         """Add another accumulator of the same spec (per-file → whole run)."""

@@ -84,7 +84,7 @@ def figures(payload: dict) -> dict:
 
     plotting.style()
     figs = {}
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
     plotting.bucket_bars(payload["buckets"], ["mean_abs_diff"], labels=["mean |π − μ|"], ax=axes[0],
                          ylabel="mean |π − μ|", title="probability shift by μ bucket")
     axes[0].set_yscale("log")
@@ -94,7 +94,7 @@ def figures(payload: dict) -> dict:
     live = [w for w in payload["whatif"] if not w.get("skipped") and w["tokens"]]
     if live:
         labels = [b["bucket"] for b in live[0]["buckets"] if b["sign"] == "pos"]
-        fig, axes = plt.subplots(1, 2, figsize=(11, 0.35 * len(live) + 1.8))
+        fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(live) + 1.8), layout="constrained")
         for ax, sign in zip(axes, ("pos", "neg")):
             v = [[np.nan if b["share_zeroed"] is None else b["share_zeroed"] for b in w["buckets"] if b["sign"] == sign]
                  for w in live]
@@ -106,7 +106,7 @@ def figures(payload: dict) -> dict:
     pairs = [(a, e) for a, e in (("binary_tv", "exact_tv"), ("topk_tv", "exact_tv"), ("binary_kl", "exact_kl"),
                                  ("topk_kl", "exact_kl")) if f"mean_{a}" in b[0] and f"mean_{e}" in b[0]]
     if pairs:
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
         for ax, kind in zip(axes, ("tv", "kl")):
             keys = [f"mean_exact_{kind}"] + [f"mean_{a}" for a, e in pairs if e == f"exact_{kind}"]
             plotting.bucket_bars(b, keys, labels=[k[5:] for k in keys], ax=ax, ylabel="mean over tokens",
