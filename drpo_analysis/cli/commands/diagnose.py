@@ -81,9 +81,12 @@ def run(args) -> Result:
         if not Path(f).exists():
             raise UsageError(f"{f}: no such file")
     specs = args.method
-    try:
-        for s in specs or []:
+    for s in specs or []:
+        try:
             whatif.Spec.parse(s)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"--method {s}: {exc}") from None
+    try:
         payload = drun.diagnose(args.files, specs=specs, columns=columns, rows=args.rows,
                                 decode=_decoder(args.tokenizer), progress=args.progress)
     except io.RolloutFormatError as exc:
