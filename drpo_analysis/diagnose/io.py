@@ -26,6 +26,9 @@ OPTIONAL = ("advantages", "responses", "ref_log_prob", "rollout_topk_ids", "roll
             "old_topk_log_probs", "exact_tv", "exact_kl", "exact_kl_reverse")
 CANONICAL = REQUIRED + OPTIONAL
 FORMATS = (".pt", ".npz", ".parquet", ".jsonl")
+# Positions per block for the [B, T] formats: rows per block = min(rows, BLOCK_TOKENS // T), so a
+# block's arrays and per-token temporaries stay bounded however long the responses are.
+BLOCK_TOKENS = 1 << 19
 
 
 class RolloutFormatError(ValueError):
@@ -132,7 +135,9 @@ def _iter_npz(path, names, rows):
         if not streams:
             yield {}
             return
-        B = streams[next(iter(streams))][1][0] if streams[next(iter(streams))][1] else 0
+        shape0 = streams[next(iter(streams))][1]
+        B = shape0[0] if shape0 else 0
+        rows = _rows_for(rows, shape0)
         for b0 in range(0, B, rows):
             b = min(rows, B - b0)
             block = {}
@@ -164,9 +169,16 @@ def _iter_pt(path, names, rows):
     if not cols:
         yield {}
         return
-    B = len(next(iter(cols.values())))
+    first = next(iter(cols.values()))
+    B = len(first)
+    rows = _rows_for(rows, tuple(first.shape))
     for b0 in range(0, B, rows):
         yield {c: _to_numpy(v[b0:b0 + rows]) for c, v in cols.items()}
+
+
+def _rows_for(rows: int, shape: tuple) -> int:
+    T = int(shape[1]) if len(shape) > 1 else 1
+    return max(1, min(rows, BLOCK_TOKENS // max(T, 1)))
 
 
 def _to_numpy(t):
@@ -249,6 +261,8 @@ def _pad_rows(cols: dict[str, list]) -> dict[str, np.ndarray]:
 
 
 def _from_json(x):
+    if x is None:          # a missing value (JSON null) is not a number: linted as non-finite
+        return np.nan
     if isinstance(x, str):
         return {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}.get(x, np.nan)
     return x
