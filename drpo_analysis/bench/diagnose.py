@@ -7,8 +7,8 @@
 * ``diagnose_rss``: peak resident memory of a child process running ``diagnose`` on that file,
   against a 1 GB budget; the 1M-token file's peak is in the detail (bounded: it must not grow
   with the file).
-* ``lm_scoring``: the fp32 scoring pass of one batch against a plain ``model(ids)`` forward pass
-  of the same batch (ratio = forward / scoring, target ≥ 1: at least as fast);
+* ``lm_scoring``: the fp32 scoring pass of one batch against a plain ``model(ids, attention_mask)``
+  forward pass of the same (left-padded) batch (ratio = forward / scoring, target ≥ 1: at least as fast);
 * ``lm_exact_divergences``: exact TV/KL/KL over the full vocabulary plus the top-K ids of the same
   batch against that forward pass (target ≥ 1: at most one more pass).
 """
@@ -125,13 +125,14 @@ def lm_scoring(*, quick: bool = False) -> list[bench.Measurement]:
     ids, attn = scoring.encode_prompts(lm.tokenizer, [t.prompt for t in tasks.make_tasks(B, seed=0)])
     resp = torch.randint(0, loading.VOCAB_SIZE, (B, Tn), generator=torch.Generator().manual_seed(0))
     full = torch.cat([ids, resp], 1)
+    full_attn = torch.cat([attn, torch.ones_like(resp)], 1)   # left-padded prompts need their mask
     lmu = scoring.score(lm.model, ids, attn, resp, 1.0)     # stands in for the sampler's log μ [B, T, V]
     V = lmu.shape[-1]
     lpi = lmu.clone()
 
     def forward():
         with torch.no_grad():
-            lm.model(input_ids=full)
+            lm.model(input_ids=full, attention_mask=full_attn)
 
     def divergences():
         scoring.exact_divergences(lmu.reshape(-1, V), lpi.reshape(-1, V))
@@ -143,7 +144,8 @@ def lm_scoring(*, quick: bool = False) -> list[bench.Measurement]:
     shape = f"batch {B} x ({ids.shape[1]} prompt + {Tn} response) tokens, CPU time"
     return [bench.measure("lm_scoring", t_score, "s", t_fwd, ">= 1.0", higher_is_better=False,
                           detail=f"the fp32 scoring pass (log π of the response positions) against a plain "
-                                 f"model(ids) forward of the same batch ({t_fwd:.2f} s); {shape}"),
+                                 f"model(ids, attention_mask) forward of the same left-padded batch "
+                                 f"({t_fwd:.2f} s); {shape}"),
             bench.measure("lm_exact_divergences", t_div, "s", t_fwd, ">= 1.0", higher_is_better=False,
                           detail=f"exact TV/KL(μ‖π)/KL(π‖μ) over V={V} + top-20 ids against one plain forward "
                                  f"pass (target: at most one more pass); {shape}")]

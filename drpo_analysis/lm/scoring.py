@@ -166,7 +166,8 @@ def score(model, prompt_ids, attn, responses, temperature: float):
     with torch.no_grad():
         logits = model(input_ids=ids, attention_mask=full_attn, position_ids=_positions(full_attn),
                        logits_to_keep=T + 1).logits[:, :-1]                                  # [B, T, V]
-        return torch.log_softmax(logits.float() / temperature, dim=-1)
+        logits = logits.float()
+        return torch.log_softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)
 
 
 def exact_divergences(logp_mu, logp_pi, *, rows_per_chunk: int = 64) -> dict[str, np.ndarray]:
