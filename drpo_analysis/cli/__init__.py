@@ -18,8 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-COMMANDS = ("methods", "prove", "audit", "fuzz", "simulate", "rl", "rollouts", "diagnose", "repro", "figures", "bench",
-            "demo")
+COMMANDS = ("methods", "prove", "audit", "fuzz", "simulate", "rl", "lmrl", "rollouts", "diagnose", "repro", "figures",
+            "bench", "demo")
 
 
 @dataclass
