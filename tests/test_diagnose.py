@@ -185,3 +185,16 @@ def test_audit_real_model_findings_follow_their_rules():
     assert share.verdict == ("reproduced" if all(inside) else "not reproduced" if not any(inside) else "inconclusive")
     fig2 = [f for f in emp.fig2_ratio_volatile(ev) if f.source == "real model"][0]
     assert fig2.verdict in emp.EMPIRICAL_VERDICTS and "mismatch.json" in fig2.pointer
+
+
+def test_blocks_are_bounded_in_positions(monkeypatch, tmp_path):
+    """Long responses get fewer rows per block (memory bound), without changing the result."""
+    a = _arrays()
+    path = io.write(tmp_path / "x.npz", a)
+    T = a["response_mask"].shape[1]
+    monkeypatch.setattr(io, "BLOCK_TOKENS", 5 * T)
+    sizes = [b["response_mask"].shape[0] for b in io.iter_chunks(path, rows=1000)]
+    assert max(sizes) == 5 and sum(sizes) == len(a["response_mask"])
+    small = run.diagnose([path], specs=["ppo_clip"])
+    monkeypatch.undo()
+    assert small["totals"]["mean_k3"] == pytest.approx(run.diagnose([path], specs=["ppo_clip"])["totals"]["mean_k3"])
