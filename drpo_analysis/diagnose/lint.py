@@ -202,6 +202,7 @@ def _detail(check: str, n: int, note: dict) -> str:
         "nonfinite": f"{n} response(s) with NaN or infinite log-probs or advantages inside the mask",
         "shifted": f"{n} response(s) where rollout and trainer log-probs match one position apart, "
                    "not aligned (an off-by-one slice)",
-        "mask_mismatch": f"{n} response(s) whose response_mask disagrees with the logged log-probs "
-                         "(masked-in padding, holes over sampled tokens, or logged tokens past the mask)",
+        "mask_mismatch": f"{n} response(s) whose response_mask disagrees with the data (mask and log-prob "
+                         "lists of different lengths, padding inside the mask, sampled-looking tokens left "
+                         "out, or the end-of-sequence token cut off or inside the mask)",
     }[check]

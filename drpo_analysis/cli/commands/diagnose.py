@@ -31,7 +31,7 @@ memory); several files (one per step) give per-step trends.
   drpo-analysis diagnose rollouts.npz --method ppo_clip --method drpo:delta=0.2 --report report.html
   drpo-analysis diagnose rollouts.npz --tokenizer smollm2      # decode the worst offenders
 
-Exit code 1 when lint finds anything (and --strict-lint, the default), 0 otherwise.
+Exit code 1 when lint finds anything (0 with --no-fail-on-lint), 0 otherwise; 2 on bad usage.
 """
 
 
