@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from drpo_analysis.util import io  # noqa: E402
+
 # One colour per method family member, stable across every figure.
 PALETTE = {
     "pg_is": "#7f7f7f", "cispo": "#8c564b", "gpg": "#bcbd22",
@@ -43,11 +45,13 @@ def get_ax(ax=None, figsize=(4.2, 3.2)):
 
 
 def save(fig, path: str | Path) -> Path:
-    """Write ``fig`` as PNG (creating the folder) and close it."""
+    """Write ``fig`` as PNG atomically (creating the folder) and close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with io.atomic_open(path, "wb") as f:
+            fig.savefig(f, format="png", metadata={"Software": None})  # no version stamp: same bytes everywhere
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -36,26 +36,28 @@ STEPS = (
 )
 
 
+STEP_NAMES = tuple(argv[0] for _, argv in STEPS)
+
+
 def add_arguments(p):
-    p.add_argument("--skip", action="append", default=[], metavar="STEP",
-                   help="skip a step by its first word (methods, prove, audit, fuzz, simulate, figures)")
+    p.add_argument("--skip", action="append", default=[], metavar="STEP", choices=STEP_NAMES,
+                   help="skip a step by its first word (repeatable; default: none skipped)")
 
 
 def run(args) -> Result:
     from drpo_analysis.cli import build_parser
 
-    parser = build_parser()
-    available = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
+    available = set(build_parser(only="demo")._subparsers._group_actions[0].choices)  # noqa: SLF001
     rows, payload, texts = [], {}, []
     worst = 0
     for label, argv in STEPS:
-        if argv[0] in args.skip or label.split()[0] in args.skip:
+        if argv[0] in args.skip:
             rows.append({"step": label, "status": "skipped", "seconds": None})
             continue
         if argv[0] not in available:
             rows.append({"step": label, "status": "not available", "seconds": None})
             continue
-        step_args = parser.parse_args(argv + (["--json"] if args.json else []))
+        step_args = build_parser(only=argv[0]).parse_args(argv + (["--json"] if args.json else []))
         t0 = time.perf_counter()
         try:
             res = step_args._module.run(step_args)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
-from drpo_analysis.cli import Result, UsageError
+from drpo_analysis.cli import HelpFormatter, Result, UsageError
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "long-tailed vocabulary mismatch statistics and softmax-policy RL dynamics"
@@ -50,12 +49,12 @@ def _int(v):
 def add_arguments(p):
     sub = p.add_subparsers(dest="sim", metavar="SIMULATION")
     v = sub.add_parser("vocab", help="mismatch statistics of sampled tokens at full vocabulary size",
-                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION, formatter_class=HelpFormatter)
     d = sub.add_parser("dynamics", help="softmax-policy RL dynamics per method (and sweeps)",
-                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION, formatter_class=HelpFormatter)
     for q in (v, d):
         q.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                       help="print one JSON object on stdout")
+                       help="print one JSON object on stdout (default: off)")
         q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         q.add_argument("--out", default=None, help="also write the JSON result to this file "
                        "(dynamics --sweep: JSON lines, appended and resumed)")
@@ -95,13 +94,14 @@ def add_arguments(p):
 def run(args) -> Result:
     if args.sim is None:
         raise UsageError("choose a simulation: 'simulate vocab' or 'simulate dynamics' (see --help)")
+    if args.out:
+        io.writable_file(args.out)   # before any compute
     return _vocab(args) if args.sim == "vocab" else _dynamics(args)
 
 
 def _write(path, payload):
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(payload, indent=1, default=float))
+        io.write_json(path, payload, indent=1, default=float)
 
 
 def _vocab(args) -> Result:
