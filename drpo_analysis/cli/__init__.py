@@ -76,6 +76,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with errors on ONE line (no usage block); an unknown option lists the accepted ones."""
 
     def error(self, message):
+        message = message.replace("\r", "\\r").replace("\n", "\\n")   # stays one line whatever was typed
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
     def parse_args(self, args=None, namespace=None):

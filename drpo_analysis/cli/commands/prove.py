@@ -5,6 +5,7 @@ import time
 
 from drpo_analysis.cli import Result, UsageError
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "run the machine-checked claims in proofs/ (symbolic, exact rational, interval, numeric)"
@@ -40,6 +41,8 @@ def run(args) -> Result:
 
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    if args.dir is not None:
+        io.readable_dir(args.dir)
     try:
         claims = proving.discover(args.dir, args.ids or None)
     except ValueError as exc:
