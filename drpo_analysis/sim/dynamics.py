@@ -268,7 +268,7 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         E_t = np.ascontiguousarray(E.transpose(0, 2, 1))                # [S, d, C]
         theta = np.zeros((M, S, s.shared_dim, V), np.float32)
     lag = [z.copy() for _ in range(s.staleness)]                       # snapshots, oldest first
-    # Work buffers, allocated once (large temporaries inside the loop cost 2.5-3x, DESIGN.md).
+    # Work buffers, allocated once (large temporaries inside the loop cost 2.5-3x, docs/design.md#performance).
     zmu, lmu, mu_p, lp, pi, tmp = (np.empty((M, S, C, V), np.float32) for _ in range(6))
     cdf = np.empty((M * S * C, V), np.float64)
     hist = {k: np.zeros((s.steps, M, S)) for k in METRICS}
