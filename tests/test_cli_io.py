@@ -255,3 +255,34 @@ def test_every_option_shows_its_default():
     missing = [(" ".join(p), a.option_strings or a.dest) for p, a in _options(cli.build_parser())
                if "default" not in fmt._get_help_string(a).lower()]
     assert not missing
+
+
+# ---- unknown names -------------------------------------------------------------------------------
+UNKNOWN = [
+    (["demo", "--skip", "bogus"], "choose from 'methods', 'prove'"),
+    (["fuzz", "TARGET", "--method", "pg_is", "--option", "bogus=1"], "accepted: agg, compare_value"),
+    (["fuzz", "TARGET", "--method", "pg_is", "--check", "bogus"], "known: gradient, on_policy"),
+    (["rl", "--bogus", "1"], "accepted options: --adv-eps, --agg"),
+    (["rl", "--param", "bogus=1"], "accepted: ['delta']"),
+    (["simulate", "vocab", "--mismatch", "bf16+bogus"], "accepted: none | bf16 | fp16"),
+    (["simulate", "dynamics", "--sweep", "bogus=1"], "accepted: ['group', 'hard_frac'"),
+    (["simulate", "dynamics", "--method", "bogus"], "known: pg_is, cispo"),
+    (["figures", "bogus"], "available: ["),
+    (["audit", "bogus"], "known: "),
+    (["prove", "bogus"], "known: "),
+    (["methods", "bogus"], "known: pg_is"),
+    (["bench", "--only", "bogus"], "available: ['fuzz_examples_per_s'"),
+    (["repro", "--config-dir", "REPO_CONFIG", "--groups", "bogus", "--phase", "report"], "matrix.json has ["),
+]
+
+
+@pytest.mark.parametrize("argv, accepted", UNKNOWN, ids=[" ".join(a) for a, _ in UNKNOWN])
+def test_unknown_names_are_usage_errors_listing_what_is_accepted(argv, accepted, paths, capsys, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "loss.py"
+    target.write_text("def loss(logp, logp_mu, adv, mask, **kw):\n    return (adv * logp).sum()\n")
+    subst = {"TARGET": f"{target}:loss", "REPO_CONFIG": str(paths["REPO_CONFIG"])}
+    rc, _, err = run_cli([subst.get(a, a) for a in argv], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "bogus" in err and accepted in err, err
