@@ -1,5 +1,7 @@
 """Every command's files: one-line usage errors for bad paths, atomic writes, torn JSON lines,
-``rl --resume`` from the configuration recorded in the run folder."""
+``rl --resume`` from the configuration recorded in the run folder, unknown names, --help defaults.
+
+(``methods`` and ``bench`` take no path.)"""
 import json
 import warnings
 from pathlib import Path
@@ -54,6 +56,8 @@ BAD_PATHS = [
     (["fuzz", "MISSING", "--method", "pg_is"], "MISSING"),
     (["prove", "--dir", "MISSING"], "MISSING"),
     (["prove", "--dir", "FILE"], "FILE"),
+    (["demo", "--out", "PROC"], "PROC"),
+    (["demo", "--out", "FILE"], "FILE"),
     (["repro", "--config-dir", "MISSING"], "MISSING"),
     (["repro", "--config-dir", "DIR"], "DIR"),
     (["repro", "--config-dir", "REPO_CONFIG", "--phase", "report", "--results", "FILE"], "FILE"),
