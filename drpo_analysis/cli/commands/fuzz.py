@@ -67,7 +67,8 @@ def run(args) -> Result:
     if args.conformance:
         from drpo_analysis.fuzz import conformance
         io.writable_file(Path(args.out).with_suffix(".json"))
-        res = conformance.run(io.writable_file(args.out), seed=args.seed, examples=args.examples, progress=not args.json)
+        res = conformance.run(io.writable_file(args.out), seed=args.seed, examples=args.examples,
+                              progress=not args.json)
         return Result(res, conformance.summary_text(res), 0)
     if not args.target or not args.method:
         raise UsageError("give TARGET and --method (or --self-test / --conformance)")
