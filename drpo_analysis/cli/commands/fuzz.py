@@ -34,6 +34,11 @@ horizon=4096 (L_const of seq-mean-token-sum-norm). JSON: {"ok", "checks": [...],
 
 
 def add_arguments(p):
+    import inspect
+
+    from drpo_analysis.fuzz import runner
+
+    examples = inspect.signature(runner.fuzz).parameters["examples"].default
     p.add_argument("target", nargs="?", help="module:function, path.py:function, verl:MODE, trl:LOSS_TYPE, "
                                              "openrlhf:ppo|gspo")
     p.add_argument("--method", help="registered method the target implements (see `drpo-analysis methods`)")
@@ -44,7 +49,7 @@ def add_arguments(p):
                    help="adapter option, e.g. agg=seq-mean-token-mean, horizon=4096, clip_ratio_c=20")
     p.add_argument("--agg", help="aggregation mode of a plain target (default token-mean)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the drawn batches")
-    p.add_argument("--examples", type=int, default=24, help="batches per check (scaled per check)")
+    p.add_argument("--examples", type=int, default=examples, help="batches per check (scaled per check)")
     p.add_argument("--check", action="append", default=None, help="run only this check (repeatable)")
     p.add_argument("--self-test", action="store_true", help="mutation score over the built-in corpus")
     p.add_argument("--seeds", type=int, default=5, help="seeds for --self-test")

@@ -29,10 +29,12 @@ command. Exit code 1 if an asserted claim fails or any claim errors.
 
 
 def add_arguments(p):
+    from drpo_analysis.claims import proving
+
     p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (file stems in proofs/); default: all")
     p.add_argument("--list", action="store_true", help="list the claims without running them")
-    p.add_argument("--timeout", type=float, default=90.0, metavar="S",
-                   help="time limit per claim in seconds (default 90)")
+    p.add_argument("--timeout", type=float, default=proving.DEFAULT_TIMEOUT_S, metavar="S",
+                   help="time limit per claim in seconds (default: %(default)g)")
     p.add_argument("--dir", default=None, metavar="PATH", help="proofs directory (default: the checkout's)")
 
 
