@@ -93,6 +93,11 @@ def stubs(tmp_path):
         yield
 
 
+def test_every_command_is_covered():
+    assert {c.split()[0] for c in COMMANDS} == set(cli.COMMANDS), \
+        "a new command: add it to COMMANDS here (and stub its long computation in stubs())"
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_random_command_lines_exit_0_1_or_2(command, tmp_path, capsys):
     (tmp_path / "a_file").write_text("{}\n")

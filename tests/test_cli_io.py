@@ -78,6 +78,18 @@ def test_bad_paths_are_one_line_usage_errors(argv, named, paths, capsys, monkeyp
     assert paths["FILE"].read_bytes() == before and not (paths["DIR"] / "x").exists()
 
 
+def test_every_command_with_a_path_option_is_driven_above():
+    """A command that takes a path must have its bad-path cases in BAD_PATHS."""
+    import argparse
+
+    covered = {argv[0] for argv, _ in BAD_PATHS}
+    for name in cli.COMMANDS:
+        sub = next(a for a in cli.build_parser(only=name)._actions if isinstance(a, argparse._SubParsersAction))
+        flags = {f for _, a in _options(sub.choices[name]) for f in a.option_strings}
+        if flags & {"--out", "--dir", "--config-dir", "--results", "--report", "--runs-root"}:
+            assert name in covered, f"{name} takes a path but BAD_PATHS does not drive it"
+
+
 # ---- atomic writes ---------------------------------------------------------------------------------
 def test_atomic_write_replaces_whole_files_and_leaves_no_temporary(tmp_path):
     p = tmp_path / "deep" / "er" / "x.json"
