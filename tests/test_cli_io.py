@@ -96,6 +96,10 @@ def test_atomic_write_replaces_whole_files_and_leaves_no_temporary(tmp_path):
     io.write_json(p, {"a": 1})
     io.write_json(p, {"a": 2})
     assert json.loads(p.read_text()) == {"a": 2} and [q.name for q in p.parent.iterdir()] == ["x.json"]
+    assert p.stat().st_mode & 0o777 == 0o666 & ~io._UMASK   # as open() would create it, not 0600
+    p.chmod(0o640)
+    io.write_json(p, {"a": 2})
+    assert p.stat().st_mode & 0o777 == 0o640                # a replaced file keeps its mode
 
     class Boom(Exception):
         pass

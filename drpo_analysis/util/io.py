@@ -105,10 +105,13 @@ def ensure_dir(path) -> Path:
     return p
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    mask = os.umask(0)   # the only way to read it is to set it; done once, at import
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 @contextmanager
@@ -121,7 +124,7 @@ def atomic_open(path, mode: str = "w", **kw) -> Iterator[Any]:
     except OSError as exc:
         raise PathError(p, f"cannot write ({_reason(exc)})") from None
     try:
-        os.chmod(tmp, (p.stat().st_mode & 0o777) if p.exists() else 0o666 & ~_umask())
+        os.chmod(tmp, (p.stat().st_mode & 0o777) if p.exists() else 0o666 & ~_UMASK)
         with os.fdopen(fd, mode, **kw) as f:
             yield f
             f.flush()
