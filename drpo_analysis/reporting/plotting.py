@@ -55,7 +55,7 @@ def save(fig, path: str | Path) -> Path:
     path = Path(path)
     try:
         with io.atomic_open(path, "wb") as f:
-            fig.savefig(f, format="png", metadata={"Software": None})  # no version stamp: same bytes everywhere
+            fig.savefig(f, format="png", metadata={"Software": None})  # no matplotlib version in the file
     finally:
         plt.close(fig)
     return path
