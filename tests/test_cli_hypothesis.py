@@ -20,7 +20,7 @@ HOSTILE = ["", " ", "-1", "0", "1", "2", "3", "nan", "inf", "-inf", "1e308", "1e
            "/proc/x", "/dev/null", "/", "a=b", "=", "K=V=W", ":", "noise=-1", "bf16+noise=0.3", "noise:0.1",
            "drpo", "drpo:delta=-1", "pg_is", "lr=1,2", "mismatch=bf16,noise=1", "é", "--", "-", "mod:fn",
            "verl:vanilla", "trl:grpo", "agg=token-mean", "bogus=1", "x" * 300]
-COMMANDS = ["methods", "prove", "audit", "fuzz", "simulate vocab", "simulate dynamics", "rl", "repro",
+COMMANDS = ["methods", "prove", "audit", "fuzz", "simulate vocab", "simulate dynamics", "rl", "lmrl", "repro",
             "figures", "bench", "demo"]
 SMALL = {"simulate vocab": ["--V", "64", "--contexts", "2", "--samples", "2", "--topk", "3"],
          "simulate dynamics": ["--steps", "2", "--V", "32", "--prompts", "2", "--seeds", "1", "--group", "2",
@@ -57,8 +57,8 @@ def stubs(tmp_path):
     from drpo_analysis.claims import audit, proving
     from drpo_analysis.cli.commands import demo, figures
     from drpo_analysis.fuzz import conformance, mutants, runner
-    from drpo_analysis.reporting import rl_report
-    from drpo_analysis.rl import experiments, matrix, trainer
+    from drpo_analysis.reporting import lm_report, rl_report
+    from drpo_analysis.rl import experiments, lm_grpo, lm_study, matrix, trainer
     from drpo_analysis.util import io
 
     script = tmp_path / "make_nothing.py"
@@ -66,7 +66,7 @@ def stubs(tmp_path):
 
     def train(cfg, out, **kw):
         cfg.validate()
-        io.append_jsonl(f"{out}/metrics.jsonl", {"step": 0, "reward/mean": 0.0})
+        io.append_jsonl(f"{out}/metrics.jsonl", {"step": 0, "reward/mean": 0.0, "eval/greedy_acc": 0.0})
         return {"status": "ok", "step": 0, "warm_acc": 0.0, "out": str(out)}
 
     real_fuzz = runner.fuzz
@@ -84,6 +84,9 @@ def stubs(tmp_path):
         mp.setattr(runner, "fuzz", lambda target, examples=24, **kw: real_fuzz(
             target, examples=min(examples, 1), checks=["gradient"], **{k: v for k, v in kw.items() if k != "checks"}))
         mp.setattr(trainer, "run", train)
+        mp.setattr(lm_grpo, "run", lambda cfg, out, build, **kw: train(cfg, out) | {"step": 0})
+        mp.setattr(lm_study, "run_study", lambda cfg, arms, out, build, **kw: {"arms": {}, "complete": True, "mismatch": {}})
+        mp.setattr(lm_report, "write", lambda study, out, **kw: {"report": None})
         mp.setattr(matrix, "run_all", lambda specs, **kw: 0)
         mp.setattr(experiments, "run_precision", lambda specs, cfg, **kw: 0)
         mp.setattr(experiments, "choose_regime", lambda results, **kw: ({"lr": 1e-3}, None))

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 from drpo_analysis.util.io import PathError
 
-COMMANDS = ("methods", "prove", "audit", "fuzz", "simulate", "rl", "repro", "figures", "bench", "demo")
+COMMANDS = ("methods", "prove", "audit", "fuzz", "simulate", "rl", "lmrl", "repro", "figures", "bench", "demo")
 
 
 @dataclass

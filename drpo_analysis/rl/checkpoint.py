@@ -38,3 +38,9 @@ def restore_rng(state: dict, np_rng: np.random.Generator, generators: dict[str, 
         g.set_state(state["torch"][k])
     torch.set_rng_state(state["torch_global"])
     random.setstate(state["python"])
+
+
+def truncate_metrics(path, step: int) -> None:
+    """Keep only the JSONL metric lines of steps < ``step`` (those written before the checkpoint)."""
+    if Path(path).exists():   # a torn last line is reported and dropped (util.io.read_jsonl)
+        io.rewrite_jsonl(path, [r for r in io.read_jsonl(path) if r["step"] < step])

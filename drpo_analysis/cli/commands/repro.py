@@ -27,6 +27,7 @@ a killed run resumes from its checkpoint (runs/repro/<id>). Run it under nice in
   nohup nice drpo-analysis repro --workers 2 > repro.log 2>&1 &
   drpo-analysis repro --phase report          # rewrite the report from what has finished
   drpo-analysis repro --smoke                 # the whole pipeline on a tiny config (seconds)
+  drpo-analysis repro --backend ray --ray-address HEAD:6379   # runs as tasks on a Ray cluster
 
 A second, hand-given regime keeps its own results, report and figures:
 
@@ -41,7 +42,12 @@ PHASES = ("sweep", "matrix", "precision", "report")
 def add_arguments(p):
     p.add_argument("--phase", action="append", choices=PHASES, default=None,
                    help="run only these phases (repeatable; default: all, in order)")
-    p.add_argument("--workers", type=int, default=2, help="parallel run processes (default 2)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="parallel runs: local processes, or the CPUs of a private Ray cluster (default 2)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where runs execute: local processes (default) or Ray tasks (see --ray-address)")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to dispatch to (e.g. HEAD:6379; default: a private local Ray instance)")
     p.add_argument("--config-dir", default="paper_repro", help="folder with sweep.json and matrix.json")
     p.add_argument("--results", default=None, help="results folder (default CONFIG_DIR/results)")
     p.add_argument("--runs-root", default="runs", help="warm-start cache and run checkpoints")
@@ -96,10 +102,12 @@ def _parse_regime(text: str) -> dict:
 
 def run(args) -> Result:
     from drpo_analysis.reporting import rl_report as report
-    from drpo_analysis.rl import experiments, matrix
+    from drpo_analysis.rl import dispatch, experiments, matrix
 
     if args.workers < 1:
         raise UsageError("--workers must be >= 1")
+    if args.ray_address and args.backend != "ray":
+        raise UsageError("--ray-address needs --backend ray")
     sweep_cfg, matrix_cfg = _configs(args)
     results = args.results or (str(Path(args.runs_root) / "repro-smoke" / "results") if args.smoke
                                else str(Path(args.config_dir) / "results"))
@@ -122,16 +130,18 @@ def run(args) -> Result:
             continue
         t0 = time.perf_counter()
         if phase == "sweep":
-            ran[phase] = matrix.run_all(experiments.sweep_specs(sweep_cfg), results=results, runs=args.runs_root,
-                                        workers=args.workers, progress=progress)
+            ran[phase] = dispatch.run_all(experiments.sweep_specs(sweep_cfg), results=results, runs=args.runs_root,
+                                          workers=args.workers, progress=progress,
+                                          backend=args.backend, address=args.ray_address)
             best, _ = experiments.choose_regime(results)
             matrix.write_json(regime_path, {"rule": experiments.choose_regime.__doc__.strip(), **best})
         elif phase == "matrix":
             if not regime_path.exists():
                 raise UsageError(f"no regime yet ({regime_path}); run the sweep phase first")
             regime = io.read_json(regime_path)
-            ran[phase] = matrix.run_all(experiments.matrix_specs(regime, matrix_cfg), results=results,
-                                        runs=args.runs_root, workers=args.workers, progress=progress)
+            ran[phase] = dispatch.run_all(experiments.matrix_specs(regime, matrix_cfg), results=results,
+                                          runs=args.runs_root, workers=args.workers, progress=progress,
+                                          backend=args.backend, address=args.ray_address)
         elif phase == "precision":
             ran[phase] = experiments.run_precision(experiments.precision_specs(matrix_cfg), matrix_cfg,
                                                    results=results, root=args.runs_root, progress=progress)
