@@ -50,6 +50,7 @@ from drpo_analysis.core import validate, advantages, losses_np, methods
 from drpo_analysis.core.methods.spec import TOPK, MethodSpec  # noqa: F401 (re-exported)
 from drpo_analysis.core.divergences import topk_columns, topk_ids
 from drpo_analysis.core.methods.base import BatchInputs, build_extras
+from drpo_analysis.util import io
 from drpo_analysis.util.stats import bootstrap_ci
 from drpo_analysis.sim.vocab import MISMATCH, Vocabulary, apply_mismatch, context_logits
 
@@ -383,14 +384,10 @@ def sweep(base: DynamicsSettings, points: list[dict], out: str | Path | None = N
 
     done: dict[str, dict] = {}
     path = Path(out) if out else None
-    if path and path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue   # a line cut by an interruption: that point is simply run again
-                done[rec["key"]] = rec
+    if path:
+        io.writable_file(path)
+        for rec in io.read_jsonl(path, repair=True):   # a torn last line is dropped: that point runs again
+            done[rec["key"]] = rec
     settings = [replace(base, **p) for p in points]   # validates every point before running
     records = []
     for p, st in tqdm(list(zip(points, settings)), desc="sweep", disable=not progress):
@@ -404,8 +401,6 @@ def sweep(base: DynamicsSettings, points: list[dict], out: str | Path | None = N
                "curves": {m: np.round(h[m] if per_seed else h[m].mean(-1), 6).tolist()
                           for m in CURVES}}
         if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a") as f:
-                f.write(json.dumps(rec) + "\n")
+            io.append_jsonl(path, rec)
         records.append(rec)
     return records

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from drpo_analysis.cli import Result, UsageError, parse_key_values
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "fuzz a policy-loss implementation (yours, verl's, TRL's, OpenRLHF's) against the reference"
@@ -33,6 +34,11 @@ horizon=4096 (L_const of seq-mean-token-sum-norm). JSON: {"ok", "checks": [...],
 
 
 def add_arguments(p):
+    import inspect
+
+    from drpo_analysis.fuzz import runner
+
+    examples = inspect.signature(runner.fuzz).parameters["examples"].default
     p.add_argument("target", nargs="?", help="module:function, path.py:function, verl:MODE, trl:LOSS_TYPE, "
                                              "openrlhf:ppo|gspo")
     p.add_argument("--method", help="registered method the target implements (see `drpo-analysis methods`)")
@@ -42,8 +48,8 @@ def add_arguments(p):
     p.add_argument("--option", action="append", default=[], metavar="K=V",
                    help="adapter option, e.g. agg=seq-mean-token-mean, horizon=4096, clip_ratio_c=20")
     p.add_argument("--agg", help="aggregation mode of a plain target (default token-mean)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--examples", type=int, default=24, help="batches per check (scaled per check)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the drawn batches")
+    p.add_argument("--examples", type=int, default=examples, help="batches per check (scaled per check)")
     p.add_argument("--check", action="append", default=None, help="run only this check (repeatable)")
     p.add_argument("--self-test", action="store_true", help="mutation score over the built-in corpus")
     p.add_argument("--seeds", type=int, default=5, help="seeds for --self-test")
@@ -65,7 +71,9 @@ def run(args) -> Result:
         return _self_test(args)
     if args.conformance:
         from drpo_analysis.fuzz import conformance
-        res = conformance.run(Path(args.out), seed=args.seed, examples=args.examples, progress=not args.json)
+        io.writable_file(Path(args.out).with_suffix(".json"))
+        res = conformance.run(io.writable_file(args.out), seed=args.seed, examples=args.examples,
+                              progress=not args.json)
         return Result(res, conformance.summary_text(res), 0)
     if not args.target or not args.method:
         raise UsageError("give TARGET and --method (or --self-test / --conformance)")
@@ -75,6 +83,11 @@ def run(args) -> Result:
     options = parse_key_values(args.option, "--option", value=_json_or_str)
     if args.agg:
         options["agg"] = args.agg
+    accepted = _adapter_options(adapters.module(adapter))
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise UsageError(f"--option {', '.join(unknown)}: unknown to the {adapter} adapter; accepted: "
+                         f"{', '.join(accepted)}")
     try:
         params = parse_key_values(args.param, "--param")
         target = adapters.load(args.target, adapter=adapter, method=args.method, params=params,
@@ -83,6 +96,16 @@ def run(args) -> Result:
         raise UsageError(f"cannot import the target: {exc}") from exc
     report = runner.fuzz(target, seed=args.seed, examples=args.examples, checks=args.check, progress=not args.json)
     return Result(report.as_dict(), report.text(), 0 if report.ok else 1)
+
+
+def _adapter_options(mod) -> list[str]:
+    """The ``--option`` names an adapter takes: the keyword-only parameters of its ``target`` (and,
+    for the plain adapter, of its ``conventions``)."""
+    import inspect
+
+    fns = [mod.target] + ([mod.conventions] if hasattr(mod, "conventions") else [])
+    names = {p.name for fn in fns for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY}
+    return sorted(names - {"method", "params", "name", "spec", "reproducer"})
 
 
 def _self_test(args) -> Result:
