@@ -202,9 +202,9 @@ def test_declared_clamp_freezes_pi_and_shift_too_unless_scoped_to_the_ratio():
 def test_cli_api_and_plugin_share_the_example_count():
     import inspect
 
-    from drpo_analysis.cli.commands import fuzz as command
     from drpo_analysis.fuzz import runner
-    assert command.DEFAULT_EXAMPLES == runner.DEFAULT_EXAMPLES
+    parser = cli.build_parser()
+    assert parser.parse_args(["fuzz", "x:y"]).examples == runner.DEFAULT_EXAMPLES
     assert inspect.signature(runner.assert_conforms).parameters["examples"].default == runner.DEFAULT_EXAMPLES
 
 

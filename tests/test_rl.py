@@ -203,7 +203,7 @@ def test_existing_run_needs_resume_and_same_config(root, tmp_path):
     trainer.run(cfg, tmp_path, root=root, progress=False)
     with pytest.raises(ValueError, match="already holds a run"):
         trainer.run(cfg, tmp_path, root=root, progress=False)
-    with pytest.raises(ValueError, match="differs"):
+    with pytest.raises(ValueError, match=r"records another configuration: lr: recorded 0\.0003, requested 0\.01$"):
         trainer.run(tiny(lr=1e-2), tmp_path, root=root, progress=False, resume=True)
 
 
@@ -216,4 +216,4 @@ def test_cli_smoke_json(tmp_path, capsys):
     assert code == 0 and out["status"] == "ok" and out["steps_logged"] == 2
     with pytest.raises(SystemExit) as exc:
         cli.main(["rl", "--smoke", "--param", "delta"])
-    assert exc.value.code == 2
+    assert exc.value.code == 2 and "--param expects K=V, got 'delta'" in capsys.readouterr().err

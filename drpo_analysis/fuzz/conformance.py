@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.metadata as md
-import json
 from pathlib import Path
 
 import numpy as np
 
 from drpo_analysis.fuzz import adapters
 from drpo_analysis.fuzz.runner import fuzz
+from drpo_analysis.util import io
 
 #: (label, spec, adapter, options, note)
 ENTRIES = (
@@ -104,9 +104,8 @@ def run(out: Path | None = Path("paper_repro/CONFORMANCE.md"), *, seed: int = 0,
         results.append(row)
     res = {"seed": seed, "examples": examples, "versions": _versions(), "entries": results}
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(markdown(res))
-        out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
+        io.write_text(out, markdown(res))
+        io.write_json(out.with_suffix(".json"), res, indent=1, default=str)
     return res
 
 

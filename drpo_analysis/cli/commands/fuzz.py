@@ -6,10 +6,8 @@ from pathlib import Path
 
 from drpo_analysis.cli import Result, UsageError, parse_key_values
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
-
-DEFAULT_EXAMPLES = 24   # = drpo_analysis.fuzz.runner.DEFAULT_EXAMPLES (checked by the tests; the fuzz
-                        # package is imported lazily so that `--help` stays fast)
 
 HELP = "fuzz a policy-loss implementation (yours, verl's, TRL's, OpenRLHF's) against the reference"
 DESCRIPTION = """\
@@ -45,6 +43,11 @@ finding names its check, sub-check and likely fix, with a reproducer. JSON: {"ok
 
 
 def add_arguments(p):
+    import inspect
+
+    from drpo_analysis.fuzz import runner
+
+    examples = inspect.signature(runner.fuzz).parameters["examples"].default
     p.add_argument("target", nargs="?", help="module:function, path.py:function, verl:MODE, trl:LOSS_TYPE, "
                                              "openrlhf:ppo|gspo")
     p.add_argument("--method", help="registered method the target implements (see `drpo-analysis methods`)")
@@ -56,11 +59,12 @@ def add_arguments(p):
     p.add_argument("--option", action="append", default=[], metavar="K=V",
                    help="adapter option, e.g. agg=seq-mean-token-mean, horizon=4096, clip_ratio_c=20")
     p.add_argument("--agg", help="aggregation mode of a plain target (default token-mean)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES,
+    p.add_argument("--seed", type=int, default=0, help="random seed of the drawn batches")
+    p.add_argument("--examples", type=int, default=examples,
                    help="batches per check, scaled per check; the API and the pytest plugin use the same "
                         "(default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=20.0, help="seconds one call of the target may take (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=20.0,
+                   help="seconds one call of the target may take (default: %(default)s)")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 on edge cases too (default: only a deviation exits 1)")
     p.add_argument("--check", action="append", default=None, help="run only this check (repeatable)")
@@ -84,7 +88,9 @@ def run(args) -> Result:
         return _self_test(args)
     if args.conformance:
         from drpo_analysis.fuzz import conformance
-        res = conformance.run(Path(args.out), seed=args.seed, examples=args.examples, progress=not args.json)
+        io.writable_file(Path(args.out).with_suffix(".json"))
+        res = conformance.run(io.writable_file(args.out), seed=args.seed, examples=args.examples,
+                              progress=not args.json)
         return Result(res, conformance.summary_text(res), 0)
     if not args.target:
         raise UsageError("give TARGET and --method (or --self-test / --conformance)")
@@ -93,10 +99,19 @@ def run(args) -> Result:
         raise UsageError("give --method: the registered method the target implements (see `drpo-analysis methods`)")
     from drpo_analysis.fuzz import adapters, runner
 
-    adapter = args.adapter
+    try:
+        adapter = args.adapter or next((a for a in adapters.ADAPTERS[1:] if args.target.startswith(a + ":")), None) \
+            or adapters.detect(adapters.module("plain").resolve(args.target))
+    except ImportError as exc:   # ModuleNotFoundError included
+        raise UsageError(f"cannot import the target: {exc}") from exc
     options = parse_key_values(args.option, "--option", value=_json_or_str)
     if args.agg:
         options["agg"] = args.agg
+    accepted = _adapter_options(adapters.module(adapter))
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise UsageError(f"--option {', '.join(unknown)}: unknown to the {adapter} adapter; accepted: "
+                         f"{', '.join(accepted)}")
     try:
         params = parse_key_values(args.param, "--param")
         target = adapters.load(args.target, adapter=adapter, method=args.method, params=params,
@@ -105,6 +120,20 @@ def run(args) -> Result:
         raise UsageError(f"cannot import the target: {exc}") from exc
     report = runner.fuzz(target, seed=args.seed, examples=args.examples, checks=args.check, progress=not args.json)
     return Result(report.as_dict(), report.text(), report.exit_code(args.strict))
+
+
+def _adapter_options(mod) -> list[str]:
+    """The ``--option`` names an adapter takes: the keyword-only parameters of its ``target``, of
+    its ``user_target`` (a user's function in the framework's shape) and of the plain adapter's
+    ``conventions`` (design choices)."""
+    import inspect
+
+    from drpo_analysis.fuzz.adapters import plain
+
+    # a user's function in a framework's shape declares design choices as a plain target does
+    fns = [mod.target, plain.conventions] + ([mod.user_target] if hasattr(mod, "user_target") else [])
+    names = {p.name for fn in fns for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY}
+    return sorted(names - {"method", "params", "name", "spec", "reproducer"})
 
 
 def _self_test(args) -> Result:

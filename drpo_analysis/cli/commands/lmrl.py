@@ -7,6 +7,7 @@ import shlex
 import sys
 
 from drpo_analysis.cli import Result, UsageError, parse_key_values
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "GRPO on a real language model (SmolLM2-135M-Instruct) or a tiny LLaMA: fp32 trainer, bf16/fp8 sampler"
@@ -83,7 +84,7 @@ def add_arguments(p):
     p.add_argument("--study", action="store_true", default=None, help="run the arms of --arms and write a report")
     p.add_argument("--arms", default=None, help="study arms METHOD:MISMATCH,... (default drpo, ppo_clip, "
                                                 "dppo_binary_tv with bf16)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--device", default="cpu", help="cpu | cuda[:i]")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", default=None, help="run / study folder (default runs/lmrl/<...>)")
@@ -170,6 +171,7 @@ def run(args) -> Result:
     if s["study"]:
         return _study(args, s, cfg, arms, build)
     out = s["out"] or f"runs/lmrl/{cfg.model}-{cfg.method}-{cfg.mismatch}-s{cfg.seed}{'-smoke' if args.smoke else ''}"
+    io.writable_dir(out)   # before any compute
     summary = lm_grpo.run(cfg, out, build, resume=args.resume, progress=not args.json)
     rows = lm_grpo.read_metrics(f"{out}/metrics.jsonl")
     steps = [r for r in rows if "reward/mean" in r]
@@ -192,6 +194,7 @@ def _study(args, s, cfg, arms, build) -> Result:
     from drpo_analysis.rl import lm_study
 
     out = s["out"] or f"runs/lmrl/study-{cfg.model}{'-smoke' if args.smoke else ''}"
+    io.writable_dir(out)   # before any compute
     budget = None if s["max_minutes_per_arm"] is None else 60.0 * s["max_minutes_per_arm"]
     study = lm_study.run_study(cfg, arms, out, build, mismatch_prompts=s["mismatch_prompts"],
                                max_seconds_per_run=budget, progress=not args.json)

@@ -1,12 +1,12 @@
 """``drpo-analysis repro``: the paper_repro matrix (sweep → regime → runs → report)."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from drpo_analysis.cli import Result, UsageError
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "run the paper_repro matrix (resumable) and write paper_repro/REPORT.md with a verdict per claim"
@@ -70,7 +70,7 @@ SMOKE_BASE = {"task": "sort", "task_size": 4, "steps": 4, "prompts_per_step": 4,
 def _configs(args):
     from drpo_analysis.rl.experiments import load_config
 
-    cdir = Path(args.config_dir)
+    cdir = io.readable_dir(args.config_dir)
     sweep, matrix = load_config(cdir / "sweep.json"), load_config(cdir / "matrix.json")
     if args.smoke:
         sweep = sweep | {"base": SMOKE_BASE, "grid": {"lr": [1e-3], "updates": [[2, 1]], "noise": [0.0, 1.0],
@@ -111,6 +111,10 @@ def run(args) -> Result:
     sweep_cfg, matrix_cfg = _configs(args)
     results = args.results or (str(Path(args.runs_root) / "repro-smoke" / "results") if args.smoke
                                else str(Path(args.config_dir) / "results"))
+    io.writable_dir(results)
+    io.writable_dir(args.runs_root)
+    if args.report:
+        io.writable_file(args.report)
     regime_path = Path(results) / "regime.json"
     if args.regime:
         if "sweep" in (args.phase or PHASES):
@@ -119,7 +123,7 @@ def run(args) -> Result:
     phases = args.phase or list(PHASES)
     progress = not args.json
     timing_path = Path(results) / "timing.json"
-    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    timing = io.read_json(timing_path) if timing_path.exists() else {}
     ran = {}
     for phase in PHASES:
         if phase not in phases:
@@ -134,7 +138,7 @@ def run(args) -> Result:
         elif phase == "matrix":
             if not regime_path.exists():
                 raise UsageError(f"no regime yet ({regime_path}); run the sweep phase first")
-            regime = json.loads(regime_path.read_text())
+            regime = io.read_json(regime_path)
             ran[phase] = dispatch.run_all(experiments.matrix_specs(regime, matrix_cfg), results=results,
                                           runs=args.runs_root, workers=args.workers, progress=progress,
                                           backend=args.backend, address=args.ray_address)
@@ -146,7 +150,7 @@ def run(args) -> Result:
             matrix.write_json(timing_path, timing)
     if "report" not in phases:
         return Result({"ran": ran, "results": results}, format_table([ran], list(ran)) if ran else "nothing to run")
-    regime = json.loads(regime_path.read_text()) if regime_path.exists() else None
+    regime = io.read_json(regime_path) if regime_path.exists() else None
     run_seconds = sum(r["wall_s"] for g in report.GROUPS for r in matrix.load_results(results, g))
     wall = (", ".join(f"{k} {v / 60:.1f} min" for k, v in timing.items()) +
             f" (wall, 2 workers, shared 2-core CPU; sum of per-run times {run_seconds / 60:.1f} min)")
