@@ -36,9 +36,10 @@ horizon=4096 (L_const of seq-mean-token-sum-norm). JSON: {"ok", "checks": [...],
 def add_arguments(p):
     import inspect
 
-    from drpo_analysis.fuzz import runner
+    from drpo_analysis.fuzz import mutants, runner
 
     examples = inspect.signature(runner.fuzz).parameters["examples"].default
+    seeds = len(inspect.signature(mutants.self_test).parameters["seeds"].default)
     p.add_argument("target", nargs="?", help="module:function, path.py:function, verl:MODE, trl:LOSS_TYPE, "
                                              "openrlhf:ppo|gspo")
     p.add_argument("--method", help="registered method the target implements (see `drpo-analysis methods`)")
@@ -52,7 +53,7 @@ def add_arguments(p):
     p.add_argument("--examples", type=int, default=examples, help="batches per check (scaled per check)")
     p.add_argument("--check", action="append", default=None, help="run only this check (repeatable)")
     p.add_argument("--self-test", action="store_true", help="mutation score over the built-in corpus")
-    p.add_argument("--seeds", type=int, default=5, help="seeds for --self-test")
+    p.add_argument("--seeds", type=int, default=seeds, help="seeds for --self-test")
     p.add_argument("--conformance", action="store_true",
                    help="fuzz the installed verl / TRL / OpenRLHF losses and write CONFORMANCE.md")
     p.add_argument("--out", default="paper_repro/CONFORMANCE.md", help="where --conformance writes")
