@@ -96,8 +96,8 @@ def add_arguments(p):
 
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="a prepared configuration (gpu-check: the 8-minute SmolLM2 study); other options "
-                        "override it (default: none)")
-    p.add_argument("--smoke", action="store_true", help="a few tiny steps of the same configuration (CI; default: off)")
+                        "override it")
+    p.add_argument("--smoke", action="store_true", help="a few tiny steps of the same configuration (CI)")
     options.add_fields(p, lm_grpo.LMConfig, FIELDS, default_note=notes(FIELDS),
                        choices={"model": sorted(MODELS), "task": sorted(text_tasks.GENERATORS),
                                 "agg": aggregation.MODES})
@@ -112,7 +112,7 @@ def add_arguments(p):
                         "study: runs/lmrl/study-<model>[-smoke])")
     p.add_argument("--resume", action="store_true",
                    help="single run: continue the run in --out with the configuration recorded there; options "
-                        "given with it must agree (default: off)")
+                        "given with it must agree")
 
 
 def settings(args) -> tuple[dict, dict]:

@@ -72,15 +72,15 @@ def add_arguments(p):
     p.add_argument("--param", action="append", default=[], metavar="K=V",
                    help="method parameter (repeatable; default: the registry's paper values)")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1: the tiny model's matmuls are too small to split, and "
+                   help="torch CPU threads (1 suits the tiny model: its matmuls are too small to split, and "
                         "extra threads spin-wait when the cores are shared)")
     p.add_argument("--out", default=None,
                    help="run folder (default: RUNS_ROOT/rl/<method>-<mismatch>-s<seed>[-smoke])")
-    p.add_argument("--runs-root", default="runs", help="cache root of warm-start checkpoints (default: runs)")
+    p.add_argument("--runs-root", default="runs", help="cache root of warm-start checkpoints")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out with the configuration recorded there; options given "
-                        "with it must agree (default: off)")
-    p.add_argument("--smoke", action="store_true", help="tiny model and task, a few steps, for CI (default: off)")
+                        "with it must agree")
+    p.add_argument("--smoke", action="store_true", help="tiny model and task, a few steps, for CI")
 
 
 def _given(args) -> dict:
