@@ -20,7 +20,8 @@ from typing import Any, Sequence
 
 from drpo_analysis.util.io import PathError
 
-COMMANDS = ("methods", "prove", "audit", "fuzz", "simulate", "rl", "lmrl", "repro", "figures", "bench", "demo")
+COMMANDS = ("methods", "prove", "audit", "fuzz", "simulate", "rl", "lmrl", "rollouts", "diagnose", "repro", "figures",
+            "bench", "demo")
 
 
 @dataclass

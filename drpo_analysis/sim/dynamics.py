@@ -47,6 +47,7 @@ from typing import Iterable
 import numpy as np
 
 from drpo_analysis.core import validate, advantages, losses_np, methods
+from drpo_analysis.core.methods.spec import TOPK, MethodSpec  # noqa: F401 (re-exported)
 from drpo_analysis.core.divergences import topk_columns, topk_ids
 from drpo_analysis.core.methods.base import BatchInputs, build_extras
 from drpo_analysis.util import io
@@ -57,44 +58,6 @@ METRICS = ("reward", "reward_pi", "shift_mean", "shift_max", "tv", "entropy", "m
            "attenuated", "collapsed")
 ATTENUATED = 0.9  # a token counts as attenuated when its weight w < 0.9 (w = 0: masked)
 MAX_ELEMENTS = 1 << 28  # M·S·C·V logits per array (1 GiB float32); larger runs must be split
-TOPK = 20  # K of the Top-K DPPO masks (DPPO §4.2); a spec may override it: "dppo_topk_kl:K=50"
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """A registry method with parameter overrides: ``"drpo"``, ``"drpo:delta=0.2"``,
-    ``"dppo_binary_tv:delta_low=0.05,delta_high=0.05"``; Top-K methods also take ``K``, the size
-    of the top-K(μ) set (``"dppo_topk_tv:K=50"``, default :data:`TOPK`)."""
-
-    label: str
-    name: str
-    params: tuple[tuple[str, float], ...] = ()
-    k: int | None = None   # K of top-K(μ), Top-K methods only
-
-    @classmethod
-    def parse(cls, spec: str) -> "MethodSpec":
-        if not isinstance(spec, str) or not spec:
-            raise TypeError(f"method must be a string like 'drpo' or 'drpo:delta=0.2', got {spec!r}")
-        name, _, rest = spec.partition(":")
-        m = methods.get(name)
-        topk = "topk_logp" in m.batch_fields
-        k = TOPK if topk else None
-        kv = {}
-        for item in filter(None, rest.split(",")):
-            key, eq, v = item.partition("=")
-            if not eq:
-                raise ValueError(f"method {spec!r}: parameter {item!r} must be written key=value")
-            if key == "K" and topk:
-                if not v.isdigit() or int(v) < 1:
-                    raise ValueError(f"method {spec!r}: K must be an integer >= 1, got {v!r}")
-                k = int(v)
-                continue
-            try:
-                kv[key] = float(v)
-            except ValueError:
-                raise ValueError(f"method {spec!r}: value {v!r} of {key!r} is not a number") from None
-        resolved = m.resolve_params(kv)   # validates names and ranges
-        return cls(spec, name, tuple(sorted((n, resolved[n]) for n in kv)), k)
 
 
 @dataclass(frozen=True)
