@@ -65,6 +65,11 @@ BAD_PATHS = [
     (["repro", "--config-dir", "DIR"], "DIR"),
     (["repro", "--config-dir", "REPO_CONFIG", "--phase", "report", "--results", "FILE"], "FILE"),
     (["repro", "--config-dir", "REPO_CONFIG", "--phase", "report", "--results", "DIR", "--report", "PROC"], "PROC"),
+    (["rollouts", "--out", "PROC"], "PROC"),
+    (["rollouts", "--out", "FILE"], "FILE"),
+    (["rollouts", "--summary", "PROC"], "PROC"),
+    (["diagnose", "MISSING"], "MISSING"),
+    (["diagnose", "FILE", "--report", "PROC"], "PROC"),
 ]
 
 
@@ -356,7 +361,7 @@ UNKNOWN = [
     (["audit", "bogus"], "known: "),
     (["prove", "bogus"], "known: "),
     (["methods", "bogus"], "known: pg_is"),
-    (["bench", "--only", "bogus"], "available: ['fuzz_examples_per_s'"),
+    (["bench", "--only", "bogus"], "'fuzz_examples_per_s',"),
     (["repro", "--config-dir", "REPO_CONFIG", "--groups", "bogus", "--phase", "report"], "matrix.json has ["),
 ]
 
