@@ -4,9 +4,9 @@ a traceback.
 
 The long computations behind the commands (proofs, audit, benchmarks, mutation self-test,
 conformance, RL training, the model behind rollouts, the repro matrix, figure scripts) are replaced
-by stubs that return at once: this test is about argument handling, path checks and validation, which all run before
-them. The simulations run for real, with small sizes put first on the command line (drawn
-integers are small, so they cannot make them large).
+by stubs that return at once: this test is about argument handling, path checks and validation,
+which all run before them. The simulations run for real, with small sizes put first on the command
+line (drawn integers are small, so they cannot make them large).
 """
 import argparse
 import contextlib
