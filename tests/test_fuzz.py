@@ -234,3 +234,31 @@ def test_path_targets_import_their_siblings_and_kwargs_targets_are_told(tmp_path
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["findings"][0]["sub_check"] in ("micro-batch split", "data-parallel split")
     assert "**kwargs" in out["findings"][0]["fix"] and "num_tokens" in out["findings"][0]["fix"]
+
+
+def test_declared_clamp_inside_a_dppo_mask_compiles_and_matches_the_unclamped_reference():
+    # the clamp's Piecewise sits inside the mask's conditions: its derivative has boolean pieces
+    params = {"delta_low": 0.15, "delta_high": 0.15}
+    ell = np.array([-0.1, -0.1, -2.0, -0.5])
+    ell_mu = np.array([-0.1, -3.0, -1.0, -0.4])
+    adv = np.array([1.0, -1.0, 0.5, -0.7])
+    clamped = oracle.token_gradient("dppo_binary_tv", params, ell, ell_mu, adv, {},
+                                    oracle.Conventions(log_ratio_clamp=(-20.0, 20.0)))
+    plain_grad = oracle.token_gradient("dppo_binary_tv", params, ell, ell_mu, adv, {}, oracle.Conventions())
+    assert np.isfinite(clamped).all()
+    np.testing.assert_allclose(clamped, plain_grad)     # |log r| < 20 everywhere: the clamp does not bite
+
+
+def test_a_check_in_error_makes_the_verdict_error_with_exit_1(monkeypatch, capsys):
+    from drpo_analysis.fuzz import runner
+
+    def broken(ctx):
+        raise TypeError("invalid entry 0 in condlist")
+    monkeypatch.setitem(runner.CHECKS, "gradient", broken)
+    rep = fuzz(_PPO, seed=0, examples=2, checks=["gradient", "on_policy"])
+    assert rep.verdict == "error" and not rep.ok and rep.exit_code() == 1
+    assert rep.as_dict()["reason"].startswith("check gradient did not run: fuzzer error: TypeError")
+    code = cli.main(["fuzz", "drpo_analysis.fuzz.mutants:ppo_no_min", "--method", "ppo_clip",
+                     "--examples", "2", "--check", "gradient"])
+    text = capsys.readouterr().out
+    assert code == 1 and "ERROR" in text and "error: check gradient did not run" in text

@@ -195,8 +195,8 @@ def compiled(name: str, params: tuple[tuple[str, float], ...] = ()) -> Compiled:
     syms = [ELL, ELL_MU, ADV, *xs.values()]
     g = gradient(name).subs(subs)
     w = _pull_piecewise(g / (ADV * sp.exp(ELL - ELL_MU)))
-    grad_f = sp.lambdify(syms, g, modules="numpy", cse=True)
-    weight_f = sp.lambdify(syms, w, modules="numpy", cse=True)
+    grad_f = lambdify_numpy(syms, g)
+    weight_f = lambdify_numpy(syms, w)
     return Compiled(("ell", "ell_mu", "adv", *xs), grad_f, weight_f)
 
 
@@ -256,6 +256,33 @@ def simplified_weight(name: str, params: tuple[tuple[str, float], ...] = ()) -> 
     return syms, w
 
 
+def _as_logic(pw):
+    """A boolean-valued Piecewise ``((v₁, c₁), (v₂, c₂), …)`` as ``(c₁ ∧ v₁) ∨ (¬c₁ ∧ (…))``
+    (first true condition wins; false where none holds)."""
+    out = sp.false
+    for value, cond in reversed(pw.args):
+        out = sp.Or(sp.And(cond, value), sp.And(sp.Not(cond), out))
+    return out
+
+
+def booleans_as_logic(expr):
+    """``expr`` with every boolean-valued Piecewise and ``ITE`` rewritten as And/Or/Not.
+
+    A clamp (Piecewise) inside a relational condition differentiates into boolean-valued
+    Piecewise conditions; lambdify prints those as ``select(..., default=nan)``, a *float*
+    array that an enclosing ``select`` rejects as a condition."""
+    def is_boolean_piecewise(n):
+        return (isinstance(n, sp.Piecewise) and n.args[0].expr.is_Boolean) or isinstance(n, sp.ITE)
+    return sp.sympify(expr).replace(
+        is_boolean_piecewise, lambda n: n.to_nnf() if isinstance(n, sp.ITE) else _as_logic(n))
+
+
+def lambdify_numpy(args, expr) -> Callable[..., np.ndarray]:
+    """``sympy.lambdify`` (numpy, common subexpressions shared) of ``expr`` with its boolean
+    Piecewise/ITE pieces first rewritten as logic (:func:`booleans_as_logic`)."""
+    return sp.lambdify(args, booleans_as_logic(expr), modules="numpy", cse=True)
+
+
 _WHERE = sp.Function("where")   # printed as numpy.where by lambdify_where
 
 
@@ -268,7 +295,7 @@ def lambdify_where(args, expr: sp.Expr) -> Callable[..., np.ndarray]:
         if cond == sp.true:
             return value
         return _WHERE(cond, value, nested(rest) if rest else sp.nan)
-    e = sp.sympify(expr).replace(lambda n: isinstance(n, sp.Piecewise), lambda pw: nested(pw.args))
+    e = booleans_as_logic(expr).replace(lambda n: isinstance(n, sp.Piecewise), lambda pw: nested(pw.args))
     return sp.lambdify(args, e, modules=[{"where": np.where}, "numpy"], cse=True)
 
 

@@ -214,8 +214,7 @@ def _clamped_kernel(method: str, params: tuple, lo: float, hi: float, scope: str
     view = clamped_view(scope)(ClampedSympyOps, symbolic.ELL, symbolic.ELL_MU, symbolic.ADV)
     J = sp.sympify(m.objective(view, ns))
     g = sp.diff(J, symbolic.ELL).subs(symbolic.ELL_SG, symbolic.ELL)
-    return tuple(xs), sp.lambdify([symbolic.ELL, symbolic.ELL_MU, symbolic.ADV, *xs.values()], g,
-                                  modules="numpy", cse=True)
+    return tuple(xs), symbolic.lambdify_numpy([symbolic.ELL, symbolic.ELL_MU, symbolic.ADV, *xs.values()], g)
 
 
 def _clamped_gradient(method, params, clamp, ell, ell_mu, adv, extras, scope="everywhere"):
@@ -418,8 +417,8 @@ def _region_kernel(method: str, params: tuple):
     walk(g, sp.true)
     xs = symbolic.extra_symbols(m)
     args = [symbolic.ELL, symbolic.ELL_MU, symbolic.ADV, *xs.values()]
-    conds = [sp.lambdify(args, c, modules="numpy") for c, _ in leaves]
-    values = [sp.lambdify(args, v, modules="numpy") for _, v in leaves]
+    conds = [symbolic.lambdify_numpy(args, c) for c, _ in leaves]
+    values = [symbolic.lambdify_numpy(args, v) for _, v in leaves]
     return tuple(xs), conds, values
 
 

@@ -61,18 +61,19 @@ class Report:
     @property
     def verdict(self) -> str:
         """One of :data:`verdict.VERDICTS`."""
-        return _verdict.verdict(self.findings, self.declared)
+        return _verdict.verdict(self.findings, self.declared, self.checks)
 
     @property
     def ok(self) -> bool:
-        """No deviation (conforms, with declared design choices, or edge cases only)."""
-        return self.verdict != "deviates"
+        """No deviation and no check in error (conforms, with declared design choices, or edge cases only)."""
+        return self.verdict not in ("deviates", "error")
 
     def exit_code(self, strict: bool = False) -> int:
         return _verdict.exit_code(self.verdict, strict)
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "verdict": self.verdict, "target": self.target, "method": self.method,
+        return {"ok": self.ok, "verdict": self.verdict, "reason": _verdict.error_reason(self.checks),
+                "target": self.target, "method": self.method,
                 "params": self.params, "seed": self.seed, "seconds": round(self.seconds, 3),
                 "declared": self.declared, "notes": self.notes, "checks": self.checks,
                 "findings": [f.as_dict() for f in self.findings]}
@@ -83,6 +84,7 @@ class Report:
         lines = [f"fuzz {self.target} against {self.method} {self.params or ''} (seed {self.seed}, "
                  f"{self.seconds:.1f} s): {self.verdict.upper()}"
                  + (f" ({n_dev} deviation(s), {len(self.findings) - n_dev} edge case(s))" if self.findings else ""),
+                 *([f"error: {_verdict.error_reason(self.checks)}"] if self.verdict == "error" else []),
                  *([f"declared design choices: {self.declared}"] if self.declared else []),
                  *([f"note: {self.passed}"] if self.passed else []),
                  format_table(self.checks, ["name", "status", "examples", "detail"], max_width=110)]

@@ -1,6 +1,6 @@
 """One verdict scale for every face of the fuzzer (CLI, API, pytest plugin, conformance).
 
-A run ends in one of four verdicts, from best to worst (:data:`VERDICTS`):
+A run ends in one of five verdicts, from best to worst (:data:`VERDICTS`):
 
 * ``conforms``: no finding;
 * ``conforms with declared design choices``: no finding, and the target declared conventions
@@ -12,7 +12,9 @@ A run ends in one of four verdicts, from best to worst (:data:`VERDICTS`):
   listed, exit 0 unless ``--strict``;
 * ``deviates``: at least one finding is a *deviation*: the gradient or value is wrong on inputs
   real training produces, or the target raises, hangs, mutates its inputs, returns NaN from
-  finite inputs.
+  finite inputs;
+* ``error``: a check could not run to its end (a fuzzer error): nothing can be concluded, so no
+  ``conforms`` level is given; exit 1 with the first error as the one-line reason.
 
 :func:`classify` decides the severity of one failing probe and names the likely fix.
 """
@@ -22,7 +24,7 @@ import numpy as np
 
 from drpo_analysis.fuzz import oracle
 
-VERDICTS = ("conforms", "conforms with declared design choices", "edge cases only", "deviates")
+VERDICTS = ("conforms", "conforms with declared design choices", "edge cases only", "deviates", "error")
 EDGE, DEVIATES = "edge case", "deviates"
 
 #: likely fixes by (check, sub-check prefix) — the first match wins; kind-specific ones first
@@ -106,9 +108,12 @@ def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tupl
     return DEVIATES, "deviation from the reference on inputs real training produces"
 
 
-def verdict(findings, declared) -> str:
-    """The run's verdict from its findings (objects with ``severity``) and the design choices the
-    target declared (a mapping, empty if none)."""
+def verdict(findings, declared, checks=()) -> str:
+    """The run's verdict from its findings (objects with ``severity``), the design choices the
+    target declared (a mapping, empty if none) and the checks' rows (dicts with ``status``): any
+    check in status ``error`` makes the verdict ``error``."""
+    if error_reason(checks):
+        return "error"
     if any(f.severity == DEVIATES for f in findings):
         return "deviates"
     if findings:
@@ -116,8 +121,17 @@ def verdict(findings, declared) -> str:
     return "conforms with declared design choices" if declared else "conforms"
 
 
+def error_reason(checks) -> str:
+    """One line naming the first check that ended in status ``error`` (empty if none did)."""
+    bad = [c for c in checks if c.get("status") == "error"]
+    if not bad:
+        return ""
+    more = f" (and {len(bad) - 1} more check(s) in error)" if len(bad) > 1 else ""
+    return f"check {bad[0]['name']} did not run: {bad[0].get('detail', '')}{more}"
+
+
 def exit_code(v: str, strict: bool = False) -> int:
     """0 for the first three verdicts (only ``conforms*`` with ``strict``), else 1."""
-    if v == "deviates":
+    if v in ("deviates", "error"):
         return 1
     return 1 if strict and v == "edge cases only" else 0
