@@ -262,3 +262,19 @@ def test_a_check_in_error_makes_the_verdict_error_with_exit_1(monkeypatch, capsy
                      "--examples", "2", "--check", "gradient"])
     text = capsys.readouterr().out
     assert code == 1 and "ERROR" in text and "error: check gradient did not run" in text
+
+
+def _pg_is_token_mean_num_tokens_only(use_global):
+    def loss(logp, logp_mu, adv, mask, num_tokens=None):   # takes num_tokens, not num_seqs
+        per = -torch.exp(logp - logp_mu.where(mask, logp.detach())) * adv
+        return per.masked_fill(~mask, 0.0).sum() / (num_tokens if use_global and num_tokens else mask.sum())
+    return loss
+
+
+def test_splits_run_for_a_target_that_takes_only_num_tokens():
+    bad = fuzz(plain.target(_pg_is_token_mean_num_tokens_only(False), method="pg_is"), seed=0, examples=6,
+               checks=["aggregation"])
+    assert not bad.ok and any(f.sub_check.startswith("micro-batch split") for f in bad.findings), bad.text()
+    good = fuzz(plain.target(_pg_is_token_mean_num_tokens_only(True), method="pg_is"), seed=0, examples=6,
+                checks=["aggregation"])
+    assert good.ok and "micro-batch and data-parallel splits" in good.checks[0]["detail"], good.text()

@@ -38,6 +38,18 @@ def check_mode(mode) -> str:
     return validate.choice("mode", mode, MODES)
 
 
+#: the global counts a mode's normaliser needs on micro-batch / data-parallel splits
+_GLOBAL_COUNTS = {"token-mean": frozenset({"num_tokens"}), "token-sum": frozenset(),
+                  "seq-mean-token-mean": frozenset({"num_seqs"}), "seq-mean-token-sum": frozenset({"num_seqs"}),
+                  "seq-mean-token-sum-norm": frozenset({"num_seqs"}), "prompt-mean": frozenset({"num_groups"})}
+
+
+def global_counts(mode: str) -> frozenset[str]:
+    """The keywords (``num_tokens``, ``num_seqs``, ``num_groups``) whose global value ``mode``'s
+    weights need when the optimiser step is split into micro-batches (see the table above)."""
+    return _GLOBAL_COUNTS[check_mode(mode)]
+
+
 def _check_mask(mask):
     """A 2-D numpy array or torch tensor, bool or numeric holding only 0 and 1."""
     if isinstance(mask, np.ndarray):

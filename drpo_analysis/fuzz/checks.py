@@ -328,7 +328,7 @@ def check_aggregation(ctx: Context) -> CheckResult:
             b = ctx.sample(batch=int(ctx.rng.integers(2, ctx.batch + 3)))
             yield Probe(b.concat(b), sub="duplicated batch")
             yield Probe(b.rows(ctx.rng.permutation(b.shape[0])), sub="reordered rows")
-            if ctx.target.takes_global_counts and ctx.target.conventions.agg != "prompt-mean":
+            if ctx.target.takes_global_counts:
                 k = int(ctx.rng.integers(2, b.shape[0] + 1))
                 if ctx.target.equal_splits:      # e.g. TRL: per_device_train_batch_size rows each
                     k = int(ctx.rng.choice([d for d in range(2, b.shape[0] + 1) if b.shape[0] % d == 0]))
@@ -337,12 +337,16 @@ def check_aggregation(ctx: Context) -> CheckResult:
                 yield Probe(b, shards=shards, sub="micro-batch split")
                 yield Probe(b, shards=shards, dp=True, sub="data-parallel split")
     res = _run("aggregation", ctx, probes())
-    res.detail = ("duplicate, reorder" + (", micro-batch and data-parallel splits with global counts"
-                                          + (" (equal-size shards)" if ctx.target.equal_splits else "")
-                                          if ctx.target.takes_global_counts and
-                                          ctx.target.conventions.agg != "prompt-mean" else
-                                          "; splits skipped: the target takes no global counts "
-                                          "(num_tokens/num_seqs)"))
+    t = ctx.target
+    if t.takes_global_counts:
+        splits = (", micro-batch and data-parallel splits with global counts"
+                  + (" (equal-size shards)" if t.equal_splits else ""))
+    elif not {"num_tokens", "num_seqs"} & t.accepts:
+        splits = "; splits skipped: the target takes no global counts (num_tokens/num_seqs)"
+    else:
+        splits = (f"; splits skipped: agg={t.conventions.agg} needs {', '.join(sorted(t.missing_global_counts))}, "
+                  "which the target does not take")
+    res.detail = "duplicate, reorder" + splits
     return res
 
 

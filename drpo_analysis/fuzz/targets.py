@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from drpo_analysis.core import aggregation
 from drpo_analysis.fuzz.oracle import Conventions
 from drpo_analysis.fuzz.strategies import Batch
 
@@ -90,8 +91,15 @@ class Target:
                 f"a seq-mean by num_seqs)")
 
     @property
+    def missing_global_counts(self) -> set[str]:
+        """The global counts the declared aggregation needs on splits that the target does not take."""
+        return set(aggregation.global_counts(self.conventions.agg)) - self.accepts
+
+    @property
     def takes_global_counts(self) -> bool:
-        return {"num_tokens", "num_seqs"} <= self.accepts
+        """Splits can be checked: the target takes a global count (``num_tokens`` or ``num_seqs``;
+        it is passed those it takes) and every one its aggregation mode needs."""
+        return bool({"num_tokens", "num_seqs"} & self.accepts) and not self.missing_global_counts
 
 
 @dataclass
