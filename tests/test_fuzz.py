@@ -278,3 +278,20 @@ def test_splits_run_for_a_target_that_takes_only_num_tokens():
     good = fuzz(plain.target(_pg_is_token_mean_num_tokens_only(True), method="pg_is"), seed=0, examples=6,
                 checks=["aggregation"])
     assert good.ok and "micro-batch and data-parallel splits" in good.checks[0]["detail"], good.text()
+
+
+def _dppo_tv_clamp_on_ratio_only(logp, logp_mu, adv, mask, delta_low, delta_high):
+    ratio = torch.exp(torch.clamp(logp - logp_mu, -20.0, 20.0))
+    with torch.no_grad():
+        shift = torch.exp(logp) - torch.exp(logp_mu)       # π − μ from the raw log-probs
+        keep = ~(((adv > 0) & (shift > delta_high)) | ((adv < 0) & (-shift > delta_low)))
+    per = (-adv * ratio * keep).masked_fill(~mask, 0.0)
+    return per.sum() / mask.sum().clamp(min=1)
+
+
+def test_a_declared_clamp_on_the_ratio_only_conforms_beyond_the_clamp():
+    t = plain.target(_dppo_tv_clamp_on_ratio_only, method="dppo_binary_tv",
+                     params={"delta_low": 0.15, "delta_high": 0.15}, log_ratio_clamp=20)
+    b = Batch(logp=np.array([[-0.1]]), logp_mu=np.array([[-30.0]]), adv=np.array([[1.0]]),
+              mask=np.array([[True]]), group_ids=np.array([0]))     # log r = 29.9: the clamp bites
+    check_batch(t, b, dtype="float64")
