@@ -40,9 +40,10 @@ def test_each_check_kills_its_mutant(mutant, check):
     rep = fuzz(t, seed=0, examples=8, checks=[check])
     assert rep.findings, f"{mutant} survived {check}"
     assert rep.findings[0].check == check
-    # non-finite values leaking from padded positions, 0/0 on an empty batch and exp overflowing
-    # beyond float32's range (|log r| > 88) are edge cases (listed, exit 0 unless --strict)
-    edge = mutant in ("nan_times_zero", "where_after_the_fact", "empty_batch_nan", "exp_overflow")
+    # non-finite values leaking from ±inf/NaN padding and exp overflowing beyond float32's range
+    # (|log r| > 88) are edge cases (listed, exit 0 unless --strict); 0/0 on an all-masked
+    # micro-batch, which real batching produces, deviates
+    edge = mutant in ("nan_times_zero", "where_after_the_fact", "exp_overflow")
     assert rep.verdict == ("edge cases only" if edge else "deviates"), rep.text()
     assert rep.exit_code(strict=True) == 1 and rep.exit_code() == (0 if edge else 1)
 
@@ -295,3 +296,40 @@ def test_a_declared_clamp_on_the_ratio_only_conforms_beyond_the_clamp():
     b = Batch(logp=np.array([[-0.1]]), logp_mu=np.array([[-30.0]]), adv=np.array([[1.0]]),
               mask=np.array([[True]]), group_ids=np.array([0]))     # log r = 29.9: the clamp bites
     check_batch(t, b, dtype="float64")
+
+
+def test_nan_on_realistic_padding_or_an_all_masked_micro_batch_deviates_inf_padding_is_an_edge_case():
+    from drpo_analysis.fuzz import verdict
+    ce = {"logp": [[-1.0, 0.0]], "logp_mu": [[-1.2, 0.0]], "mask": [[True, False]], "dtype": "float32",
+          "token": None}
+    assert verdict.classify("padding", "non-finite", ce, "ppo_clip", {})[0] == verdict.DEVIATES     # 0.0 fill
+    for fill in (-50.0, 1e4, float("inf"), float("nan")):
+        ce_fill = {**ce, "logp": [[-1.0, fill]], "logp_mu": [[-1.2, fill]]}
+        sev = verdict.classify("padding", "non-finite", ce_fill, "ppo_clip", {})[0]
+        assert sev == (verdict.DEVIATES if fill == -50.0 else verdict.EDGE), fill
+    all_masked = {**ce, "mask": [[False, False]]}
+    assert verdict.classify("padding", "non-finite", all_masked, "ppo_clip", {})[0] == verdict.DEVIATES
+    no_rows = {**ce, "logp": np.zeros((0, 2)), "logp_mu": np.zeros((0, 2)), "mask": np.zeros((0, 2), bool)}
+    assert verdict.classify("padding", "non-finite", no_rows, "ppo_clip", {})[0] == verdict.EDGE
+
+
+def _token_mean_whatever_agg(logp, logp_mu, adv, mask, agg="token-mean"):   # ignores agg, as verl's GSPO
+    return mutants.correct("pg_is")(logp, logp_mu, adv, mask)
+
+
+def test_a_declared_aggregation_the_target_ignores_is_noted_not_faulted():
+    from drpo_analysis.fuzz import adapters
+    declared = adapters.make_target("plain", _token_mean_whatever_agg, method="pg_is", agg="token-mean")
+    rep = fuzz(declared, seed=0, examples=4, checks=["aggregation_modes"])
+    assert rep.ok and "ignored" in rep.checks[0]["detail"], rep.text()
+    undeclared = adapters.make_target("plain", _token_mean_whatever_agg, method="pg_is")
+    assert not fuzz(undeclared, seed=0, examples=4, checks=["aggregation_modes"]).ok
+
+
+def test_identical_findings_are_listed_once_and_non_finite_got_is_the_gradient():
+    rep = fuzz(plain.target(mutants.nan_times_zero, method="pg_is"), seed=0, examples=8, checks=["padding"])
+    keys = [(f.check, f.kind, f.severity, f.explanation, f.message) for f in rep.findings]
+    assert len(keys) == len(set(keys)) and "," in rep.findings[0].sub_check, rep.text()
+    for f in rep.findings:
+        if f.kind == "non-finite" and math.isfinite(f.got if f.got is not None else math.nan):
+            raise AssertionError(f"finite got {f.got!r} for a non-finite finding")

@@ -38,7 +38,7 @@ from drpo_analysis.fuzz import oracle, verdict
 from drpo_analysis.fuzz.strategies import Batch, sample_batch
 from drpo_analysis.fuzz.targets import Outcome, Target, call, round_to
 
-PAD_VALUES = (1e4, -1e4, math.inf, -math.inf, math.nan)
+PAD_VALUES = (0.0, 1e4, -1e4, math.inf, -math.inf, math.nan)   # 0.0: the usual fill of real pipelines
 HALF_LOG_RATIO = 5.0    # float16 probes: r ≤ e^5 ≈ 148, so r² (SPO, DRPO penalties) stays below 65504
 
 
@@ -132,7 +132,11 @@ def probe(target: Target, p: Probe, notes: dict | None = None) -> Probe | None:
                         lr = np.where(batch.mask, np.nan_to_num(np.abs(batch.logp - batch.logp_mu), nan=-1.0), -1.0)
                     culprits = [np.unravel_index(int(np.argmax(lr)), lr.shape)]
                 index = tuple(int(i) for i in culprits[0]) if len(culprits) else None   # the first valid one
-            return replace(p, kind=out.error, message=out.message, got=out.loss, index=index)
+            got = out.loss     # a non-finite gradient under a finite loss: the gradient entry is what failed
+            if (out.error == "non-finite" and index is not None and out.loss is not None and np.isfinite(out.loss)
+                    and out.grad is not None):
+                got = float(out.grad[index])
+            return replace(p, kind=out.error, message=out.message, got=got, index=index)
     if out.grad.shape != batch.shape:
         return replace(p, kind="wrong-shape", message=f"gradient shape {list(out.grad.shape)} != {list(batch.shape)}")
     mm = oracle.compare(exp, batch.mask, out.grad, out.loss, p.dtype, notes)
@@ -382,19 +386,20 @@ def padded(b: Batch, value: float) -> Batch:
 
 def check_padding(ctx: Context) -> CheckResult:
     def probes():
-        # finite garbage first, then empty batches, then ±inf/NaN: the first failure names the worst case
+        # a real fill (0.0), finite garbage, then empty batches, then ±inf/NaN: the first failure
+        # names the worst case
         batches = [ctx.sample() for _ in range(max(1, ctx.examples // 5))]
-        for v in PAD_VALUES[:2]:
+        for v in PAD_VALUES[:3]:
             for b in batches:
                 yield Probe(padded(b, v), sub=f"{v:+g} padding")
         b = ctx.sample(batch=3)
         yield Probe(b.replace(mask=np.zeros_like(b.mask)), sub="all-masked batch")
         yield Probe(b.rows(np.arange(0)), sub="empty batch")
-        for v in PAD_VALUES[2:]:
+        for v in PAD_VALUES[3:]:
             for b in batches:
                 yield Probe(padded(b, v), sub=f"{v:+g} padding")
     res = _run("padding", ctx, probes())
-    res.detail = "masked values in {1e4, -1e4, inf, -inf, nan}, +3 padded columns, all-masked rows/batch, empty batch"
+    res.detail = "masked values in {0, 1e4, -1e4, inf, -inf, nan}, +3 padded columns, all-masked rows/batch, empty batch"
     return res
 
 
@@ -405,12 +410,17 @@ def representable(target: Target, b: Batch, dtype: str) -> Batch:
     rb = round_to(b, dtype)
     conv = conventions_for(target, p)
     ell, ell_mu, adv, ex, idx = oracle.valid_inputs(target.method, rb)
+    ok = np.ones(len(idx), bool)     # [n]; a non-finite frozen statistic (GSPO's sequence log-ratio of a
+    for v in ex.values():            # row with π = 0) has no reference at all
+        ok &= np.isfinite(np.asarray(v, dtype=float).reshape(len(idx), -1)).all(-1)
+    fin = {k: np.asarray(v)[ok] for k, v in ex.items()}
     with np.errstate(all="ignore"):
-        g = oracle.token_gradient(target.method, target.params, ell, ell_mu, adv, ex, conv)
+        g = oracle.token_gradient(target.method, target.params, ell[ok], ell_mu[ok], adv[ok], fin, conv)
         big = np.finfo(dtype if dtype in ("float64", "float16") else "float32").max / 64
-        ok = np.isfinite(g) & (np.abs(g) < big)
-        v = oracle.token_objective(target.method, target.params, ell, ell_mu, adv, ex, conv)
-        ok &= np.isfinite(v) & (np.abs(v) < big)   # also where only the gradient is specified
+        good = np.isfinite(g) & (np.abs(g) < big)
+        v = oracle.token_objective(target.method, target.params, ell[ok], ell_mu[ok], adv[ok], fin, conv)
+        good &= np.isfinite(v) & (np.abs(v) < big)   # also where only the gradient is specified
+    ok[ok] = good
     mask = b.mask.copy()
     mask.reshape(-1)[idx[~ok]] = False
     return b.replace(mask=mask)
@@ -509,6 +519,14 @@ def check_hyperparameters(ctx: Context) -> CheckResult:
     return res
 
 
+def _ignores_agg(t: Target, v: Target, failed: Probe) -> bool:
+    """``v`` (``t`` told another mode) conforms to ``t``'s declared mode on the failing batch."""
+    c = t.conventions
+    same = replace(v, conventions=replace(v.conventions, agg=c.agg, horizon=c.horizon,
+                                          count_empty_rows=c.count_empty_rows))
+    return probe(same, replace(failed, variant=same)) is None
+
+
 def check_aggregation_modes(ctx: Context) -> CheckResult:
     """Every other aggregation mode the target can be told (verl's ``loss_agg_mode``, a plain
     target's ``agg`` argument): drawn batches and, with global counts, micro-batch splits. A mode
@@ -520,7 +538,7 @@ def check_aggregation_modes(ctx: Context) -> CheckResult:
         res.status = "skipped"
         res.detail = "the target takes no aggregation argument"
         return res
-    tried, refused = [], []
+    tried, refused, ignored = [], [], []
     for mode in modes:
         v = t.variant(agg=mode)
         vctx = Context(v, ctx.rng, ctx.examples, notes=ctx.notes)
@@ -529,9 +547,6 @@ def check_aggregation_modes(ctx: Context) -> CheckResult:
         if first is not None and first.kind == "raises":
             refused.append(mode)
             continue
-        tried.append(mode)
-        if res.add(vctx, first):
-            break
         probes = [Probe(vctx.sample(batch=int(ctx.rng.integers(2, 7))), sub=f"agg={mode}", variant=v)
                   for _ in range(max(1, ctx.examples // 8))]
         if v.takes_global_counts:
@@ -542,15 +557,26 @@ def check_aggregation_modes(ctx: Context) -> CheckResult:
             probes += [Probe(b, shards=shards, sub=f"agg={mode}, micro-batch split", variant=v),
                        Probe(b, shards=shards, dp=True, sub=f"agg={mode}, data-parallel split", variant=v)]
         stop = False
-        for p in probes:
-            res.examples += 1
-            if res.add(vctx, probe(v, p, ctx.notes)):
+        for p in [None, *probes]:
+            bad = first if p is None else probe(v, p, ctx.notes)
+            res.examples += p is not None
+            if bad is not None and t.agg_declared and _ignores_agg(t, v, bad):
+                ignored.append(mode)    # e.g. verl's GSPO: seq-mean-token-mean whatever loss_agg_mode says
+                break
+            if res.add(vctx, bad):
                 stop = True
                 break
+        else:
+            tried.append(mode)
         if stop:
+            tried.append(mode)
             break
     res.detail = f"modes {', '.join(tried) or 'none'}" + (f"; not accepted (raised): {', '.join(refused)}"
                                                           if refused else "")
+    if ignored:    # a declared design choice: the aggregation was declared, and the argument is not used
+        res.detail += f"; ignored (aggregates as the declared agg={t.conventions.agg}): {', '.join(ignored)}"
+        key = f"declared agg={t.conventions.agg}: the target ignores its aggregation argument"
+        ctx.notes[key] = ctx.notes.get(key, 0) + len(ignored)
     return res
 
 

@@ -162,6 +162,18 @@ def reproducer(target: Target, p: Probe) -> str:
     ])
 
 
+def _add_finding(findings: list[Finding], f: Finding) -> None:
+    """Append ``f`` unless a finding of the same check, kind, severity, explanation and message is
+    listed (e.g. NaN from +inf, -inf and NaN padding alike): then only its sub-check is added."""
+    for g in findings:
+        if (g.check, g.kind, g.severity, g.explanation, g.message) == (f.check, f.kind, f.severity,
+                                                                       f.explanation, f.message):
+            if f.sub_check and f.sub_check not in g.sub_check.split(", "):
+                g.sub_check = f"{g.sub_check}, {f.sub_check}" if g.sub_check else f.sub_check
+            return
+    findings.append(f)
+
+
 def _finding(target: Target, check: str, p: Probe, seed: int, fix_note: str = "") -> Finding:
     fix = _verdict.likely_fix(check, p.sub, p.kind)
     if fix_note and check == "aggregation" and "split" in p.sub:
@@ -219,7 +231,7 @@ def fuzz(target: Target, *, seed: int = 0, examples: int = DEFAULT_EXAMPLES, che
                     smaller = fail
                 fail = replace(smaller, sub=fail.sub, severity=fail.severity, explanation=fail.explanation,
                                variant=fail.variant)
-            report.findings.append(_finding(ran, name, fail, seed, target.passed_note))
+            _add_finding(report.findings, _finding(ran, name, fail, seed, target.passed_note))
         if stop_at_first and res.status == "failed":
             break
     report.notes = list(notes.values())

@@ -49,6 +49,8 @@ class Target:
     variant: Callable[..., "Target"] | None = None      # variant(params=..., agg=...): the same code
                                                         # configured otherwise (sweeps); None: fixed
     agg_modes: tuple[str, ...] = ()                     # aggregation modes the target can be told
+    agg_declared: bool = False                          # the user declared the aggregation (option agg):
+                                                        # a target that ignores other modes is not faulted
     adv_per_sequence: bool = False                      # takes one advantage per sequence (TRL's shape)
     keep_ties: bool = False                             # sweeps keep equal parameters equal (a framework
                                                         # config may hold one field for both, e.g. clip_ratio)

@@ -7,12 +7,14 @@ A run ends in one of five verdicts, from best to worst (:data:`VERDICTS`):
   (a log-ratio clamp, truncated IS, a surrogate value, …) that changed the reference somewhere;
   the notes say where they bit;
 * ``edge cases only``: every finding is an *edge case*, a deviation only on inputs outside any
-  real pipeline's contract (±inf/NaN at padded positions, a batch without valid tokens, π = 0
-  exactly in a valid position, a half-precision branch decision within the kink margin);
+  real pipeline's contract (±inf/NaN, positive or below −100 "log-probs" at padded positions, a
+  target that raises on a batch without valid tokens, π = 0 exactly in a valid position,
+  |log r| beyond float32's exp range, a half-precision branch decision within the kink margin);
   listed, exit 0 unless ``--strict``;
 * ``deviates``: at least one finding is a *deviation*: the gradient or value is wrong on inputs
   real training produces, or the target raises, hangs, mutates its inputs, returns NaN from
-  finite inputs;
+  finite inputs real training produces (a micro-batch without valid tokens, padding that holds
+  finite log-probs in [−100, 0]);
 * ``error``: a check could not run to its end (a fuzzer error): nothing can be concluded, so no
   ``conforms`` level is given; exit 1 with the first error as the one-line reason.
 
@@ -58,7 +60,7 @@ _FIXES = (
                       "old = current (bf16 storage of old log-probs? a penalty that is not 0 at r = 1?)"),
     ("hyperparameters", "", "a parameter does not reach the loss (hard-coded constant?) or is used with "
                             "another meaning: compare the sub-check's values with the formula"),
-    ("aggregation modes", "", "this aggregation mode is computed wrongly: compare with "
+    ("aggregation_modes", "", "this aggregation mode is computed wrongly: compare with "
                               "drpo_analysis.core.aggregation (docs: the weights of each mode)"),
     ("", "", "the per-token gradient differs from the reference: compare the formula with "
              "`drpo-analysis methods` (column w: ∂J/∂ℓ = w·r·Â) and the declared conventions"),
@@ -73,6 +75,18 @@ def likely_fix(check: str, sub: str, kind: str) -> str:
     raise AssertionError("unreachable: the last row matches everything")
 
 
+#: the range of log-probabilities real models produce (log_softmax of finite logits in float32/bf16)
+REALISTIC_LOG_PROB = (-100.0, 0.0)
+
+
+def realistic_log_probs(values) -> bool:
+    """All ``values`` finite log-probabilities a real model produces (:data:`REALISTIC_LOG_PROB`;
+    0.0 is a common padding fill)."""
+    v = np.asarray(values, dtype=float)
+    lo, hi = REALISTIC_LOG_PROB
+    return bool(np.isfinite(v).all() and (v >= lo).all() and (v <= hi).all())
+
+
 def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tuple[str, str]:
     """(severity, explanation) of one failing probe; ``ce``: the counterexample (``logp``,
     ``logp_mu``, ``mask`` as nested lists, ``dtype``, ``token``)."""
@@ -80,12 +94,23 @@ def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tupl
     mask = np.asarray(ce["mask"], dtype=bool)
     with np.errstate(invalid="ignore"):
         masked_nonfinite = (~np.isfinite(logp) | ~np.isfinite(logp_mu))[~mask].any()
-    if kind in ("non-finite", "raises") and not mask.any():
-        return EDGE, ("a batch without valid tokens (all-masked or empty) gives 0/0 = NaN or raises; a "
-                      "micro-batch without response tokens does not occur in real batching")
+    if kind == "non-finite" and mask.size == 0:
+        return EDGE, ("a batch with no sequences at all (zero rows) gives 0/0 = NaN; real batching always "
+                      "gives a micro-batch at least one sequence")
+    if kind == "non-finite" and not mask.any():
+        return DEVIATES, ("NaN/inf loss or gradient on a micro-batch without valid tokens (0/0 normaliser): "
+                          "such micro-batches occur in real training (overlong filtering, dynamic batching, "
+                          "data-parallel remainders), and one NaN gradient poisons the all-reduce and the step")
+    if kind == "raises" and not mask.any():
+        return EDGE, "a batch without valid tokens (all-masked or empty) makes the target raise"
     if kind == "non-finite" and (check == "padding" or masked_nonfinite):
-        return EDGE, ("non-finite values at padded positions leak through `x * mask` (NaN·0 = NaN) or a 0/0 "
-                      "normaliser; harmless where padded positions hold finite log-probs")
+        pad = np.concatenate([logp[~mask], logp_mu[~mask]])
+        if pad.size and realistic_log_probs(pad):
+            return DEVIATES, (f"NaN/inf from padded positions holding realistic finite log-probs (in "
+                              f"[{pad.min():g}, {pad.max():g}]): a real padded batch gives a NaN loss/gradient")
+        return EDGE, ("NaN/inf from padded positions holding values no model produces (±inf/NaN, positive "
+                      "or below -100 'log-probs'): they leak through `x * mask` (NaN·0 = NaN, inf·0 = NaN); a "
+                      "pipeline whose padding holds finite log-probs ≤ 0 is not affected")
     if check == "overflow" and np.isneginf(logp[mask]).any():
         return EDGE, ("π = 0 exactly (ℓ = −inf) in a valid position: unreachable from log_softmax of finite "
                       "logits")

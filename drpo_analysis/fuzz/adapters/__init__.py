@@ -51,14 +51,18 @@ def load(spec: str, *, adapter: str | None = None, method: str | None = None, pa
         if adapter is None:
             from drpo_analysis.fuzz.adapters import plain
             adapter = detect(plain.resolve(spec))
-    return module(adapter).load(spec, method=method, params=params, **options)
+    t = module(adapter).load(spec, method=method, params=params, **options)
+    t.agg_declared = "agg" in options
+    return t
 
 
 def make_target(adapter: str | None, obj, *, method=None, params=None, **options):
     """A Target from a callable (plain) or a mode name (frameworks)."""
     if isinstance(obj, str):
         return load(obj, adapter=adapter, method=method, params=params, **options)
-    return module(adapter or detect(obj)).target(obj, method=method, params=params, **options)
+    t = module(adapter or detect(obj)).target(obj, method=method, params=params, **options)
+    t.agg_declared = "agg" in options
+    return t
 
 
 def reproducer_line(spec: str, adapter: str, method: str, params, options) -> str:
