@@ -57,7 +57,7 @@ ENTRIES = (
 )
 
 
-EDGE_PROBES = ("±1e4 padding", "+inf padding", "NaN padding", "all-masked batch", "empty batch")
+EDGE_PROBES = ("0.0 padding", "±1e4 padding", "+inf padding", "NaN padding", "all-masked batch", "empty batch")
 
 
 def edge_matrix(target, seed: int = 0) -> dict[str, str]:
@@ -68,7 +68,7 @@ def edge_matrix(target, seed: int = 0) -> dict[str, str]:
 
     rng = np.random.default_rng(seed)
     b = sample_batch(rng, batch=4, length=8, adv_per="sequence")
-    batches = {"±1e4 padding": padded(b, 1e4), "+inf padding": padded(b, np.inf), "NaN padding": padded(b, np.nan),
+    batches = {"0.0 padding": padded(b, 0.0), "±1e4 padding": padded(b, 1e4), "+inf padding": padded(b, np.inf), "NaN padding": padded(b, np.nan),
                "all-masked batch": b.replace(mask=np.zeros_like(b.mask)), "empty batch": b.rows(np.arange(0))}
     out = {}
     for name in EDGE_PROBES:
@@ -142,9 +142,11 @@ def markdown(res: dict) -> str:
         "Conventions are the framework's design choices expressed as options of the reference "
         "(log-ratio clamp, truncated IS, value compared or not, empty rows counted or not); with them "
         "declared, the verdict is on the fuzzer's one scale: *conforms*, *conforms with declared design "
-        "choices*, *edge cases only* (deviations only on inputs outside any real pipeline: ±inf/NaN at "
-        "padded positions, batches without tokens, π = 0, |log r| beyond float32's exp range) or "
-        "*deviates*. Every entry is also fuzzed with its parameters drawn away from the defaults and in "
+        "choices*, *edge cases only* (deviations only on inputs outside any real pipeline: ±inf/NaN or "
+        "positive 'log-probs' at padded positions, a batch with no rows, π = 0, |log r| beyond float32's "
+        "exp range) or *deviates* (including NaN/inf from an all-masked micro-batch or from padding that "
+        "holds finite log-probs in [−100, 0]: both occur in real training). "
+        "Every entry is also fuzzed with its parameters drawn away from the defaults and in "
         "every aggregation mode its framework accepts (checks `hyperparameters`, `aggregation_modes`).",
         "",
         "| entry | reference | conventions | status | findings |",
@@ -184,9 +186,12 @@ def markdown(res: dict) -> str:
               "- The DPPO losses return the surrogate value −Â·sg(r)·M·ℓ, whose gradient (not value) equals "
               "the objective's; values are not compared (`compare_value=False`).",
               "- Padding (table above): where ±inf/NaN at padded positions leak, it is through `loss * mask` "
-              "(NaN·0 = NaN) or an exp of inf − inf; where an empty micro-batch gives NaN, it is a 0/0 "
-              "normaliser. Both are outside the frameworks' own pipelines, whose padded positions hold finite "
-              "log-probs and whose micro-batches hold response tokens.",
+              "(NaN·0 = NaN) or an exp of inf − inf, outside the frameworks' own pipelines (their padded "
+              "positions hold finite log-probs). Where an all-masked micro-batch gives NaN, it is a 0/0 "
+              "normaliser, and that is a deviation: a user hits it whenever a micro-batch holds only "
+              "sequences without response tokens (overlong filtering / truncation masking every token, "
+              "dynamic batching or a data-parallel remainder), and the NaN gradient then poisons the "
+              "all-reduce and the optimiser step.",
               "- TRL's `grpo`, `bnpo` and `dr_grpo` normalise each micro-batch and divide by "
               "gradient_accumulation_steps: the split checks use equal-size shards for TRL (its micro-batches "
               "are `per_device_train_batch_size` rows); `grpo` and `dr_grpo` then add up exactly, `bnpo` does "

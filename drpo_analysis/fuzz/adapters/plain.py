@@ -4,7 +4,7 @@
 
 ``params`` are the method's parameters by our registry's names, all of them (defaults filled in).
 Options: ``agg`` (an aggregation mode of :mod:`drpo_analysis.core.aggregation`, default token-mean),
-``horizon`` (the constant of seq-mean-token-sum-norm), ``log_ratio_clamp`` ((lo, hi) or a bound
+``horizon`` (the constant of seq-mean-token-sum-norm), ``log_ratio_clamp`` ((lo, hi), "lo,hi" or a bound
 b for ±b), ``is_truncation`` (C), ``compare_value`` (bool), ``count_empty_rows`` (bool),
 ``timeout`` (s).
 """
@@ -24,6 +24,8 @@ def conventions(*, agg="token-mean", horizon=None, log_ratio_clamp=None, is_trun
                 compare_value=True, count_empty_rows=True) -> Conventions:
     if agg not in aggregation.MODES:
         raise ValueError(f"agg must be one of {', '.join(aggregation.MODES)}, got {agg!r}")
+    if isinstance(log_ratio_clamp, str) and "," in log_ratio_clamp:   # "lo,hi" from the command line
+        log_ratio_clamp = tuple(float(x) for x in log_ratio_clamp.strip("()[] ").split(","))
     if log_ratio_clamp is not None and not isinstance(log_ratio_clamp, (tuple, list)):
         log_ratio_clamp = (-float(log_ratio_clamp), float(log_ratio_clamp))
     return Conventions(agg=agg, horizon=None if horizon is None else float(horizon),
