@@ -127,6 +127,16 @@ def summary_text(res: dict) -> str:
     return format_table(rows, ["entry", "method", "status", "findings"], max_width=90)
 
 
+def _finding_cell(f: dict) -> str:
+    """``check / sub-check: severity``, and for a non-finite deviation what a user hits and when."""
+    cell = f"{f['check']} / {f['sub_check']}: {f['severity']}"
+    if f["kind"] == "non-finite" and f["severity"] == "deviates":
+        when = ("whenever a micro-batch holds no response tokens (overlong filtering, dynamic batching)"
+                if "all-masked" in f["sub_check"] else f"on {f['sub_check']}")
+        cell += f" (NaN/inf loss or gradient {when})"
+    return cell
+
+
 def markdown(res: dict) -> str:
     v = res["versions"]
     lines = [
@@ -158,7 +168,7 @@ def markdown(res: dict) -> str:
             continue
         ps = ", ".join(f"{k}={g:g}" for k, g in r["params"].items()) or "–"
         conv = ", ".join(f"{k}={c}" for k, c in r["conventions"].items()) or "–"
-        fs = "; ".join(f"{f['check']} / {f['sub_check']}: {f['severity']}" for f in r["findings"]) or "none"
+        fs = "; ".join(_finding_cell(f) for f in r["findings"]) or "none"
         lines.append(f"| {r['label']} | `{r['method']}` ({ps}), {r['agg']} | {conv} | {r['status']} | {fs} |")
     lines += ["", "## Padding and empty batches, probe by probe", "",
               "The padding check stops at its first failure; here every probe on its own (masked positions of "
