@@ -8,6 +8,9 @@ Mismatch (``Mismatch.parse``; parts joined by ``+``, e.g. ``"bf16+noise=0.3+stal
   (``amax / 448``, as FP8 inference engines do), computed in float32;
 * ``fp8logits``: the sampler's logits rounded to e4m3 (per-row scale) before the softmax;
 * ``noise=σ``: Gaussian noise ``σ·N(0, 1)`` added to the sampler logits (from a seeded generator);
+* ``noise_pow=β``: with ``noise=σ``, the noise of token j is scaled by ``p_j^β`` (``p`` the
+  unperturbed sampler probabilities): the mismatch model fitted to a real model's per-μ-bucket
+  ``|π − μ|`` (:mod:`drpo_analysis.rl.mismatch_fit`);
 * ``stale=k``: the sampler's weights are those of the policy k training iterations earlier.
 
 μ is the distribution the token was actually drawn from, so it includes every perturbation.
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from drpo_analysis.rl.mismatch_fit import perturb_logits
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
 from drpo_analysis.rl.tasks import EOS, PAD
 
@@ -31,13 +35,14 @@ class Mismatch:
     precision: str = "fp32"
     noise: float = 0.0
     stale: int = 0
+    noise_pow: float = 0.0
 
     @classmethod
     def parse(cls, spec: str) -> "Mismatch":
-        """``"none"`` or ``+``-joined parts: bf16 | fp8 | fp8logits | noise=σ | stale=k."""
+        """``"none"`` or ``+``-joined parts: bf16 | fp8 | fp8logits | noise=σ | noise_pow=β | stale=k."""
         if not isinstance(spec, str):
             raise TypeError(f"mismatch must be a string such as 'bf16+noise=0.3', got {type(spec).__name__}")
-        precision, noise, stale = "fp32", 0.0, 0
+        precision, noise, stale, noise_pow = "fp32", 0.0, 0, 0.0
         for part in filter(None, spec.strip().split("+")):
             key, _, val = part.partition("=")
             try:
@@ -51,6 +56,10 @@ class Mismatch:
                     noise = float(val)
                     if not 0 <= noise < 100:
                         raise ValueError("σ must lie in [0, 100)")
+                elif key == "noise_pow":
+                    noise_pow = float(val)
+                    if not -2 <= noise_pow <= 2:
+                        raise ValueError("β must lie in [-2, 2]")
                 elif key == "stale":
                     stale = int(val)
                     if not 0 <= stale <= 64:
@@ -59,13 +68,16 @@ class Mismatch:
                     raise ValueError("unknown part")
             except ValueError as exc:
                 raise ValueError(f"bad mismatch part {part!r} in {spec!r} ({exc}); accepted: none, "
-                                 f"{', '.join(PRECISIONS[1:])}, noise=σ (0 ≤ σ < 100), stale=k (0 ≤ k ≤ 64), "
+                                 f"{', '.join(PRECISIONS[1:])}, noise=σ (0 ≤ σ < 100), noise_pow=β (-2 ≤ β ≤ 2), stale=k (0 ≤ k ≤ 64), "
                                  "joined by '+'") from None
-        return cls(precision, noise, stale)
+        if noise_pow and not noise:
+            raise ValueError(f"noise_pow in {spec!r} scales the logit noise: give noise=σ too")
+        return cls(precision, noise, stale, noise_pow)
 
     def __str__(self) -> str:
         parts = [self.precision] if self.precision != "fp32" else []
         parts += [f"noise={self.noise:g}"] if self.noise else []
+        parts += [f"noise_pow={self.noise_pow:g}"] if self.noise_pow else []
         parts += [f"stale={self.stale}"] if self.stale else []
         return "+".join(parts) or "none"
 
@@ -163,8 +175,8 @@ class Sampler:
         if self.mismatch.precision == "fp8logits":
             logits = fp8_round(logits, dim=-1)
         if self.mismatch.noise:
-            logits = logits + self.mismatch.noise * torch.randn(
-                logits.shape, generator=self.noise_gen, device=logits.device)
+            eps = torch.randn(logits.shape, generator=self.noise_gen, device=logits.device)
+            logits = perturb_logits(logits, self.mismatch.noise, self.mismatch.noise_pow, eps)
         return logits
 
     def sample(self, prompts, max_new, generator, topk=0) -> Rollout:

@@ -13,13 +13,17 @@ HELP = "run the paper_repro matrix (resumable) and write paper_repro/REPORT.md w
 DESCRIPTION = """\
 The claims of the DRPO / DPPO papers on real tiny-transformer GRPO runs:
 
-  1. sweep     lr × updates per rollout × logit noise × staleness, PG-IS vs DPPO-TV, one seed
-               (paper_repro/sweep.json) → the regime (paper_repro/regime.json), chosen by a fixed
-               rule, the same for every method;
-  2. matrix    every method / ablation / δ of paper_repro/matrix.json × its seeds in that regime;
-  3. precision bf16 / fp8 sampler vs fp32 policy at identical weights (claim 7);
-  4. report    paper_repro/REPORT.md + results/claims.json (bootstrap CIs over seeds, verdicts)
-               and the figures/make_rl_*.py figures.
+  0. fit       the task's free-form tail and the bf16 / fp8 sampler noise fitted to the real
+               model's measurement (matrix.json "measurement") on the warm start of fit_seed
+               → results/fit.json;
+  1. sweep     updates per rollout × fitted mismatch × staleness, PG-IS vs DPPO-TV, on sweep seeds
+               the matrix never uses (paper_repro/sweep.json) → results/regime.json, chosen by a
+               fixed rule, the same for every method;
+  2. matrix    the learning gate (no mismatch) and every method / ablation / δ of
+               paper_repro/matrix.json × its seeds (each its own warm start) in that regime;
+  3. precision fitted bf16 / fp8 samplers vs the fp32 policy at identical weights (claim 7);
+  4. report    paper_repro/REPORT.md + results/claims.json (the gate, then per claim the primary
+               comparisons of matrix.json: t intervals, Holm, TOST) and the figures/make_rl_*.py figures.
 
 Every finished run is a JSON file under paper_repro/results/<group>/; it is never recomputed, and
 a killed run resumes from its checkpoint (runs/repro/<id>). Run it under nice in the background:
@@ -35,7 +39,7 @@ A second, hand-given regime keeps its own results, report and figures:
   → paper_repro/REPORT_drift.md, figures/rl_*_drift.png
 """
 
-PHASES = ("sweep", "matrix", "precision", "report")
+PHASES = ("fit", "sweep", "matrix", "precision", "report")
 
 
 def add_arguments(p):
@@ -53,12 +57,14 @@ def add_arguments(p):
     p.add_argument("--report", default=None,
                    help="report path (default: RESULTS/../REPORT.md; for RESULTS named results_X: REPORT_X.md)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures in the report phase")
+    p.add_argument("--measurement", default=None,
+                   help="real-model measurement JSON for the fit phase (default: matrix.json's 'measurement')")
     p.add_argument("--smoke", action="store_true", help="tiny model, 2 seeds, a few steps (CI)")
 
 
 SMOKE_BASE = {"task": "sort", "task_size": 4, "steps": 4, "prompts_per_step": 4, "samples_per_prompt": 4,
-              "eval_every": 2, "eval_size": 32, "warm_target_acc": 0.3,
-              "model": {"vocab_size": 16, "d_model": 32, "n_layer": 1, "n_head": 2, "max_len": 16}}
+              "eval_every": 2, "eval_size": 32, "warm_target_acc": 0.3, "std_normalize": True,
+              "model": {"vocab_size": 64, "d_model": 32, "n_layer": 1, "n_head": 2, "max_len": 16}}
 
 
 def _configs(args):
@@ -67,11 +73,10 @@ def _configs(args):
     cdir = Path(args.config_dir)
     sweep, matrix = load_config(cdir / "sweep.json"), load_config(cdir / "matrix.json")
     if args.smoke:
-        sweep = sweep | {"base": SMOKE_BASE, "grid": {"lr": [1e-3], "updates": [[2, 1]], "noise": [0.0, 1.0],
-                                                     "stale": [0]}}
+        sweep = sweep | {"grid": {"lr": [1e-3], "updates": [[2, 1]], "mismatch": ["bf16_fit", "bf16_fit+stale=2"]}}
         matrix = matrix | {"base": SMOKE_BASE, "seeds": [0, 1],
                            "groups": {k: v[:2] for k, v in matrix["groups"].items()},
-                           "precision": {"mismatches": ["bf16"], "prompts": 64}}
+                           "precision": {"mismatches": ["bf16_fit"], "prompts": 64}}
     if args.seeds is not None:
         matrix = matrix | {"seeds": matrix["seeds"][:args.seeds]}
     if args.groups:
@@ -113,23 +118,36 @@ def run(args) -> Result:
     timing_path = Path(results) / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
     ran = {}
+    fit_path = Path(results) / "fit.json"
+    fit = json.loads(fit_path.read_text()) if fit_path.exists() else None
     for phase in PHASES:
         if phase not in phases:
             continue
         t0 = time.perf_counter()
-        if phase == "sweep":
-            ran[phase] = matrix.run_all(experiments.sweep_specs(sweep_cfg), results=results, runs=args.runs_root,
-                                        workers=args.workers, progress=progress)
-            best, _ = experiments.choose_regime(results)
+        if phase == "fit":
+            if fit is None:
+                measurement = Path(args.measurement or matrix_cfg["measurement"])
+                if not measurement.exists():
+                    raise UsageError(f"no real-model measurement at {measurement} (--measurement PATH)")
+                fit = experiments.fit_to_measurement(measurement, matrix_cfg["base"], seed=matrix_cfg["fit_seed"],
+                                                     root=args.runs_root)
+                matrix.write_json(fit_path, fit)
+                ran[phase] = 1
+        elif fit is None:
+            raise UsageError(f"no fit yet ({fit_path}); run the fit phase first")
+        elif phase == "sweep":
+            ran[phase] = matrix.run_all(experiments.sweep_specs(sweep_cfg, matrix_cfg, fit), results=results,
+                                        runs=args.runs_root, workers=args.workers, progress=progress)
+            best, _ = experiments.choose_regime(results, sweep_cfg)
             matrix.write_json(regime_path, {"rule": experiments.choose_regime.__doc__.strip(), **best})
         elif phase == "matrix":
             if not regime_path.exists():
                 raise UsageError(f"no regime yet ({regime_path}); run the sweep phase first")
             regime = json.loads(regime_path.read_text())
-            ran[phase] = matrix.run_all(experiments.matrix_specs(regime, matrix_cfg), results=results,
+            ran[phase] = matrix.run_all(experiments.matrix_specs(regime, matrix_cfg, fit), results=results,
                                         runs=args.runs_root, workers=args.workers, progress=progress)
         elif phase == "precision":
-            ran[phase] = experiments.run_precision(experiments.precision_specs(matrix_cfg), matrix_cfg,
+            ran[phase] = experiments.run_precision(experiments.precision_specs(matrix_cfg), matrix_cfg, fit,
                                                    results=results, root=args.runs_root, progress=progress)
         if phase != "report" and ran.get(phase):
             timing[phase] = timing.get(phase, 0.0) + time.perf_counter() - t0
