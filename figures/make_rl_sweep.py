@@ -1,4 +1,4 @@
-"""The regime sweep (issue 5: find where trust regions matter): final-quarter training reward of
+"""The regime sweep (find where trust regions matter): final-quarter training reward of
 PG-IS and DPPO-TV and their gap over learning rate × (updates per rollout, mismatch). One seed,
 40 iterations. Writes ``rl_sweep.png``."""
 from __future__ import annotations

@@ -28,6 +28,8 @@ from drpo_analysis.util.stats import bootstrap_ci
 from drpo_analysis.sim.vocab import Vocabulary
 
 MAIN = ("pg_is", "cispo", "ppo_clip", "dppo_binary_tv", "spo", "drpo", "drpo:delta=0.15")
+# Mismatches are spelt NAME:VALUE here (the grammar reads it as NAME=VALUE) because the committed
+# sweep records in figures/data/ are keyed by these exact settings strings.
 BASE = sd.DynamicsSettings(methods=MAIN, seeds=8, prompts=8, length=4, group=8,
                            vocab=Vocabulary(V=256), steps=300, updates=4, lr=5.0, staleness=4,
                            mismatch="noise:0.3", shared_dim=8, seed=0)

@@ -21,8 +21,8 @@ import numpy as np
 from drpo_analysis.reporting import plotting
 from drpo_analysis.sim import vocab as sv
 
-MISMATCHES = ("bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "noise:0.05", "temperature:1.05",
-              "bf16+top_p:0.95")
+MISMATCHES = ("bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "noise=0.05", "temperature=1.05",
+              "bf16+top_p=0.95")
 
 
 def main(outdir) -> list[Path]:
@@ -54,7 +54,7 @@ def main(outdir) -> list[Path]:
     for ax, label in zip(axes[0], ("bf16", "fp8_e4m3", "fp8_e5m2")):
         plotting.bucket_bars(by[label]["buckets"], keys, labels=names, colors=cols, ax=ax,
                              ylabel="share masked (Â < 0)", title=f"{label}, Â < 0")
-    for ax, label in zip(axes[1], ("fp8_e4m3", "noise:0.05", "temperature:1.05")):
+    for ax, label in zip(axes[1], ("fp8_e4m3", "noise=0.05", "temperature=1.05")):
         plotting.bucket_bars(by[label]["buckets"], keys_pos, labels=names, colors=cols, ax=ax,
                              ylabel="share masked (Â > 0)", title=f"{label}, Â > 0")
     for ax in axes.flat:

@@ -24,7 +24,7 @@ ID = "autograd_matches_derived"
 STATEMENT = ("For all 19 methods, torch autograd of the per-token loss and the numpy gradient weight "
              "equal the SymPy-derived weight w (∂J/∂ℓ = Â r w) to rtol 1e-9 / atol 1e-9, at rare "
              "(μ ≥ 1e-12) and common tokens, away from kinks.")
-SOURCE = "issue 2 §3; DRPO (arXiv 2606.09821) Table 1 convention"
+SOURCE = "docs/methods.md#the-gradient-weight; DRPO (arXiv 2606.09821) Table 1 convention"
 METHOD = "randomised numeric (float64, 2 parameter sets × 3000 points per method)"
 
 N_POINTS = 3000

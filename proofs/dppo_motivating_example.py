@@ -13,7 +13,7 @@ from drpo_analysis.claims import proving
 ID = "dppo_motivating_example"
 STATEMENT = ("μ = 1e-4 → π = 1e-2 gives r = 100 (PPO/GRPO clips, Â > 0) with |Δ| = 0.0099 (DPPO-TV keeps); "
              "μ = 0.99 → π = 0.80 gives r = 80/99 ≈ 0.81 (PPO keeps, Â < 0) with |Δ| = 0.19 (DPPO-TV masks).")
-SOURCE = "DPPO (arXiv 2602.04879) §1 motivating example; REFERENCE.md"
+SOURCE = "DPPO (arXiv 2602.04879) §1 motivating example; docs/papers.md#motivating-example"
 METHOD = "symbolic (exact evaluation of the derived weights)"
 
 CASES = [("rare token up-weighted", "1/10000", "1/100", 1),

@@ -23,7 +23,7 @@ from drpo_analysis.claims import proving
 ID = "dppo_partition_divergences_le_full"
 STATEMENT = ("DPPO Binary and Top-K TV and KL(μ‖π) are ≤ the full-vocabulary TV and KL for every μ, π "
              "(exact/interval for V ≤ 6 over all partitions; randomised at V = 151936, K = 20).")
-SOURCE = "DPPO (arXiv 2602.04879) §4.2; REFERENCE.md 'Binary and Top-K divergences are lower bounds'"
+SOURCE = "DPPO (arXiv 2602.04879) §4.2; docs/papers.md#binary-and-top-k-approximations"
 METHOD = "exact rational enumeration + interval (V ≤ 6) + randomised numeric (V = 151936)"
 BIG_V, BIG_ROWS, K = 151_936, 4, 20
 

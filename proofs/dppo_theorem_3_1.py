@@ -14,7 +14,7 @@ from drpo_analysis.claims import proving
 ID = "dppo_theorem_3_1"
 STATEMENT = ("DPPO Thm 3.1: J(π) − J(μ) = L′_μ(π) − Δ(μ, π) with L′ = E_μ[R Σ_t (r_t − 1)] and "
              "Δ = E_μ[R Σ_t (r_t − 1)(1 − Π_{j>t} r_j)], exactly, for every finite-horizon instance.")
-SOURCE = "DPPO (arXiv 2602.04879) Theorem 3.1; REFERENCE.md 'DPPO facts'"
+SOURCE = "DPPO (arXiv 2602.04879) Theorem 3.1; docs/papers.md#theorems-31-and-32"
 METHOD = "exact rational enumeration (300 random instances, V ∈ {2,3}, T ∈ {1,2,3})"
 N_INSTANCES = 300
 SHAPES = [(2, 1), (3, 1), (2, 2), (3, 2), (2, 3), (3, 3)]

@@ -19,7 +19,7 @@ from drpo_analysis.claims import proving
 ID = "dppo_theorem_3_2"
 STATEMENT = ("DPPO Thm 3.2: J(π) − J(μ) ≥ L′ − 2ξT(T−1)(D_TV^max)² and J(π) − J(μ) ≥ L′ − "
              "4ξ E_μ[Σ_t D_TV(s_t)] on every finite-horizon instance (ξ = max|R|).")
-SOURCE = "DPPO (arXiv 2602.04879) Theorem 3.2; REFERENCE.md 'DPPO facts'"
+SOURCE = "DPPO (arXiv 2602.04879) Theorem 3.2; docs/papers.md#theorems-31-and-32"
 METHOD = ("exact rational enumeration (240 random instances + adversarial hill climbing, "
           "V ∈ {2,3}, T ∈ {2,3})")
 N_INSTANCES = 240

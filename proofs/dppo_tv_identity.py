@@ -8,7 +8,7 @@ from drpo_analysis.claims import proving
 
 ID = "dppo_tv_identity"
 STATEMENT = "TV(μ, π) = ½ Σ_a |π(a) − μ(a)| = ½ E_{a∼μ}|r(a) − 1| (so E_μ|r − 1| = 2·TV)."
-SOURCE = "DPPO (arXiv 2602.04879) §3; REFERENCE.md 'DPPO facts'"
+SOURCE = "DPPO (arXiv 2602.04879) §3; docs/papers.md#divergences"
 METHOD = "symbolic (generic vocabulary V = 5)"
 V = 5
 

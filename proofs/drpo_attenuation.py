@@ -11,7 +11,7 @@ from drpo_analysis.claims import proving
 ID = "drpo_attenuation"
 STATEMENT = ("DRPO: for sΔ > 0 (diverging) w < 1, with 0 < w < 1 for 0 < sΔ < δ, w = 0 at sΔ = δ and "
              "w < 0 (corrective) for sΔ > δ; for sΔ < 0 (converging) w > 1 (amplified).")
-SOURCE = "DRPO (arXiv 2606.09821) abstract; REFERENCE.md 'diverging update attenuated ... converging amplified'"
+SOURCE = "DRPO (arXiv 2606.09821) abstract; docs/papers.md#drpo"
 METHOD = "symbolic (assumption-based sign reasoning)"
 
 

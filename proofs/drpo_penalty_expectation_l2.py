@@ -10,7 +10,7 @@ from drpo_analysis.claims import proving
 
 ID = "drpo_penalty_expectation_l2"
 STATEMENT = "E_{a∼μ}[|Â| μ (r − 1)²] = Σ_a |Â(a)| (π(a) − μ(a))² (DRPO's penalty is an |Â|-weighted ℓ₂²)."
-SOURCE = "DRPO (arXiv 2606.09821) §3; REFERENCE.md 'in expectation over μ'"
+SOURCE = "DRPO (arXiv 2606.09821) §3; docs/papers.md#drpo"
 METHOD = "symbolic (generic vocabulary V = 4)"
 V = 4
 

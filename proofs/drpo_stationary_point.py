@@ -13,7 +13,7 @@ ID = "drpo_stationary_point"
 STATEMENT = ("DRPO per-sample objective in π has the unique stationary point π* = μ + sδ, a strict "
              "maximum; it lies in (0, 1] iff δ ≤ 1 − μ (Â > 0) or δ < μ (Â < 0), else the optimum is "
              "the edge of the simplex.")
-SOURCE = "DRPO (arXiv 2606.09821) §3; REFERENCE.md 'per-sample optimum π* = μ + sδ'"
+SOURCE = "DRPO (arXiv 2606.09821) §3; docs/papers.md#drpo"
 METHOD = "symbolic"
 
 

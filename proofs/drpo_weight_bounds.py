@@ -14,7 +14,7 @@ from drpo_analysis.claims import proving
 ID = "drpo_weight_bounds"
 STATEMENT = ("DRPO: for all π, μ ∈ (0, 1] and both signs of Â, 1 − 1/δ < w < 1 + 1/δ; the bounds are "
              "tight (infimum/supremum, approached as (π, μ) → (1, 0) or (0, 1)) but not attained.")
-SOURCE = "DRPO (arXiv 2606.09821) abstract/code comments; REFERENCE.md 'bounded weights'"
+SOURCE = "DRPO (arXiv 2606.09821) abstract/code comments; docs/claims.md#drpo-paper"
 METHOD = "symbolic (affine function on a box: extrema at vertices, exact)"
 
 

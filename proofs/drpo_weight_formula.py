@@ -12,7 +12,7 @@ from drpo_analysis.claims import proving
 
 ID = "drpo_weight_formula"
 STATEMENT = "DRPO (eq. 6): ∂J/∂ℓ = Â r (1 − s Δ/δ), i.e. w = 1 − s(π − μ)/δ, for both signs of Â."
-SOURCE = "DRPO (arXiv 2606.09821) eq. 6 and Table 1; REFERENCE.md 'DRPO' row"
+SOURCE = "DRPO (arXiv 2606.09821) eq. 6 and Table 1; docs/methods.md#drpo"
 METHOD = "symbolic"
 
 

@@ -12,7 +12,7 @@ from drpo_analysis.claims import proving
 ID = "drpo_weight_lipschitz"
 STATEMENT = ("DRPO's weight is continuous in (π, μ) and, at fixed μ and s, Lipschitz in Δ with "
              "constant exactly 1/δ (|w(Δ₁) − w(Δ₂)| = |Δ₁ − Δ₂|/δ).")
-SOURCE = "DRPO (arXiv 2606.09821) abstract ('continuous'); REFERENCE.md; explainer 'smooth and bounded'"
+SOURCE = "DRPO (arXiv 2606.09821) abstract ('continuous'); explainer (docs/papers.md#the-explainer)"
 METHOD = "symbolic"
 
 

@@ -11,7 +11,7 @@ from drpo_analysis.claims import proving
 ID = "explainer_dppo_zero_at_1_5_delta"
 STATEMENT = ("Explainer: DPPO's weight is exactly 0 at 1.5δ — true for diverging shifts sΔ = 1.5δ; for "
              "converging shifts sΔ = −1.5δ the weight is 1.")
-SOURCE = "public illustrated DRPO explainer (quoted in REFERENCE.md); DPPO eq. 11"
+SOURCE = "public illustrated DRPO explainer (docs/papers.md#the-explainer); DPPO eq. 11"
 METHOD = "symbolic (exact evaluation)"
 ASSERTED = False
 

@@ -14,7 +14,7 @@ from drpo_analysis.claims import proving
 ID = "explainer_weight_near_one_then_0_4"
 STATEMENT = ("Explainer: DRPO's weight is near 1 at the boundary and ≈ 0.4 at 1.5δ "
              "(tested: w(1.5b) = 1 − 1.5(1 − w(b)) for any boundary b).")
-SOURCE = "public illustrated DRPO explainer (quoted in REFERENCE.md; numbers labelled illustrative)"
+SOURCE = "public illustrated DRPO explainer (docs/papers.md#the-explainer; numbers labelled illustrative)"
 METHOD = "symbolic (exact evaluation)"
 ASSERTED = False  # a claim under test, not one the project makes
 

@@ -16,7 +16,7 @@ from drpo_analysis.claims import proving
 ID = "pinsker"
 STATEMENT = ("Pinsker: TV(μ, π) ≤ √(KL(μ‖π)/2); symbolic for two outcomes (hence Binary-KL ≥ 2Δ²), "
              "randomised at V = 151936.")
-SOURCE = "DPPO (arXiv 2602.04879) §3-4 (TV and KL trust regions); REFERENCE.md 'Pinsker' (issue 2 §3)"
+SOURCE = "DPPO (arXiv 2602.04879) §3-4 (TV and KL trust regions); Pinsker's inequality, docs/papers.md#divergences"
 METHOD = "symbolic (two outcomes) + randomised numeric (V = 151936)"
 
 

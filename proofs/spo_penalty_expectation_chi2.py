@@ -9,7 +9,7 @@ from drpo_analysis.claims import proving
 
 ID = "spo_penalty_expectation_chi2"
 STATEMENT = "E_{a∼μ}[|Â| (r − 1)²] = Σ_a |Â(a)| (π(a) − μ(a))²/μ(a) (SPO's penalty is an |Â|-weighted χ²)."
-SOURCE = "SPO (arXiv 2401.16025); DRPO (arXiv 2606.09821) §3; REFERENCE.md"
+SOURCE = "SPO (arXiv 2401.16025); DRPO (arXiv 2606.09821) §3; docs/papers.md#spo"
 METHOD = "symbolic (generic vocabulary V = 4)"
 
 

@@ -11,7 +11,7 @@ from drpo_analysis.claims import proving
 ID = "spo_stationary_point"
 STATEMENT = ("SPO per-sample objective has the unique stationary point π* = μ(1 + sε), a strict maximum; "
              "it is a probability iff μ(1+ε) ≤ 1 (Â > 0) or ε < 1 (Â < 0).")
-SOURCE = "SPO (arXiv 2401.16025) §4; REFERENCE.md 'SPO's is π* = μ(1 + sε)'"
+SOURCE = "SPO (arXiv 2401.16025) §4; docs/papers.md#spo"
 METHOD = "symbolic"
 
 

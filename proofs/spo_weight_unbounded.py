@@ -10,7 +10,7 @@ from drpo_analysis.claims import proving
 ID = "spo_weight_unbounded"
 STATEMENT = ("SPO: at fixed shift Δ ≠ 0, w = 1 − sΔ/(εμ) → −s·sign(Δ)·∞ as μ → 0⁺ (unbounded), while "
              "DRPO's w = 1 − sΔ/δ does not depend on μ.")
-SOURCE = "SPO (arXiv 2401.16025) eq. 11; DRPO (arXiv 2606.09821) Fig. 1; REFERENCE.md 'SPO' row"
+SOURCE = "SPO (arXiv 2401.16025) eq. 11; DRPO (arXiv 2606.09821) Fig. 1; docs/methods.md#spo"
 METHOD = "symbolic (limits) + exact evaluation"
 
 

@@ -16,7 +16,7 @@ from drpo_analysis.claims import proving
 ID = "weight_matches_gradient_exact"
 STATEMENT = ("For all 19 methods, the derived weight w satisfies ∂J/∂ℓ = Â (π/μ) w exactly "
              "(gradient in log space, weight in probability space) at exact rational points.")
-SOURCE = "issue 2 §2-3; DRPO (arXiv 2606.09821) Table 1 convention"
+SOURCE = "docs/methods.md#the-gradient-weight; DRPO (arXiv 2606.09821) Table 1 convention"
 N_POINTS = 16
 METHOD = f"exact rational enumeration ({N_POINTS} random rational points × 2 parameter sets per method)"
 ALT_PARAMS = {"delta": "3/20", "eps": "1/5", "beta": "1", "clip_max": "3/2", "clip_min": "1/2",

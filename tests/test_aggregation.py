@@ -1,4 +1,4 @@
-"""Loss aggregation modes (REFERENCE "Loss aggregation modes used in the wild"): hand-computed
+"""Loss aggregation modes (docs/methods.md#aggregation-modes): hand-computed
 values for every mode, micro-batch splits with global counts, empty batches, numpy = torch."""
 import math
 
@@ -73,8 +73,8 @@ def test_microbatch_split_with_global_counts_equals_whole_batch(data, mode, n_mi
 
 
 def test_local_counts_give_the_mean_of_means_bug():
-    """Without the global N, token-mean over micro-batches is a mean of means (REFERENCE bug
-    class "wrong normaliser"): here 1/2·(3/2 + 4/1) = 2.75 instead of 7/3."""
+    """Without the global N, token-mean over micro-batches is a mean of means (bug
+    class "wrong normaliser", docs/methods.md#bug-classes): here 1/2·(3/2 + 4/1) = 2.75 instead of 7/3."""
     local = sum(aggregation.aggregate(VALUES[i:i + 1], MASK[i:i + 1], "token-mean") for i in range(2)) / 2
     assert local == pytest.approx(2.75) and local != pytest.approx(7 / 3)
 

@@ -1,4 +1,4 @@
-"""The claims audit: coverage of REFERENCE.md, verdicts decided by the proofs, paper numbers,
+"""The claims audit: coverage of docs/claims.md, verdicts decided by the proofs, paper numbers,
 and the committed paper_repro/CLAIMS.md is what the command generates."""
 import json
 from fractions import Fraction
@@ -40,7 +40,7 @@ def test_every_claim_well_formed_and_cites_existing_proofs():
 
 
 def test_reference_claims_covered():
-    """Each claim REFERENCE.md lists has a row (by a phrase of the claim)."""
+    """Each claim docs/claims.md lists has a row (by a phrase of the claim)."""
     text = " ".join(c.claim for c in audit.CLAIMS)
     for phrase in ("same trust-region geometry", "Bounded weights", "continuous", "diverging update",
                    "corrective", "converging update", "Σ_a |Â(a)| (π(a) − μ(a))²", "μ(1 + sε)",

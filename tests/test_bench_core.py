@@ -1,4 +1,4 @@
-"""The core benchmarks run through the CLI harness in quick mode and emit DESIGN's JSON shape
+"""The core benchmarks run through the CLI harness in quick mode and emit the JSON shape of docs/design.md
 (timings are not asserted: they are benchmarks, not tests)."""
 import json
 

@@ -3,7 +3,7 @@
 Every public function of losses_np, losses_torch, aggregation, advantages, divergences, methods
 and the symbolic entry points is driven with wrong types, wrong and mismatched shapes, NaN, ±inf,
 huge values, empty arrays, bad parameters and unknown names. Each call must either return or raise
-``ValueError`` / ``TypeError`` (DESIGN "Conventions"); any other exception is a finding. A second
+``ValueError`` / ``TypeError`` (docs/design.md#conventions); any other exception is a finding. A second
 group checks the contract on masked positions: whatever they hold (NaN, ±inf, huge), the loss and
 its gradient stay finite and the masked gradient is exactly 0.
 """

@@ -24,7 +24,7 @@ CLAIMS = {c.id: c for c in proving.discover()}
 # Paper / explainer claims the project does not assert, and the verdict the checks reach.
 PAPER_CLAIM_STATUS = {"explainer_weight_near_one_then_0_4": "failed", "dppo_theorem_3_2b_constant_2": "proved",
                       "explainer_dppo_zero_at_1_5_delta": "proved"}
-ISSUE_CLAIMS = {  # issue 2 §3: every listed claim has a proof file
+ISSUE_CLAIMS = {  # every claim docs/claims.md#proofs lists has a proof file
     "autograd_matches_derived", "weight_matches_gradient_exact", "drpo_weight_formula", "drpo_weight_bounds",
     "drpo_zero_crossing", "drpo_stationary_point", "drpo_attenuation", "drpo_weight_lipschitz",
     "clip_mask_weight_jumps", "spo_weight_unbounded", "spo_stationary_point", "drpo_penalty_expectation_l2",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ import torch
 from drpo_analysis.core import aggregation, methods
 from drpo_analysis.rl import tasks, trainer
 from drpo_analysis.rl.model import ModelConfig, TinyGPT, num_params_of
-from drpo_analysis.rl.rollout import Mismatch, Sampler, fp8_round, generate
+from drpo_analysis.core.mismatch import MismatchSpec
+from drpo_analysis.rl.rollout import MISMATCH, Sampler, fp8_round, generate
 
 TINY = ModelConfig(d_model=16, n_layer=1, n_head=2, max_len=16)
 
@@ -84,12 +86,14 @@ def test_sort_answers_have_variable_length():
 
 # ---- sampler and mismatch ----------------------------------------------------------------------
 def test_mismatch_parse_round_trip_and_errors():
-    m = Mismatch.parse("bf16+noise=0.5+stale=2")
-    assert (m.precision, m.noise, m.stale) == ("bf16", 0.5, 2) and Mismatch.parse(str(m)) == m
-    assert Mismatch.parse("none") == Mismatch()
-    for bad in ("fp9", "noise=-1", "stale=x", "bf16+fp8"):
-        with pytest.raises(ValueError, match="mismatch part"):
-            Mismatch.parse(bad)
+    m = MISMATCH.parse("bf16+noise=0.5+stale=2")
+    assert (m.precision, m.noise, m.stale) == ("bf16", 0.5, 2) and MISMATCH.parse(str(m)) == m
+    assert MISMATCH.parse("none") == MismatchSpec() == MISMATCH.parse("fp32")
+    for bad, why in (("fp9", "unknown part 'fp9'"), ("noise=-1", r"noise must lie in \[0, 100\)"),
+                     ("stale=x", "stale value 'x' is not an integer"), ("bf16+fp8", "two precisions"),
+                     ("fp16", "unknown part 'fp16'"), ("temperature=2", "unknown part")):
+        with pytest.raises(ValueError, match=f"mismatch {re.escape(repr(bad))}: {why}.*accepted: none"):
+            MISMATCH.parse(bad)
 
 
 def test_fp8_round_is_idempotent_and_close():
@@ -102,7 +106,7 @@ def test_fp8_round_is_idempotent_and_close():
 def _mu_vs_pi(mismatch):
     torch.manual_seed(0)
     policy = TinyGPT(TINY).eval()
-    s = Sampler(TINY, Mismatch.parse(mismatch), seed=0)
+    s = Sampler(TINY, MISMATCH.parse(mismatch), seed=0)
     s.load(policy.state_dict())
     prompts = torch.as_tensor(tasks.get("sort", 4).sample(np.random.default_rng(0), 32)[0])
     ro = s.sample(prompts, 5, torch.Generator().manual_seed(0))

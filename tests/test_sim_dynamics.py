@@ -88,7 +88,7 @@ def test_bootstrap_ci_brackets_the_mean():
     (dict(methods=("dppo_topk_tv:K=64",)), "K must be in"), (dict(methods=("dppo_topk_kl:K=0",)), "K must be"),
     (dict(methods=("drpo:K=3",)), "K"), (dict(methods=("drpo:delta=-1",)), "delta"),
     (dict(methods=("drpo:delta",)), "key=value"), (dict(group=1), "group"),
-    (dict(mismatch="fp9"), "mismatch kind"), (dict(methods=("drpo", "drpo")), "distinct"),
+    (dict(mismatch="fp9"), "unknown part 'fp9'"), (dict(methods=("drpo", "drpo")), "distinct"),
     (dict(seeds=100000, vocab=Vocabulary(V=151936)), "exceeds"),
 ])
 def test_bad_settings_raise_naming_the_argument(kw, match):
@@ -113,7 +113,7 @@ def test_cli_dynamics_json(capsys):
 
 def test_collapse_is_recorded_once_and_consistently():
     s = sd.DynamicsSettings(**{**TINY.__dict__, "shared_dim": 2, "lr": 20.0, "steps": 40,
-                               "seeds": 6, "prompts": 6, "mismatch": "noise:1.0"})
+                               "seeds": 6, "prompts": 6, "mismatch": "noise=1.0"})
     r = sd.run(s)
     cs, col = r["collapse_step"], r["history"]["collapsed"]
     assert (cs >= 0).any()                      # this setting does collapse some runs

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from drpo_analysis import cli
+from drpo_analysis.core.mismatch import MismatchSpec
 from drpo_analysis.sim import vocab as sv
 
 SMALL = sv.Vocabulary(V=4096)
 
 
 def _settings(**kw):
-    base = dict(vocab=SMALL, contexts=12, samples=16, mismatches=("bf16", "fp8_e4m3", "noise:0.1"))
+    base = dict(vocab=SMALL, contexts=12, samples=16, mismatches=("bf16", "fp8_e4m3", "noise=0.1"))
     return sv.VocabSettings(**{**base, **kw})
 
 
@@ -52,9 +53,9 @@ def test_rounding_models_match_ml_dtypes_and_per_row_scaling():
     rng = np.random.default_rng(0)
     z = sv.context_logits(SMALL, rng, 3)
     out = np.empty_like(z)
-    sv.Mismatch("bf16").apply(z, out, rng)
+    sv.apply_mismatch(MismatchSpec("bf16"), z, out, rng)
     assert np.array_equal(out, z.astype(ml_dtypes.bfloat16).astype(np.float32))
-    sv.Mismatch("fp8_e4m3").apply(z, out, rng)
+    sv.apply_mismatch(MismatchSpec("fp8_e4m3"), z, out, rng)
     assert np.all(np.isfinite(out))
     big = np.abs(z) > np.abs(z).max(1, keepdims=True) / 8       # normal fp8 range after scaling
     rel = np.abs(out - z)[big] / np.abs(z)[big]
@@ -90,13 +91,14 @@ def test_bucket_table_masks_hand_examples():
 
 
 @pytest.mark.parametrize("spec, match", [
-    ("bogus", "unknown mismatch kind"), ("noise", "needs a strength"), ("noise:x", "not a number"),
-    ("bf16+top_q:3", "unknown sampler option"), ("noise:-1", "noise σ"),
-    ("temperature:0", "temperature τ"), ("bf16+top_p:1.5", "top_p"),
+    ("bogus", "unknown part 'bogus'"), ("noise", "noise needs a value"), ("noise=x", "not a number"),
+    ("bf16+top_q=3", "unknown part 'top_q=3'"), ("noise=-1", "noise must lie in"),
+    ("temperature=0", "temperature must lie in"), ("bf16+top_p=1.5", "top_p must lie in"),
+    ("fp8", "unknown part 'fp8'"), ("bf16+stale=1", "unknown part"), ("noise=1+noise=2", "noise given twice"),
 ])
 def test_bad_mismatch_specs_name_the_problem(spec, match):
     with pytest.raises(ValueError, match=match):
-        sv.Mismatch.parse(spec)
+        sv.MISMATCH.parse(spec)
 
 
 @pytest.mark.parametrize("kw, match", [
@@ -124,4 +126,4 @@ def test_cli_vocab_json_and_bad_usage(capsys):
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["results"][0]["mismatch"] == "bf16"
     assert cli.main(["simulate", "vocab", "--mismatch", "fp7"]) == 2
-    assert "unknown mismatch kind" in capsys.readouterr().err
+    assert "unknown part 'fp7'; accepted: none | bf16" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Core benchmarks (group ``core``, issue 2 §7): every number is a ratio measured in this process.
+"""Core benchmarks (group ``core``): every number is a ratio measured in this process.
 
 * ``numpy_weight/<method>``: ``losses_np.gradient_weight`` throughput (tokens/s, validation
   included, into a preallocated ``out=`` as the floor's ``np.exp(x, out=...)``) over 10M tokens
@@ -156,7 +156,7 @@ def prove_available() -> bool:
 
 @bench.benchmark("prove_wall_time", group="core")
 def prove_wall_time(*, quick: bool = False) -> list[bench.Measurement]:
-    """``drpo-analysis prove`` in a fresh interpreter, against the 120 s budget of issue 2."""
+    """``drpo-analysis prove`` in a fresh interpreter, against its 120 s budget (docs/design.md#performance)."""
     name = "prove_wall_time"
     if not prove_available():
         return [bench.measure(name, None, "s", PROVE_BUDGET_S, "<= 1.0", detail="prove not available")]

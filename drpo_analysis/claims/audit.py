@@ -1,4 +1,4 @@
-"""The claims audit: every claim REFERENCE.md collects, with a verdict, its regime and evidence.
+"""The claims audit: every claim docs/claims.md lists, with a verdict, its regime and evidence.
 
 Each :class:`AuditClaim` names its source, the claim in the source's words, the machine-checked
 proofs (``proofs/<id>.py``) that decide it in general, and an ``assess`` function that computes
@@ -39,7 +39,7 @@ from drpo_analysis.claims.empirical import EMPIRICAL_VERDICTS, NOT_EVALUATED
 
 VERDICTS = ("holds", "fails", "holds only in a stated regime", *EMPIRICAL_VERDICTS, NOT_EVALUATED)
 
-# Hyperparameters the papers report using (REFERENCE.md "Experimental setup reported").
+# Hyperparameters the papers report using (docs/settings.md#paper-hyperparameters).
 PAPER = {
     "drpo_delta": Fraction(25, 2),      # DRPO paper, all runs
     "spo_eps": Fraction(25, 2),         # DRPO paper's SPO baseline
@@ -219,11 +219,11 @@ def _assess_explainer_04(f: Facts) -> Assessment:
 
 
 def _assess_ref_weights(f: Facts) -> Assessment:
-    """REFERENCE.md's table of weights vs the derived weights at random points (numpy)."""
+    """The tabulated weights (docs/methods.md) vs the derived weights at random points (numpy)."""
     bad, n = reference_table_mismatches()
     ids = ("autograd_matches_derived", "weight_matches_gradient_exact")
     ok, ev = _general(f, ids, "faces equal the derived weights")
-    text = f"REFERENCE formulas vs derived weights at {n} random points per method: " + \
+    text = f"tabulated formulas (docs/methods.md) vs derived weights at {n} random points per method: " + \
         ("all agree" if not bad else f"mismatch {bad}") + f"; {ev}"
     if bad or not ok:
         return Assessment("fails", "", text)
@@ -232,7 +232,7 @@ def _assess_ref_weights(f: Facts) -> Assessment:
 
 
 def reference_table_mismatches(n: int = 2000, seed: int = 0) -> tuple[dict | None, int]:
-    """Compare REFERENCE.md's weight formulas (written out below, numpy) with the registry's
+    """Compare the tabulated weight formulas (written out below, numpy) with the registry's
     derived weights at random tokens with the papers' defaults. Returns (first mismatch, n)."""
     import numpy as np
 
@@ -247,7 +247,7 @@ def reference_table_mismatches(n: int = 2000, seed: int = 0) -> tuple[dict | Non
     adv = rng.choice([-1.0, 1.0], n) * rng.uniform(0.1, 2.0, n)                # [n]
     s, r, shift = np.sign(adv), pi / mu, pi - mu
     d_kl = divergences.binary_kl(mu, pi)
-    formulas = {  # REFERENCE.md "Per-token objectives" table, gradient weight column
+    formulas = {  # docs/methods.md, each method's gradient weight
         "pg_is": np.ones(n),
         "cispo": np.minimum(r, 2.0) / r,
         "ppo_clip": np.where(((adv > 0) & (r > 1.28)) | ((adv < 0) & (r < 0.8)), 0.0, 1.0),
@@ -373,7 +373,7 @@ CLAIMS: tuple[AuditClaim, ...] = (
                _proof_verdict(("spo_stationary_point",), "π* = μ(1 + sε), strict maximum",
                               regime="π* is a probability iff μ(1 + ε) ≤ 1 (Â > 0) or ε < 1 (Â < 0)",
                               at_paper=_spo_optimum_text, verdict="holds only in a stated regime")),
-    AuditClaim("spo.unbounded_rare", "REFERENCE 'SPO' row; DRPO Fig. 1",
+    AuditClaim("spo.unbounded_rare", "SPO (arXiv 2401.16025) eq. 11; DRPO Fig. 1",
                "SPO's weight is unbounded as μ → 0 at fixed Δ.", ("spo_weight_unbounded",),
                _proof_verdict(("spo_weight_unbounded",), "|w| → ∞ as μ → 0 at fixed Δ ≠ 0",
                               regime="any ε > 0, Δ ≠ 0", at_paper=_spo_rare_text)),
@@ -393,7 +393,7 @@ CLAIMS: tuple[AuditClaim, ...] = (
                               "w = 1 − Δ/(Âδ): unbounded as Â → 0 at fixed Δ (gradient finite)",
                               regime="any δ; the weight's scale is set by 1/|Â|",
                               at_paper=lambda f: "δ = 12.5: |w − 1| = |Δ|/(12.5|Â|) exceeds 1 once |Â| < |Δ|/12.5")),
-    AuditClaim("drpo.table1_weights", "DRPO Table 1; REFERENCE per-token table",
+    AuditClaim("drpo.table1_weights", "DRPO Table 1; docs/methods.md",
                "The gradient weights of PG-IS, CISPO, PPO/GRPO, dual-clip, DPPO Binary-TV/KL, SPO and DRPO are as tabulated.",
                ("autograd_matches_derived", "weight_matches_gradient_exact"), _assess_ref_weights),
     AuditClaim("drpo.no_abs_adv_worse", "DRPO Fig. 4", "Dropping |Â| from the penalty is reported worse.",
@@ -410,7 +410,7 @@ CLAIMS: tuple[AuditClaim, ...] = (
     AuditClaim("drpo.delta_sensitivity", "DRPO Figs. 9, 10",
                "DPPO is sensitive to its δ while DRPO is robust across δ.",
                assess=_empirical(emp.delta_sensitivity, emp.delta_at_paper)),
-    AuditClaim("drpo.mask_drpo_close", "DRPO Fig. 11 (as stated in issue 5)", "Mask-DRPO performs close to DRPO.",
+    AuditClaim("drpo.mask_drpo_close", "DRPO Fig. 11 (our wording of its result)", "Mask-DRPO performs close to DRPO.",
                assess=_empirical(emp.mask_drpo_close, emp.mask_drpo_at_paper)),
     AuditClaim("drpo.rare_token_share", "DRPO experimental setup", "About 7.8% of sampled tokens have μ ≤ 0.01.",
                assess=_empirical(emp.rare_token_share, emp.not_hyperparameter_dependent)),
@@ -431,7 +431,7 @@ CLAIMS: tuple[AuditClaim, ...] = (
                _proof_verdict(("dppo_partition_divergences_le_full",),
                               "exact (V ≤ 6, every partition) and randomised at V = 151936, K = 20",
                               regime="any μ, π; Top-K with the rest bucket")),
-    AuditClaim("dppo.pinsker", "issue 2 §3 (TV vs KL masks)", "Pinsker: TV ≤ √(KL/2).", ("pinsker",),
+    AuditClaim("dppo.pinsker", "Pinsker's inequality (DPPO's TV vs KL masks)", "Pinsker: TV ≤ √(KL/2).", ("pinsker",),
                _proof_verdict(("pinsker",), "TV ≤ √(KL/2); for two outcomes Binary-KL ≥ 2Δ²", regime="all μ, π",
                               at_paper=_pinsker_text)),
     AuditClaim("dppo.theorem_3_1", "DPPO Theorem 3.1",
@@ -471,7 +471,7 @@ CLAIMS: tuple[AuditClaim, ...] = (
                "DRPO) stay bounded (MiniRL: row dppo.bypass_anchor; the attribution to a few large-shift "
                "negative-advantage updates is not evaluated).",
                assess=_empirical(emp.collapse, emp.drpo_like_pg_is)),
-    AuditClaim("dppo.bypass_anchor", "REFERENCE notation; DPPO §5 (MiniRL comparison)",
+    AuditClaim("dppo.bypass_anchor", "DPPO and DRPO notation (ratio on the rollout μ); DPPO §5 (MiniRL comparison)",
                "Ratio and masks are anchored on the rollout μ ('bypass mode'), not on a recomputed old policy; "
                "anchoring on the old policy collapses.",
                assess=_empirical(emp.bypass_anchor, emp.anchor_at_paper)),
@@ -496,20 +496,20 @@ CLAIMS: tuple[AuditClaim, ...] = (
                               at_paper=lambda f: "same at δ = 0.15 / 0.2 (exact evaluation at δ = 0.15)",
                               verdict="holds only in a stated regime")),
     # --- other methods / practice -------------------------------------------------------------
-    AuditClaim("cispo.gradient_only", "REFERENCE CISPO row", "CISPO's value is not an objective; only the gradient matters.",
+    AuditClaim("cispo.gradient_only", "CISPO (MiniMax-M1 2025) eq. 4", "CISPO's value is not an objective; only the gradient matters.",
                ("weight_matches_gradient_exact",),
                _proof_verdict(("weight_matches_gradient_exact",),
                               "registered as value_meaningful=False; its gradient min(r, C)·Â (w = min(r, C)/r) is "
                               "checked exactly", regime="C = 2 (registry default)")),
-    AuditClaim("gspo.two_forms", "REFERENCE GSPO row", "GSPO: two gradient forms exist in the wild.",
+    AuditClaim("gspo.two_forms", "GSPO (arXiv 2507.18071) eqs. 5 and 13", "GSPO: two gradient forms exist in the wild.",
                ("autograd_matches_derived",),
                _proof_verdict(("autograd_matches_derived",),
                               "gspo_token (per token S·Â) and gspo_seq (S·Â/|y|) are both registered and checked; they "
                               "differ by the factor 1/|y| per token", regime="ε_l = 3e-4, ε_h = 4e-4")),
-    AuditClaim("derived.weights_to_derive", "REFERENCE rows marked 'derive' (DRO, KL/TV/K3 penalties, GSPO)",
+    AuditClaim("derived.weights_to_derive", "weights left to derive (DRO, KL/TV/K3 penalties, GSPO); docs/methods.md",
                "The weights of DRO, the KL / TV / K3 penalty alternatives and GSPO are to be derived.",
                ("weight_matches_gradient_exact", "autograd_matches_derived"), _assess_derived),
-    AuditClaim("practice.aggregation_and_bugs", "REFERENCE aggregation modes and bug classes",
+    AuditClaim("practice.aggregation_and_bugs", "aggregation modes, bug classes; docs/methods.md",
                "The aggregation modes are as defined; the listed bug classes occur in public implementations.",
                assess=_not_here("`drpo-analysis fuzz --self-test` (mutant corpus) and tests/ for aggregation")),
 )
@@ -579,7 +579,7 @@ def to_markdown(rows, *, root: str | Path | None = None) -> str:
         "# Claims audit",
         "",
         "Generated by `drpo-analysis audit` from `drpo_analysis/audit.py` and the machine-checked claims in",
-        "`proofs/` (`drpo-analysis prove`). Do not edit by hand. Every claim collected in REFERENCE.md is",
+        "`proofs/` (`drpo-analysis prove`). Do not edit by hand. Every claim listed in docs/claims.md is",
         "evaluated in general and at the hyperparameters the papers report using (DRPO δ = 12.5, SPO",
         "ε = 12.5, DPPO-TV δ = 0.15 / 0.2, DPPO-KL δ = 0.05, GRPO ε = 0.2 / 0.28, dual-clip c = 3).",
         "",

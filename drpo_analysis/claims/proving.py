@@ -3,7 +3,7 @@
 Each file ``proofs/<claim>.py`` states ONE claim and exposes
 
 * ``ID`` (the file stem), ``STATEMENT`` (the claim in words), ``SOURCE`` (paper, equation or
-  REFERENCE line it comes from), ``METHOD`` (how it is checked, stated honestly: ``"symbolic"``,
+  docs/ section it comes from), ``METHOD`` (how it is checked, stated honestly: ``"symbolic"``,
   ``"exact rational enumeration"``, ``"interval"``, ``"randomised numeric"`` or a combination),
 * optional ``ASSERTED`` (default True): False marks a claim *made by a paper* that the project
   does not vouch for; its failure is a finding, not a defect, and does not fail ``prove``;

@@ -6,7 +6,7 @@ Every sub-command lives in ``drpo_analysis/commands/<name>.py`` and exposes
 * ``add_arguments(parser)``,
 * ``run(args) -> Result`` (payload for ``--json``, a readable text, an exit code).
 
-Contract (DESIGN.md): a readable table by default, exactly one JSON object on stdout with
+Contract (docs/design.md#command-line-contract): a readable table by default, exactly one JSON object on stdout with
 ``--json``; exit code 0 on success, 1 when a check fails, 2 on bad usage.
 """
 from __future__ import annotations

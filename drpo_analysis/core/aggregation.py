@@ -1,4 +1,4 @@
-"""Loss aggregation modes (REFERENCE "Loss aggregation modes used in the wild").
+"""Loss aggregation modes (docs/methods.md#aggregation-modes).
 
 Every mode is *linear* in the per-token loss, so each is written once as a weight array
 ``a[b, t]`` with ``loss = Σ_{b,t} a[b, t] · L[b, t]``. The same weights give the fuzz oracle's

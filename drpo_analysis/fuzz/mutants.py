@@ -1,4 +1,4 @@
-"""The self-test corpus: realistic buggy policy losses (REFERENCE "Bug classes") and the correct
+"""The self-test corpus: realistic buggy policy losses (docs/methods.md#bug-classes) and the correct
 implementation of every registered method (the torch face), all with the canonical signature.
 
 ``self_test(seeds)`` fuzzes each of them: a mutant is *killed* when the fuzzer reports a finding,

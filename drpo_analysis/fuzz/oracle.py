@@ -275,7 +275,7 @@ def expected(method: str, params: Mapping[str, float] | None, batch: Batch, conv
 
 
 @dataclass
-class Mismatch:
+class Disagreement:
     """Where a gradient or value disagrees with the reference."""
 
     what: str                     # "gradient", "masked gradient", "value"
@@ -291,14 +291,14 @@ def _close(got, exp, tol: Tolerance, scale):
 
 
 def compare(exp: Expected, mask: np.ndarray, grad: np.ndarray, value: float | None,
-            dtype: str) -> Mismatch | None:
+            dtype: str) -> Disagreement | None:
     """First disagreement of ``grad`` [B, T] / ``value`` with ``exp`` under ``dtype``'s tolerance."""
     tol = TOLERANCES[dtype]
     valid = mask.astype(bool)
     masked_bad = ~valid & (grad != 0)
     if masked_bad.any():
         i = tuple(int(v) for v in np.argwhere(masked_bad)[0])
-        return Mismatch("masked gradient", i, 0.0, float(grad[i]),
+        return Disagreement("masked gradient", i, 0.0, float(grad[i]),
                         "gradient at a masked (padding) position must be exactly 0")
     g = exp.grad
     scale = float(np.abs(g[valid & np.isfinite(g)]).max(initial=0.0))
@@ -322,7 +322,7 @@ def compare(exp: Expected, mask: np.ndarray, grad: np.ndarray, value: float | No
             other = sorted({float(f"{v:.6g}") for v in alts[:, k[0]] if np.isfinite(v)} - {float(f"{g[i]:.6g}")})
             if other:
                 sides = f"; other side of a kink within the margin: {other}"
-        return Mismatch("gradient", i, float(g[i]), float(grad[i]),
+        return Disagreement("gradient", i, float(g[i]), float(grad[i]),
                         f"{int(bad.sum())} of {int(valid.sum())} valid tokens disagree (worst at {i}; "
                         f"tolerance {tol.atol:g}·max|grad| + {tol.rtol:g}·|grad|, max|grad| = {scale:.3g}{sides})")
     if exp.value is not None and value is not None:
@@ -332,7 +332,7 @@ def compare(exp: Expected, mask: np.ndarray, grad: np.ndarray, value: float | No
             size = max(abs(lo), abs(hi))      # the one-sided values' own size (a jump across a mask)
             slack = max(slack, tol.atol * max(exp.value_scale, size) + tol.rtol * size)
             if not (lo - slack <= value <= hi + slack):
-                return Mismatch("value", None, exp.value, float(value),
+                return Disagreement("value", None, exp.value, float(value),
                                 f"loss value outside [{lo:.6g}, {hi:.6g}] ± {slack:.3g}")
     return None
 

@@ -16,7 +16,7 @@ usable in any test suite::
 Defaults are finite and bounded (|log r| ≤ 30, μ ≥ 1e−12, π ≤ 1 − 1e−4); ``extreme=True`` adds
 log-ratios up to ±100 and ``−inf`` current log-probs (π = 0).
 
-Regimes of the log-prob pairs (REFERENCE "Notation"; DRPO reports ~7.8% of tokens with μ ≤ 0.01):
+Regimes of the log-prob pairs (docs/methods.md#notation; DRPO reports ~7.8% of tokens with μ ≤ 0.01):
 
 * ``log μ``: a mixture of confident tokens (μ ≈ 1), a log-uniform long tail down to ``min_mu``;
 * ``ℓ − ℓ_μ``: Gaussian drifts of three sizes (training–inference mismatch), an independent π

@@ -51,7 +51,7 @@ def save(fig, path: str | Path) -> Path:
     return path
 
 
-# --- gradient weights, surrogates and trust regions (issue 2 §5) ------------------------------
+# --- gradient weights, surrogates and trust regions -----------------------------------------------
 # Every curve below is evaluated through the registry's numpy face (losses_np.gradient_weight /
 # losses_np.objective), never a re-typed formula.
 

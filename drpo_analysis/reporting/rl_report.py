@@ -1,4 +1,4 @@
-"""paper_repro/REPORT.md: per claim of issue 5, the experiment, numbers with 95% bootstrap
+"""paper_repro/REPORT.md: per claim (docs/claims.md#rl-report-claims), the experiment, numbers with 95% bootstrap
 intervals over seeds (``scipy.stats.bootstrap``, percentile), the figure and a verdict decided by a
 rule stated next to it (never by hand).
 

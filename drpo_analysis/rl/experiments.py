@@ -138,10 +138,10 @@ def sample_at_identical_weights(base: dict, mismatch: str, *, prompts: int, seed
     import numpy as np
     import torch
 
-    from drpo_analysis.rl.rollout import Mismatch, Sampler
+    from drpo_analysis.rl.rollout import MISMATCH, Sampler
 
     run = _warm_policy(base, seed=seed, root=root)
-    sampler = Sampler(run.cfg.model, Mismatch.parse(mismatch), seed=seed)
+    sampler = Sampler(run.cfg.model, MISMATCH.parse(mismatch), seed=seed)
     sampler.load(run.policy.state_dict())
     p, _ = run.task.sample(np.random.default_rng(seed + 123), prompts)
     ro = sampler.sample(torch.as_tensor(p), run.task.answer_len, torch.Generator().manual_seed(seed))

@@ -1,7 +1,8 @@
 """Rollouts: a separate *sampler* copy of the policy generates responses and records the
 behaviour log-probability ``log μ`` of every sampled token, under a controlled mismatch.
 
-Mismatch (``Mismatch.parse``; parts joined by ``+``, e.g. ``"bf16+noise=0.3+stale=2"``):
+Mismatch (:data:`MISMATCH`, the grammar of :mod:`drpo_analysis.core.mismatch`; parts joined by
+``+``, e.g. ``"bf16+noise=0.3+stale=2"``):
 
 * ``bf16``: the sampler runs in bfloat16 (weights and activations); log-softmax in float32;
 * ``fp8``: sampler weight matrices rounded to float8 e4m3 with a per-tensor scale
@@ -22,64 +23,16 @@ from dataclasses import dataclass
 import torch
 
 from drpo_analysis.rl.mismatch_fit import perturb_logits
+from drpo_analysis.core.mismatch import MismatchGrammar, MismatchSpec
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
 from drpo_analysis.rl.tasks import EOS, PAD
 
-PRECISIONS = ("fp32", "bf16", "fp8", "fp8logits")
 FP8 = torch.float8_e4m3fn
 FP8_MAX = 448.0
 
 
-@dataclass(frozen=True)
-class Mismatch:
-    precision: str = "fp32"
-    noise: float = 0.0
-    stale: int = 0
-    noise_pow: float = 0.0
-
-    @classmethod
-    def parse(cls, spec: str) -> "Mismatch":
-        """``"none"`` or ``+``-joined parts: bf16 | fp8 | fp8logits | noise=σ | noise_pow=β | stale=k."""
-        if not isinstance(spec, str):
-            raise TypeError(f"mismatch must be a string such as 'bf16+noise=0.3', got {type(spec).__name__}")
-        precision, noise, stale, noise_pow = "fp32", 0.0, 0, 0.0
-        for part in filter(None, spec.strip().split("+")):
-            key, _, val = part.partition("=")
-            try:
-                if key in ("none", "fp32") and not val:
-                    continue
-                if key in PRECISIONS and not val:
-                    if precision != "fp32":
-                        raise ValueError("only one precision allowed")
-                    precision = key
-                elif key == "noise":
-                    noise = float(val)
-                    if not 0 <= noise < 100:
-                        raise ValueError("σ must lie in [0, 100)")
-                elif key == "noise_pow":
-                    noise_pow = float(val)
-                    if not -2 <= noise_pow <= 2:
-                        raise ValueError("β must lie in [-2, 2]")
-                elif key == "stale":
-                    stale = int(val)
-                    if not 0 <= stale <= 64:
-                        raise ValueError("k must lie in [0, 64]")
-                else:
-                    raise ValueError("unknown part")
-            except ValueError as exc:
-                raise ValueError(f"bad mismatch part {part!r} in {spec!r} ({exc}); accepted: none, "
-                                 f"{', '.join(PRECISIONS[1:])}, noise=σ (0 ≤ σ < 100), noise_pow=β (-2 ≤ β ≤ 2), stale=k (0 ≤ k ≤ 64), "
-                                 "joined by '+'") from None
-        if noise_pow and not noise:
-            raise ValueError(f"noise_pow in {spec!r} scales the logit noise: give noise=σ too")
-        return cls(precision, noise, stale, noise_pow)
-
-    def __str__(self) -> str:
-        parts = [self.precision] if self.precision != "fp32" else []
-        parts += [f"noise={self.noise:g}"] if self.noise else []
-        parts += [f"noise_pow={self.noise_pow:g}"] if self.noise_pow else []
-        parts += [f"stale={self.stale}"] if self.stale else []
-        return "+".join(parts) or "none"
+#: The mismatches the RL sampler implements (grammar: :mod:`drpo_analysis.core.mismatch`).
+MISMATCH = MismatchGrammar(precisions=("bf16", "fp8", "fp8logits"), parameters=("noise", "noise_pow", "stale"))
 
 
 def fp8_round(t: torch.Tensor, dim=None) -> torch.Tensor:
@@ -155,7 +108,7 @@ def generate(model: TinyGPT, prompts: torch.Tensor, max_new: int, *, generator=N
 class Sampler:
     """The inference engine: a separate copy of the policy with the mismatch applied."""
 
-    def __init__(self, cfg: ModelConfig, mismatch: Mismatch, *, device="cpu", seed: int = 0):
+    def __init__(self, cfg: ModelConfig, mismatch: MismatchSpec, *, device="cpu", seed: int = 0):
         self.mismatch = mismatch
         self.model = TinyGPT(cfg).to(device).eval()
         if mismatch.precision == "bf16":

@@ -36,7 +36,7 @@ from drpo_analysis.core.losses_torch import policy_loss, sequence_log_ratio
 from drpo_analysis.rl import checkpoint, tasks, warmstart
 from drpo_analysis.rl.mismatch_fit import MU_EDGES
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
-from drpo_analysis.rl.rollout import Mismatch, Sampler
+from drpo_analysis.rl.rollout import MISMATCH, Sampler
 
 MU_BUCKETS = MU_EDGES  # μ edges of the per-bucket statistics
 TOPK = 20
@@ -84,7 +84,7 @@ class RLConfig:
         m = methods.get(self.method)
         self.params = m.resolve_params(self.params)
         task = self.make_task()
-        Mismatch.parse(self.mismatch)
+        MISMATCH.parse(self.mismatch)
         if self.agg not in aggregation.MODES:
             raise ValueError(f"agg must be one of {list(aggregation.MODES)}, got {self.agg!r}")
         if self.anchor not in ANCHORS:
@@ -210,7 +210,7 @@ class Run:
         self.root, self.progress = root, progress
         self.method = methods.get(cfg.method)
         self.task = self.cfg.make_task()
-        self.mismatch = Mismatch.parse(cfg.mismatch)
+        self.mismatch = MISMATCH.parse(cfg.mismatch)
         self.dev = torch.device(cfg.device)
 
     def _build(self):

@@ -11,7 +11,7 @@ The model (a tabular caricature of LLM RL with a verifiable reward):
   group-centred advantage (:func:`advantages.group_advantages`, ``G`` responses per prompt), so
   correct tokens in failed responses are pushed down, as in LLM RL with outcome rewards.
 * Rollouts are sampled from the behaviour policy μ: the parameters of ``staleness`` rollouts ago
-  passed through a :class:`vocab.Mismatch` (bf16 / fp8 rounding, logit noise, ...). Each rollout
+  passed through a :func:`vocab.apply_mismatch` (bf16 / fp8 rounding, logit noise, ...). Each rollout
   is followed by ``updates`` gradient steps on the same data (PPO-style epochs, so the later
   steps are off-policy).
 * ``shared_dim = d > 0`` replaces the per-context logits by shared parameters
@@ -49,7 +49,7 @@ import numpy as np
 from drpo_analysis.core import validate, advantages, losses_np, methods
 from drpo_analysis.core.divergences import topk_columns, topk_ids
 from drpo_analysis.util.stats import bootstrap_ci
-from drpo_analysis.sim.vocab import Mismatch, Vocabulary, context_logits
+from drpo_analysis.sim.vocab import MISMATCH, Vocabulary, apply_mismatch, context_logits
 
 METRICS = ("reward", "reward_pi", "shift_mean", "shift_max", "tv", "entropy", "masked",
            "attenuated", "collapsed")
@@ -115,7 +115,7 @@ class DynamicsSettings:
     updates: int = 4
     lr: float = 2.0
     staleness: int = 0
-    mismatch: str = "noise:0.3"
+    mismatch: str = "noise=0.3"
     shared_dim: int = 0
     std_normalize: bool = False
     seed: int = 0
@@ -140,7 +140,7 @@ class DynamicsSettings:
             raise ValueError(f"n_correct must be < V/2 = {self.vocab.V // 2}, got {self.n_correct}")
         validate.real_scalar("hard_frac", self.hard_frac, low=0.0, high=1.0)
         validate.real_scalar("lr", self.lr, low=0.0, low_open=True)
-        Mismatch.parse(self.mismatch)
+        MISMATCH.parse(self.mismatch)
         n = len(self.methods) * self.seeds * self.prompts * self.length * self.vocab.V
         if n > MAX_ELEMENTS:
             raise ValueError(f"methods × seeds × prompts × length × V = {n} logits exceeds "
@@ -254,7 +254,7 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
 
     s = settings
     specs = [MethodSpec.parse(m) for m in s.methods]
-    mm = Mismatch.parse(s.mismatch)
+    mm = MISMATCH.parse(s.mismatch)
     M, S, P, L, G, V, C = len(specs), s.seeds, s.prompts, s.length, s.group, s.vocab.V, s.contexts
     rng = np.random.default_rng(s.seed)
     z0, correct = _task(s, rng)
@@ -267,7 +267,7 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         E_t = np.ascontiguousarray(E.transpose(0, 2, 1))                # [S, d, C]
         theta = np.zeros((M, S, s.shared_dim, V), np.float32)
     lag = [z.copy() for _ in range(s.staleness)]                       # snapshots, oldest first
-    # Work buffers, allocated once (large temporaries inside the loop cost 2.5-3x, DESIGN.md).
+    # Work buffers, allocated once (large temporaries inside the loop cost 2.5-3x, docs/design.md#performance).
     zmu, lmu, mu_p, lp, pi, tmp = (np.empty((M, S, C, V), np.float32) for _ in range(6))
     cdf = np.empty((M * S * C, V), np.float64)
     hist = {k: np.zeros((s.steps, M, S)) for k in METRICS}
@@ -282,7 +282,7 @@ def run(settings: DynamicsSettings, *, progress: bool = False) -> dict:
         state = noise_rng.bit_generator.state
         for i in range(M):   # the same mismatch noise for every method (common random numbers)
             noise_rng.bit_generator.state = state
-            mm.apply(behaviour[i].reshape(-1, V), zmu[i].reshape(-1, V), noise_rng)
+            apply_mismatch(mm, behaviour[i].reshape(-1, V), zmu[i].reshape(-1, V), noise_rng)
         if lag:   # this rollout's parameters become the behaviour `staleness` rollouts later
             oldest = lag.pop(0)
             np.copyto(oldest, z)

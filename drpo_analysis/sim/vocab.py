@@ -4,7 +4,7 @@
   (Zipf) tail ``p_v ∝ v^(−s)`` and a controlled top-1 mass (drawn per context from a Beta law, as
   real LM positions range from near-deterministic to high-entropy), shifted so the largest logit
   sits at ``logit_max`` (absolute logit size matters for floating-point rounding).
-* **Mismatch models** (:class:`Mismatch`): the inference engine μ sees the training engine's
+* **Mismatch models** (:func:`apply_mismatch`): the inference engine μ sees the training engine's
   logits ``z`` rounded to bf16 / fp16, or to fp8 e4m3 / e5m2 with per-row scaling
   (``scale = amax / fp8_max``, as FP8 inference kernels do), or perturbed by Gaussian noise of
   σ, or at another temperature; the sampler may truncate μ to its top-k / top-p set.
@@ -26,8 +26,8 @@ from typing import Iterator
 import numpy as np
 
 from drpo_analysis.core import validate, divergences, losses_np
+from drpo_analysis.core.mismatch import MismatchGrammar, MismatchSpec
 
-MISMATCH_KINDS = ("none", "bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "noise", "temperature")
 #: Default edges of the μ buckets of the sampled-token statistics.
 BUCKET_EDGES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 0.5, 1.0)
 #: Methods whose masks / weights are tabulated per bucket (registry names).
@@ -43,88 +43,40 @@ def _fp8(kind: str):
     return {"fp8_e4m3": ml_dtypes.float8_e4m3fn, "fp8_e5m2": ml_dtypes.float8_e5m2}[kind]
 
 
-@dataclass(frozen=True)
-class Mismatch:
-    """How the inference engine μ differs from the training engine π at identical weights.
+#: The mismatches this simulator implements (grammar: :mod:`drpo_analysis.core.mismatch`).
+MISMATCH = MismatchGrammar(precisions=("bf16", "fp16", "fp8_e4m3", "fp8_e5m2"),
+                           parameters=("noise", "temperature", "top_k", "top_p"))
 
-    kind: one of :data:`MISMATCH_KINDS`; ``strength``: σ of the logit noise (``noise``) or the
-    inference temperature τ (``temperature``; μ ∝ exp(z/τ)); ignored otherwise. ``top_k`` /
-    ``top_p``: truncation of μ in the sampler (0 / 1.0 = off).
-    """
 
-    kind: str = "bf16"
-    strength: float = 0.0
-    top_k: int = 0
-    top_p: float = 1.0
-
-    def __post_init__(self):
-        validate.choice("mismatch kind", self.kind, MISMATCH_KINDS)
-        if self.kind == "noise":
-            validate.real_scalar("mismatch strength (noise σ)", self.strength, low=0.0)
-        elif self.kind == "temperature":
-            validate.real_scalar("mismatch strength (temperature τ)", self.strength, low=0.0,
-                                  low_open=True)
-        if isinstance(self.top_k, bool) or not isinstance(self.top_k, (int, np.integer)) or self.top_k < 0:
-            raise ValueError(f"top_k must be an integer >= 0 (0 = off), got {self.top_k!r}")
-        validate.real_scalar("top_p", self.top_p, low=0.0, high=1.0, low_open=True)
-
-    @classmethod
-    def parse(cls, spec: str) -> "Mismatch":
-        """``"bf16"``, ``"noise:0.05"``, ``"temperature:1.1"``, ``"fp8_e4m3+top_p:0.95"``, ..."""
-        if not isinstance(spec, str) or not spec:
-            raise TypeError(f"mismatch must be a non-empty string such as 'bf16' or 'noise:0.05', got {spec!r}")
-        head, *mods = spec.split("+")
-        kind, _, val = head.partition(":")
-        kw: dict = {"kind": kind}
-        if val:
-            try:
-                kw["strength"] = float(val)
-            except ValueError:
-                raise ValueError(f"mismatch {spec!r}: strength {val!r} is not a number") from None
-        elif kind in ("noise", "temperature"):
-            raise ValueError(f"mismatch {spec!r} needs a strength, e.g. '{kind}:"
-                             f"{'0.05' if kind == 'noise' else '1.1'}'")
-        for m in mods:
-            name, _, v = m.partition(":")
-            if name not in ("top_k", "top_p") or not v:
-                raise ValueError(f"mismatch {spec!r}: unknown sampler option {m!r}; accepted "
-                                 "'top_k:K' or 'top_p:P'")
-            kw[name] = int(v) if name == "top_k" else float(v)
-        return cls(**kw)
-
-    @property
-    def label(self) -> str:
-        s = self.kind + (f":{self.strength:g}" if self.kind in ("noise", "temperature") else "")
-        s += f"+top_k:{self.top_k}" if self.top_k else ""
-        return s + (f"+top_p:{self.top_p:g}" if self.top_p < 1.0 else "")
-
-    def apply(self, z: np.ndarray, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """μ's logits from π's logits ``z`` [R, V] float32 into ``out`` [R, V] (−inf = truncated)."""
-        k = self.kind
-        if k == "none":
-            out[...] = z
-        elif k == "bf16":
-            import ml_dtypes
-            out[...] = z.astype(ml_dtypes.bfloat16)
-        elif k == "fp16":
-            out[...] = z.astype(np.float16)
-        elif k.startswith("fp8"):
-            dt = _fp8(k)
-            import ml_dtypes
-            scale = np.abs(z).max(1, keepdims=True) / np.float32(ml_dtypes.finfo(dt).max)  # [R, 1]
-            scale = np.where(scale > 0, scale, np.float32(1.0)).astype(np.float32)
-            np.divide(z, scale, out=out)
-            out[...] = out.astype(dt)
-            out *= scale
-        elif k == "noise":
-            rng.standard_normal(out.shape, dtype=np.float32, out=out)
-            out *= np.float32(self.strength)
-            out += z
-        elif k == "temperature":
-            np.multiply(z, np.float32(1.0 / self.strength), out=out)
-        if self.top_k or self.top_p < 1.0:
-            truncate(out, self.top_k, self.top_p)
-        return out
+def apply_mismatch(spec: MismatchSpec, z: np.ndarray, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """μ's logits from π's logits ``z`` [R, V] float32 into ``out`` [R, V] (−inf = truncated):
+    the precision's rounding, then logit noise σ·N(0, 1), then temperature τ, then the sampler's
+    top-k / top-p truncation."""
+    k = spec.precision
+    if k == "none":
+        out[...] = z
+    elif k == "bf16":
+        import ml_dtypes
+        out[...] = z.astype(ml_dtypes.bfloat16)
+    elif k == "fp16":
+        out[...] = z.astype(np.float16)
+    else:  # fp8_e4m3 | fp8_e5m2, per-row scale amax / fp8_max as FP8 inference kernels do
+        dt = _fp8(k)
+        import ml_dtypes
+        scale = np.abs(z).max(1, keepdims=True) / np.float32(ml_dtypes.finfo(dt).max)  # [R, 1]
+        scale = np.where(scale > 0, scale, np.float32(1.0)).astype(np.float32)
+        np.divide(z, scale, out=out)
+        out[...] = out.astype(dt)
+        out *= scale
+    if spec.noise:
+        noise = rng.standard_normal(out.shape, dtype=np.float32)
+        noise *= np.float32(spec.noise)
+        out += noise
+    if spec.temperature != 1.0:
+        out *= np.float32(1.0 / spec.temperature)
+    if spec.top_k or spec.top_p < 1.0:
+        truncate(out, spec.top_k, spec.top_p)
+    return out
 
 
 def truncate(z: np.ndarray, top_k: int, top_p: float) -> None:
@@ -198,8 +150,8 @@ class VocabSettings:
     vocab: Vocabulary = field(default_factory=Vocabulary)
     contexts: int = 256
     samples: int = 64
-    mismatches: tuple[str, ...] = ("bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "noise:0.05",
-                                   "temperature:1.05", "bf16+top_p:0.95")
+    mismatches: tuple[str, ...] = ("bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "noise=0.05",
+                                   "temperature=1.05", "bf16+top_p=0.95")
     topk: int = 20
     approximations: bool = True
     seed: int = 0
@@ -213,7 +165,7 @@ class VocabSettings:
         if not self.mismatches:
             raise ValueError("mismatches must name at least one mismatch model")
         for m in self.mismatches:
-            Mismatch.parse(m)
+            MISMATCH.parse(m)
         if not (isinstance(self.topk, (int, np.integer)) and 1 <= self.topk < self.vocab.V):
             raise ValueError(f"topk must be an integer in [1, V-1], got {self.topk!r}")
 
@@ -247,7 +199,7 @@ def _blocks(total: int, size: int) -> Iterator[slice]:
         yield slice(i, min(i + size, total))
 
 
-def sample_tokens(vocab: Vocabulary, mismatch: Mismatch, contexts: int, samples: int,
+def sample_tokens(vocab: Vocabulary, mismatch: MismatchSpec, contexts: int, samples: int,
                   seed: int, *, topk: int = 20, approximations: bool = True,
                   progress: bool = False) -> dict[str, np.ndarray]:
     """Sample ``samples`` tokens from μ in each of ``contexts`` contexts (blocks of rows).
@@ -272,7 +224,7 @@ def sample_tokens(vocab: Vocabulary, mismatch: Mismatch, contexts: int, samples:
         R = sl.stop - sl.start
         zb, zm, lpb, lmb, pmb, cb = z[:R], zmu[:R], lp[:R], lmu[:R], pmu[:R], cdf[:R]
         context_logits(vocab, rng, R, out=zb)
-        mismatch.apply(zb, zm, rng)
+        apply_mismatch(mismatch, zb, zm, rng)
         with np.errstate(invalid="ignore"):     # −inf − (−inf) in truncated rows → NaN, fixed below
             d = divergences.full_divergences(zm, zb) if not (mismatch.top_k or mismatch.top_p < 1) \
                 else _truncated_divergences(zm, zb)
@@ -388,7 +340,7 @@ def simulate(settings: VocabSettings, *, progress: bool = False) -> dict:
     """
     results, scatter = [], {}
     for i, spec in enumerate(settings.mismatches):
-        mm = Mismatch.parse(spec)
+        mm = MISMATCH.parse(spec)
         tok = sample_tokens(settings.vocab, mm, settings.contexts, settings.samples,
                             seed=settings.seed * 1000 + i, topk=settings.topk,
                             approximations=settings.approximations, progress=progress)

@@ -1,4 +1,4 @@
-"""``drpo-analysis audit``: the claims table (REFERENCE.md) with verdicts, regimes and evidence."""
+"""``drpo-analysis audit``: the claims table (docs/claims.md) with verdicts, regimes and evidence."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +9,7 @@ from drpo_analysis.util.tables import format_table
 
 HELP = "audit every claim of the DRPO/DPPO/SPO papers and the explainer; writes paper_repro/CLAIMS.md"
 DESCRIPTION = """\
-Evaluate every claim collected in REFERENCE.md (DRPO, DPPO, SPO papers, a popular explainer):
+Evaluate every claim listed in docs/claims.md (DRPO, DPPO, SPO papers, a popular explainer):
 each row has its source, the claim, a verdict, the regime where it holds, the evidence (proof ids
 from proofs/, computed values, counterexamples, measured numbers with 95% CIs and the file they
 come from) and what the claim becomes AT THE HYPERPARAMETERS THE PAPERS REPORT USING (DRPO

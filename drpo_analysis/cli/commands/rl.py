@@ -16,8 +16,9 @@ mismatched copy of the policy. Any registered method's loss (drpo-analysis metho
   drpo-analysis rl --method drpo --param delta=0.15 --out runs/rl/drpo015
   drpo-analysis rl --out runs/rl/x --resume         # continue a killed run (bitwise on CPU)
 
---mismatch: none | bf16 | fp8 | fp8logits, plus noise=σ (Gaussian logit noise) and stale=k
-(sampler k iterations behind), joined by '+'. Metrics go to OUT/metrics.jsonl (one line per
+--mismatch (the grammar every command shares): parts joined by '+', at most one precision (none,
+bf16, fp8, fp8logits) and parameters noise=σ (Gaussian logit noise) and stale=k (sampler k
+iterations behind). Metrics go to OUT/metrics.jsonl (one line per
 step: reward/mean, eval/greedy_acc, eval/sampled_acc, shift/mean_abs, shift/max_abs,
 ratio/max, frac/masked, frac/attenuated, weight/*, entropy/mean, bucket/<μ range>/*, perf/*).
 Runs are bitwise reproducible on CPU for a given seed and --threads (the thread count changes the

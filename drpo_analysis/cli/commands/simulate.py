@@ -27,15 +27,16 @@ Two simulations (NumPy/SciPy only, bitwise reproducible per --seed):
             point to --out and skipping points already there (resume).
 
   drpo-analysis simulate vocab                                 # ~20 s, 7 mismatch models
-  drpo-analysis simulate vocab --mismatch fp8_e4m3 --mismatch noise:0.1 --json
+  drpo-analysis simulate vocab --mismatch fp8_e4m3 --mismatch noise=0.1 --json
   drpo-analysis simulate dynamics                              # ~15 s, 5 methods x 4 seeds
   drpo-analysis simulate dynamics --shared-dim 8 --V 256 --lr 20   # interference: collapses
   drpo-analysis simulate dynamics --method drpo --method drpo:delta=0.15 --lr 10 --staleness 4
   drpo-analysis simulate dynamics --method dppo_topk_tv --method gspo_token --steps 20
   drpo-analysis simulate dynamics --sweep lr=2,10,50 --sweep staleness=0,4 --out sweep.jsonl
 
-Mismatch specs: none, bf16, fp16, fp8_e4m3, fp8_e5m2, noise:SIGMA, temperature:TAU, each
-optionally followed by +top_k:K and/or +top_p:P. Method specs: a registry name optionally with
+Mismatch specs (the grammar every command shares): parts joined by '+', at most one precision
+(none, bf16, fp16, fp8_e4m3, fp8_e5m2) and parameters noise=SIGMA, temperature=TAU, top_k=K,
+top_p=P (NAME:VALUE reads the same), e.g. bf16+noise=0.05+top_p=0.95. Method specs: a registry name optionally with
 parameters, e.g. dppo_binary_tv:delta_low=0.2,delta_high=0.2. Every registry method runs in the
 dynamics: Top-K DPPO also takes K, the size of top-K(mu) (dppo_topk_kl:K=50, default 20), and
 GSPO's sequence ratio is the mean of log(pi/mu) over each response's tokens.
@@ -63,7 +64,7 @@ def add_arguments(p):
     v.add_argument("--samples", type=int, default=64, help="tokens sampled per context (default 64)")
     v.add_argument("--mismatch", action="append", default=None,
                    help="mismatch model (repeatable; default: bf16, fp16, fp8_e4m3, fp8_e5m2, "
-                        "noise:0.05, temperature:1.05, bf16+top_p:0.95)")
+                        "noise=0.05, temperature=1.05, bf16+top_p=0.95)")
     v.add_argument("--zipf", type=float, default=1.1, help="Zipf tail exponent (default 1.1)")
     v.add_argument("--top1-a", type=float, default=3.0, help="Beta(a, b) law of the top-1 mass: a")
     v.add_argument("--top1-b", type=float, default=0.3, help="Beta(a, b) law of the top-1 mass: b")
@@ -82,7 +83,7 @@ def add_arguments(p):
     d.add_argument("--updates", type=int, default=4, help="gradient steps per rollout (default 4)")
     d.add_argument("--lr", type=float, default=2.0, help="learning rate on the logits (default 2)")
     d.add_argument("--staleness", type=int, default=0, help="rollouts of behaviour-policy lag (default 0)")
-    d.add_argument("--mismatch", default="noise:0.3", help="behaviour mismatch (default noise:0.3)")
+    d.add_argument("--mismatch", default="noise=0.3", help="behaviour mismatch (default noise=0.3)")
     d.add_argument("--shared-dim", type=int, default=0,
                    help="shared parameters z = z0 + E theta of this rank (0 = per-context logits, "
                         "default); d > 0 makes updates interfere across contexts")

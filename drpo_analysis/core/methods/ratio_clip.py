@@ -10,7 +10,7 @@ from drpo_analysis.core.methods.base import Method, Param
 
 
 def pg_is(x, p):
-    """Unregularised surrogate ``J = r Â`` (REFERENCE: PG-IS; DPPO eq. for L′). Weight ``w = 1``."""
+    """Unregularised surrogate ``J = r Â`` (DPPO eq. 3, L′_μ(π)). Weight ``w = 1``."""
     return x.r * x.adv
 
 
@@ -58,7 +58,7 @@ EPS_HIGH = Param("eps_high", 0.28, "upper clip offset ε_h (ratio ceiling 1+ε_h
 
 METHODS = (
     Method("pg_is", "ratio_clip", "PG-IS (unregularised surrogate)",
-           "DPPO (arXiv 2602.04879) eq. 3, L′_μ(π); REFERENCE 'PG-IS'", pg_is),
+           "DPPO (arXiv 2602.04879) eq. 3, L′_μ(π)", pg_is),
     Method("cispo", "ratio_clip", "CISPO / truncated importance sampling (TIS)",
            "MiniMax-M1 (2025) eq. 4; TIS (Yao et al. 2025)", cispo,
            params=(Param("clip_max", 2.0, "upper truncation C of the detached IS weight", low=0.0,

@@ -1,0 +1,1 @@
+"""Diagnose logged rollouts: read per-token arrays, lint them, measure mismatch, what-if."""
