@@ -2,12 +2,12 @@
 
 Sources (paths relative to the checkout root; each is produced by the command named with it):
 
-* **RL, noise regime**: ``paper_repro/results`` (``drpo-analysis repro``; report ``paper_repro/REPORT.md``);
-* **RL, drift regime**: ``paper_repro/results_drift`` (``drpo-analysis repro --results
-  paper_repro/results_drift ...``; report ``paper_repro/REPORT_drift.md``). For both, the per-claim
-  verdicts are those of :func:`drpo_analysis.reporting.rl_report.evaluate` (the same rules as the reports) and
-  the numbers are paired-by-seed differences with 95% bootstrap intervals
-  (:func:`drpo_analysis.reporting.rl_report.paired_diff`);
+* **RL**: ``paper_repro/results/claims.json`` (``drpo-analysis repro``; report
+  ``paper_repro/REPORT.md``): the report's verdicts, its comparisons (estimates, t intervals,
+  Holm-adjusted p-values, each comparison's outcome) and every configuration's per-seed scalars.
+  Paired differences quoted here are computed from those per-seed scalars with ``util.stats``
+  (95% t intervals). A claim the report did not judge (learning gate failed) is ``inconclusive``
+  here;
 * **simulation, vocabulary**: ``figures/sim_vocab.json`` (``drpo-analysis figures sim_vocab``):
   sampled-token statistics per μ bucket at identical weights, V = 151936;
 * **simulation, dynamics**: ``figures/data/sim_*.jsonl`` (``drpo-analysis figures sim_dynamics``):
@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from drpo_analysis.util.paths import repo_root
 from typing import Callable
 
 import numpy as np
+
+from drpo_analysis.util import stats
+from drpo_analysis.util.paths import repo_root
 
 EMPIRICAL_VERDICTS = ("reproduced", "reproduced only in some regimes", "not reproduced", "inconclusive")
 NOT_EVALUATED = "not evaluated here"
@@ -43,10 +45,7 @@ RARE_UPPER = 0.1          # "rare": μ-bucket upper edge ≤ 0.1, as the RL repo
 TR, NO_TR = ("dppo_binary_tv", "drpo"), ("pg_is", "cispo")
 
 RL_REGIMES = {  # name: (results dir, report, producing command)
-    "noise": ("paper_repro/results", "paper_repro/REPORT.md", "`drpo-analysis repro`"),
-    "drift": ("paper_repro/results_drift", "paper_repro/REPORT_drift.md",
-              "`drpo-analysis repro --phase matrix --phase report --results paper_repro/results_drift "
-              "--regime lr=3e-4,minibatches=4,epochs=2,mismatch=bf16+stale=2`"),
+    "RL": ("paper_repro/results", "paper_repro/REPORT.md", "`drpo-analysis repro`"),
 }
 SIM_VOCAB = ("figures/sim_vocab.json", "`drpo-analysis figures sim_vocab`")
 SIM_DYN_CMD = "`drpo-analysis figures sim_dynamics`"
@@ -54,7 +53,7 @@ SIM_DYN_CMD = "`drpo-analysis figures sim_dynamics`"
 
 @dataclass(frozen=True)
 class Finding:
-    source: str    # "RL noise", "RL drift", "simulation"
+    source: str    # "RL", "simulation"
     verdict: str   # reproduced / not reproduced / inconclusive / not evaluated here
     text: str      # the numbers and the rule
     pointer: str   # file / command that produced them
@@ -75,28 +74,73 @@ def combine(findings: list[Finding]) -> str:
 @dataclass
 class RLRegime:
     name: str
-    groups: dict       # label → runs (report.by_label)
-    verdicts: dict     # report claim id → (verdict, table rows, rule)
+    data: dict         # results/claims.json
     setting: dict      # regime.json
     report: str
 
+    @property
+    def configs(self) -> dict:
+        return self.data["configs"]
+
+    def claim(self, cid: str) -> dict:
+        return next(c for c in self.data["claims"] if c["id"] == cid)
+
+    def verdict(self, cid: str) -> str:
+        """The report's verdict; a claim it did not judge (learning gate failed) is inconclusive."""
+        v = self.claim(cid)["verdict"]
+        return v if v in EMPIRICAL_VERDICTS else "inconclusive"
+
+    def comparisons(self, cid: str, contains: str = "") -> list[dict]:
+        return [c for c in self.claim(cid)["comparisons"] if contains in c["name"]]
+
+    def paired(self, a: str, b: str, key: str = "auc") -> tuple[float, float, float] | None:
+        """Mean over common seeds of ``a − b`` in ``key`` with its 95% t interval."""
+        if a not in self.configs or b not in self.configs:
+            return None
+        va, vb = ({k: v[key] for k, v in self.configs[x]["per_seed"].items()} for x in (a, b))
+        return stats.mean_ci(stats.paired_differences(va, vb), method="t")
+
     def d(self, a: str, b: str, key: str = "auc", digits: int = 3) -> str:
-        """Paired-by-seed mean difference a − b of ``key`` with its 95% CI, formatted."""
-        from drpo_analysis.reporting import rl_report as report
-        if a not in self.groups or b not in self.groups:
-            return "n/a"
-        return report.fmt(report.paired_diff(self.groups[a], self.groups[b], key), digits)
+        """Paired-by-seed mean difference a − b of ``key`` with its 95% t interval, formatted."""
+        t = self.paired(a, b, key)
+        return "n/a (not run)" if t is None else _fmt(t, digits)
 
     @property
     def seeds(self) -> int:
-        return len(self.groups.get("drpo", []))
+        return self.configs.get("drpo", {}).get("seeds", 0)
+
+    @property
+    def judged(self) -> bool:
+        """Did the runs pass the report's learning gate (no training verdict otherwise)?"""
+        return bool(self.data["gate"]["passed"])
 
     def describe(self) -> str:
         s = self.setting
-        return (f"RL {self.name}: tiny transformer, addition task, lr {s.get('lr', '?'):g}, "
+        gate = "passed" if self.data["gate"]["passed"] else "FAILED (no verdicts)"
+        return (f"{self.name}: tiny transformer, addition after Zipf free-form tokens, lr {s.get('lr', '?'):g}, "
                 f"{s.get('minibatches', '?')}×{s.get('epochs', '?')} updates per rollout, mismatch "
-                f"{s.get('mismatch', '?')}, {self.seeds} seeds") if isinstance(s.get("lr"), (int, float)) else \
-            f"RL {self.name}"
+                f"{s.get('mismatch', '?')}, {self.seeds} seeds, learning gate {gate}"
+                if isinstance(s.get("lr"), (int, float)) else self.name)
+
+
+def _fmt(t, digits=3) -> str:
+    m, lo, hi = t
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def _outcome_verdict(comps: list[dict]) -> str:
+    """A sub-claim's verdict from the report's per-comparison outcomes (same rule as the report)."""
+    if not comps or any("outcome" not in c for c in comps):
+        return "inconclusive"
+    if all(c["outcome"] == "supports" for c in comps):
+        return "reproduced"
+    return "not reproduced" if any(c["outcome"] == "contradicts" for c in comps) else "inconclusive"
+
+
+def _comp_text(comps: list[dict]) -> str:
+    return "; ".join(f"{c['name']} {_fmt((c['estimate'], c['ci_low'], c['ci_high']), 4)}"
+                     + (f" (Holm p {c['p_holm']:.3g})" if c.get("p_holm") is not None else "")
+                     + (f" (TOST p {c['p_tost']:.3g})" if c.get("p_tost") is not None else "") for c in comps)
 
 
 class Evidence:
@@ -108,17 +152,14 @@ class Evidence:
 
     def rl(self, name: str) -> RLRegime | None:
         if name not in self._rl:
-            from drpo_analysis.reporting import rl_report as report
-
             results, md, _ = RL_REGIMES[name]
-            path = self.root / results
-            if not (path / "main").is_dir() or not any((path / "main").glob("*.json")):
+            path = self.root / results / "claims.json"
+            if not path.exists():
                 self._rl[name] = None
             else:
-                _, g, claims = report.evaluate(str(path), str(self.root / RL_REGIMES["noise"][0]))
-                reg = path / "regime.json"
+                reg = self.root / results / "regime.json"
                 setting = json.loads(reg.read_text()) if reg.exists() else {}
-                self._rl[name] = RLRegime(name, g, {cid: v for cid, _, v, _ in claims}, setting, md)
+                self._rl[name] = RLRegime(name, json.loads(path.read_text()), setting, md)
         return self._rl[name]
 
     def describe(self) -> list[str]:
@@ -237,18 +278,12 @@ def rare_token_share(ev: Evidence) -> list[Finding]:
             "independent measurement; rule: within a factor 2 of 7.8%)", f"{SIM_VOCAB[0]} ({SIM_VOCAB[1]})"))
 
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-
-        def share(run):
-            b = run["buckets"]
-            count = lambda k: b.get(f"bucket/{k}/count") or 0  # noqa: E731
-            n = sum(count(k) for k in (*report.LOW_BUCKETS, "0.1-0.5", report.TOP_BUCKET))
-            return (count("0-0.001") + count("0.001-0.01")) / n
-        runs = [run for rs in r.groups.values() for run in rs]
-        m, lo, hi = report.ci([share(run) for run in runs])
+        shares = [v["share_mu_le_0.01"] for c in r.configs.values() for v in c["per_seed"].values()]
+        m, lo, hi = stats.mean_ci(shares, method="t")
         return ("reproduced" if ok(lo) and ok(hi) else "not reproduced" if not (ok(lo) or ok(hi)) else "inconclusive",
-                f"{m:.2%} [{lo:.2%}, {hi:.2%}] of all sampled tokens over {len(runs)} runs (a narrow addition task: "
-                "near-deterministic next tokens)")
+                f"{m:.2%} [{lo:.2%}, {hi:.2%}] of all sampled tokens over {len(shares)} runs (addition after Zipf "
+                "free-form tokens whose length and exponent were fitted to the real model's shares, so this checks "
+                "the fit, not an independent measurement)")
     return out + _rl_findings(ev, body)
 
 
@@ -271,13 +306,13 @@ def fig2_ratio_volatile(ev: Evidence) -> list[Finding]:
         out.append(Finding("simulation", v, "; ".join(parts) + " (rule as the RL report's claim 7: rare tokens' "
                            "|log r| > 5× the common ones' while no rare |Δ| reaches 0.15, for every precision)",
                            f"{SIM_VOCAB[0]} ({SIM_VOCAB[1]})"))
-    r = ev.rl("noise")
+    r = ev.rl("RL")
     if r is None:
-        out.append(_missing("RL (model at identical weights)", RL_REGIMES["noise"][0], RL_REGIMES["noise"][2]))
+        out.append(_missing("RL (model at identical weights)", RL_REGIMES["RL"][0], RL_REGIMES["RL"][2]))
     else:
-        v = r.verdicts["7"][0]
-        out.append(Finding("RL (model at identical weights)", v, "tiny transformer's logits at bf16 / fp8 vs fp32: "
-                           "verdict of the report's claim 7 (table there)", f"{r.report}, claim 7"))
+        out.append(Finding("RL (model at identical weights)", r.verdict("7"), "tiny transformer with the samplers "
+                           "fitted to the real model's bf16 / fp8 |π − μ| vs its fp32 policy: " +
+                           _comp_text(r.comparisons("7")) + " (report claim 7 rule)", f"{r.report}, claim 7"))
     return out
 
 
@@ -287,20 +322,13 @@ def ratio_clip_rare_tokens(ev: Evidence) -> list[Finding]:
     while SPO's weight on them is volatile. RL: the reports' claim 3; simulation: at identical weights,
     so every clipped token is clipped by the mismatch alone."""
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-
-        st = report.claim3_stats(r.groups)
-        if "ppo_clip" not in st:
-            return r.verdicts["3"][0], "no ppo_clip runs in this regime (report claim 3 rule)"
-        p, fmt = st["ppo_clip"], report.fmt
-        parts = [f"ppo_clip zero-weight share μ<0.1 {fmt(p['low_mask'])} vs μ≥0.5 {fmt(p['top_mask'])}, mean |Δ| "
-                 f"μ<0.1 {fmt(p['low_shift'], 4)} vs μ≥0.5 {fmt(p['top_shift'], 4)}"]
-        if "dppo_binary_tv" in st:
-            parts.append(f"dppo_binary_tv zero-weight share μ<0.1 {fmt(st['dppo_binary_tv']['low_mask'])}")
-        if "spo" in st:
-            parts.append(f"spo |r−1| μ<0.1 {fmt(st['spo']['low_ratio'])} vs μ≥0.5 {fmt(st['spo']['top_ratio'])}, "
-                         f"mean w μ<0.1 {fmt(st['spo']['low_w'])}")
-        return r.verdicts["3"][0], "; ".join(parts) + " (report claim 3 rule)"
+        parts = [_comp_text(r.comparisons("3"))]
+        for m in ("ppo_clip", "spo"):
+            if m in r.configs:
+                seeds = r.configs[m]["per_seed"].values()
+                rare = stats.mean_ci([v["rare_abs_shift"] for v in seeds], method="t")
+                parts.append(f"{m} mean |Δ| of rare tokens {_fmt(rare, 4)}")
+        return r.verdict("3"), "; ".join(parts) + " (report claim 3 rule)"
 
     if ev.vocab is None:
         return _rl_findings(ev, body) + [_missing("simulation", *SIM_VOCAB)]
@@ -350,9 +378,7 @@ def _pooled(buckets: list[dict], key: str) -> float:
 
 def collapse(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        pairs = "; ".join(f"{a} − {b}: late mean |π−μ| {r.d(a, b, 'late_shift', 4)}, tail reward "
-                          f"{r.d(b, a, 'tail_reward')} ({b} − {a})" for a in NO_TR for b in TR)
-        return r.verdicts["1"][0], f"{pairs} (report claim 1 rule)"
+        return r.verdict("1"), f"{_comp_text(r.comparisons('1'))} (report claim 1 rule: DPPO-TV against PG-IS and CISPO)"
 
     def sim(recs):
         rates = {m: _mean_collapse(recs, m) for m in (*NO_TR, *TR)}
@@ -366,27 +392,18 @@ def collapse(ev: Evidence) -> list[Finding]:
 
 
 def bypass_anchor(ev: Evidence) -> list[Finding]:
-    from drpo_analysis.reporting.rl_report import MARGIN
-
-    def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-
-        diffs = {m: report.paired_diff(r.groups[f"{m} [anchor π_old]"], r.groups[m], "tail_reward")
-                 for m in ("pg_is", "ppo_clip") if f"{m} [anchor π_old]" in r.groups and m in r.groups}
-        if not diffs:
-            return "inconclusive", "no π_old-anchored runs in this regime"
-        v = ("reproduced" if all(d[2] < 0 for d in diffs.values()) else
-             "not reproduced" if all(d[1] > -MARGIN for d in diffs.values()) else "inconclusive")
-        return v, ("tail reward, anchored on π_old − on μ: " + ", ".join(f"{m} {report.fmt(d)}" for m, d in diffs.items())
-                   + f" (rule: reproduced iff every CI is below 0; not reproduced iff every CI lower bound is above "
-                     f"−{MARGIN})")
-    return _rl_findings(ev, body)
+    r = ev.rl("RL")
+    if r is None:
+        return [_missing("RL", RL_REGIMES["RL"][0], RL_REGIMES["RL"][2])]
+    return [Finding("RL", NOT_EVALUATED, "the matrix has no runs anchored on a recomputed π_old (MiniRL); "
+                    "the CPU budget went to independent warm starts and the learning gate", f"{r.report}")]
 
 
 def no_abs_adv_worse(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-        return report.claim4_parts(r.groups)[0], f"AUC drpo − drpo_no_abs_adv {r.d('drpo', 'drpo_no_abs_adv')} (report claim 4)"
+        comps = r.comparisons("4", "drpo_no_abs_adv")
+        return (_outcome_verdict(comps) if r.judged else "inconclusive",
+                f"{_comp_text(comps)} (report claim 4, Holm over its four comparisons)")
     return _rl_findings(ev, body) + [_sim_finding(ev, "ablations", lambda recs: _sim_vs(recs, "drpo", ("drpo_no_abs_adv",)))]
 
 
@@ -394,9 +411,9 @@ def kl_tv_k3_worse(ev: Evidence) -> list[Finding]:
     alts = ("pg_kl", "pg_tv", "pg_k3")
 
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-        return report.claim4_parts(r.groups)[1], "AUC " + ", ".join(f"drpo − {m} {r.d('drpo', m)}" for m in alts) + \
-            " (report claim 4)"
+        comps = [c for m in alts for c in r.comparisons("4", f"− {m}:")]
+        return (_outcome_verdict(comps) if r.judged else "inconclusive",
+                f"{_comp_text(comps)} (report claim 4, Holm over its four comparisons)")
     return _rl_findings(ev, body) + [_sim_finding(ev, "ablations", lambda recs: _sim_vs(recs, "drpo", alts))]
 
 
@@ -405,9 +422,12 @@ BASELINES = ("ppo_clip", "spo", "dppo_binary_tv", "pg_is")
 
 def main_curves(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-        _, wins, losses = report._vs(r.groups, "drpo", BASELINES)
+        diffs = [r.paired("drpo", m) for m in BASELINES]
+        wins = sum(d is not None and d[1] > 0 for d in diffs)
+        losses = sum(d is not None and d[2] < 0 for d in diffs)
         v = "reproduced" if wins == len(BASELINES) else "not reproduced" if losses else "inconclusive"
+        if not r.judged:
+            v = "inconclusive"
         return v, ("AUC " + ", ".join(f"drpo − {m} {r.d('drpo', m)}" for m in BASELINES) +
                    " (rule: reproduced iff every CI is above 0; not reproduced iff one is below 0)")
     return _rl_findings(ev, body) + [_sim_finding(ev, "stability", lambda recs: _sim_vs(recs, "drpo", BASELINES))]
@@ -415,7 +435,7 @@ def main_curves(ev: Evidence) -> list[Finding]:
 
 def stability_vs_dppo(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        return r.verdicts["2"][0], (f"drpo − dppo_binary_tv: AUC {r.d('drpo', 'dppo_binary_tv')}, tail reward "
+        return r.verdict("2"), (f"drpo − dppo_binary_tv: AUC {r.d('drpo', 'dppo_binary_tv')}, tail reward "
                                     f"{r.d('drpo', 'dppo_binary_tv', 'tail_reward')}, late max |π−μ| "
                                     f"{r.d('drpo', 'dppo_binary_tv', 'late_max_shift')} (report claim 2 rule)")
 
@@ -431,13 +451,8 @@ def stability_vs_dppo(ev: Evidence) -> list[Finding]:
 
 def delta_sensitivity(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-
-        spreads = {name: report.spread_ci([report._col(r.groups[lab], "auc") for lab in labels if lab in r.groups])
-                   for name, labels in (("DPPO-TV", report.DPPO_DELTA_LABELS), ("DRPO", report.DRPO_DELTA_LABELS))}
-        return r.verdicts["6"][0], ("AUC spread across δ (max − min of means, 95% CI): " +
-                                    ", ".join(f"{k} {report.fmt(v)}" for k, v in spreads.items()) +
-                                    " (DPPO-TV δ 0.05–0.4, DRPO δ 0.15–50; report claim 6 rule)")
+        return r.verdict("6"), (_comp_text(r.comparisons("6")) + " (per-seed range of AUC over δ; DPPO-TV δ "
+                                "0.05–0.45, DRPO δ 4.17–37.5, equal log-span; report claim 6 rule)")
 
     def sim(recs):
         parts, cmp = [], []
@@ -457,7 +472,7 @@ def delta_sensitivity(ev: Evidence) -> list[Finding]:
 
 def mask_drpo_close(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        return r.verdicts["5"][0], (f"mask_drpo − drpo: AUC {r.d('mask_drpo', 'drpo')}, tail reward "
+        return r.verdict("5"), (f"mask_drpo − drpo: AUC {r.d('mask_drpo', 'drpo')}, tail reward "
                                     f"{r.d('mask_drpo', 'drpo', 'tail_reward')} (report claim 5 rule)")
 
     def sim(recs):
@@ -507,15 +522,16 @@ def masks_on_rare_tokens(ev: Evidence) -> str:
 
 
 def same_boundary(ev: Evidence) -> str:
-    return (f"papers' settings are DRPO δ = {DRPO_DELTA:g} vs DPPO-TV δ = {DPPO_DELTA:g} (rows above); with DRPO at "
-            f"DPPO's δ = {DPPO_DELTA:g} (same boundary) drpo − dppo_binary_tv: " +
-            _per_regime(ev, lambda r: f"AUC {r.d('drpo (delta=0.15)', 'dppo_binary_tv')}"))
+    return (f"papers' settings are DRPO δ = {DRPO_DELTA:g} vs DPPO-TV δ = {DPPO_DELTA:g} (rows above); DRPO at "
+            f"DPPO's δ = {DPPO_DELTA:g} (the same boundary) is not in this matrix, whose δ grids have equal log-spans "
+            "around each paper's value: drpo − dppo_binary_tv at the papers' values: " +
+            _per_regime(ev, lambda r: f"AUC {r.d('drpo', 'dppo_binary_tv')}"))
 
 
 def delta_at_paper(ev: Evidence) -> str:
-    return ("AUC at the papers' values vs the other end of the range: " +
-            _per_regime(ev, lambda r: f"drpo δ 12.5 − δ 0.15 {r.d('drpo', 'drpo (delta=0.15)')}, "
-                                      f"dppo δ 0.2 − δ 0.15 {r.d('dppo_binary_tv (delta=0.2)', 'dppo_binary_tv')}"))
+    return ("AUC at the papers' values vs the low end of each grid (÷3): " +
+            _per_regime(ev, lambda r: f"drpo δ 12.5 − δ 4.17 {r.d('drpo', 'drpo (delta=4.1667)')}, "
+                                      f"dppo δ 0.15 − δ 0.05 {r.d('dppo_binary_tv', 'dppo_binary_tv (delta=0.05)')}"))
 
 
 def mask_drpo_at_paper(ev: Evidence) -> str:

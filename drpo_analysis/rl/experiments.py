@@ -185,7 +185,7 @@ def precision_scatter(mismatch: str, base: dict, *, prompts=512, seed=0, root="r
             "pi": pi[keep].tolist(), "buckets": bucket_table(mu, pi), "shares": sampled_tail_shares(mu)}
 
 
-def fit_to_measurement(measurement, base: dict, *, seed: int, root="runs", prompts=96, check_prompts=1024,
+def fit_to_measurement(measurement, base: dict, *, seed: int, root="runs", prompts=96, check_prompts=512,
                        precisions=("bf16", "fp8")) -> dict:
     """Fit the task's tail and the sampler's mismatch to a real model's measurement (module
     :mod:`drpo_analysis.rl.mismatch_fit`), on the warm start of ``seed`` (a seed the matrix does not

@@ -52,16 +52,29 @@ class Measurement:
     model: str = ""
 
 
+PRECISION_ALIASES = {"fp8-e4m3": "fp8", "fp8_e4m3": "fp8"}  # real-model names → this harness's
+MIN_TOKENS = 10  # a sampled-token bucket with fewer tokens is not used in the fit
+
+
+def _edges_of(labels: list[str]) -> tuple:
+    """Bucket edges from labels such as ``mu<=1e-3``, ``1e-3<mu<=1e-2``, ``mu>0.9`` (the upper
+    edge follows the last ``<=``; the last bucket ends at 1)."""
+    return (0.0, *(float(lab.rsplit("<=", 1)[1]) if "<=" in lab else 1.0 for lab in labels))
+
+
 def load_measurement(path) -> Measurement:
-    """Read the measurement JSON: ``{"model", "statistic": "mean"|"median", "buckets": [{"lo", "hi",
-    "<precision>": {"abs_shift": x, ...}}, ...], "shares": {"mu<=0.01": a, "mu<=0.1": b}}``."""
+    """Read the real-model summary of ``drpo-analysis rollouts --summary``: ``{"model", "precisions":
+    {name: {"share_mu_le_0.01", "share_mu_le_0.1", "sampled": [{"bucket", "tokens",
+    "mean_abs_pi_minus_mu", ...}, ...]}}}``. The fit uses the sampled-token bucket means (buckets with
+    fewer than ``MIN_TOKENS`` tokens count as unmeasured) and the shares averaged over precisions."""
     d = json.loads(Path(path).read_text())
-    buckets = d["buckets"]
-    edges = tuple([float(buckets[0]["lo"])] + [float(b["hi"]) for b in buckets])
-    precisions = sorted({k for b in buckets for k, v in b.items() if isinstance(v, dict)})
-    shift = {p: [(b.get(p) or {}).get("abs_shift") for b in buckets] for p in precisions}
-    return Measurement(str(path), edges, shift, d.get("statistic", "mean"), dict(d.get("shares", {})),
-                       d.get("model", ""))
+    precs = d["precisions"]
+    first = next(iter(precs.values()))
+    edges = _edges_of([b["bucket"] for b in first["sampled"]])
+    shift = {PRECISION_ALIASES.get(p, p): [b["mean_abs_pi_minus_mu"] if (b.get("tokens") or 0) >= MIN_TOKENS else None
+                                           for b in v["sampled"]] for p, v in precs.items()}
+    shares = {f"mu<={x:g}": float(np.mean([v[f"share_mu_le_{x:g}"] for v in precs.values()])) for x in TAIL_THRESHOLDS}
+    return Measurement(str(path), edges, shift, "mean", shares, d.get("model", ""))
 
 
 # ---- the sampler's mismatch ------------------------------------------------------------------------

@@ -157,18 +157,21 @@ def run(args) -> Result:
     regime = json.loads(regime_path.read_text()) if regime_path.exists() else None
     run_seconds = sum(r["wall_s"] for g in report.GROUPS for r in matrix.load_results(results, g))
     wall = (", ".join(f"{k} {v / 60:.1f} min" for k, v in timing.items()) +
-            f" (wall, 2 workers, shared 2-core CPU; sum of per-run times {run_seconds / 60:.1f} min)")
+            f" (wall, {args.workers} workers, shared 2-core CPU; sum of per-run times {run_seconds / 60:.1f} min)")
     # a second regime's results folder results_<name> gets REPORT_<name>.md and figures suffixed _<name>
     name = Path(results).name.removeprefix("results").strip("_")
     tag = f"_{name}" if name and not args.smoke else ""
     out_md = Path(args.report) if args.report else (
         Path(results).parent / f"REPORT{tag}.md" if not args.smoke else Path(results) / "REPORT.md")
-    verdicts = report.write_report(results, out_md, regime=regime, timing=wall, fig_tag=tag,
-                                   precision_results=str(Path(args.config_dir) / "results"))
+    _, sweep_table = experiments.choose_regime(results, sweep_cfg)
+    setup = report.setup_lines(results, regime=regime, fit=fit, timing=wall, sweep_table=sweep_table)
+    data = report.write_report(results, out_md, primary=matrix_cfg["primary"], setup=setup)
     figures = [] if args.no_figures or args.smoke else _figures(results, tag)
-    rows = [{"claim": k, "verdict": v} for k, v in verdicts.items()]
-    return Result({"ran": ran, "results": results, "report": str(out_md), "claims": rows, "figures": figures,
-                   "timing": timing}, format_table(rows, ["claim", "verdict"]) + f"\nreport: {out_md}")
+    rows = [{"claim": c["id"], "paper": c["paper"], "verdict": c["verdict"]} for c in data["claims"]]
+    gate = "passed" if data["gate"]["passed"] else "FAILED"
+    return Result({"ran": ran, "results": results, "report": str(out_md), "gate": data["gate"], "claims": rows,
+                   "figures": figures, "timing": timing},
+                  f"learning gate: {gate}\n" + format_table(rows, ["claim", "paper", "verdict"]) + f"\nreport: {out_md}")
 
 
 PER_REGIME_FIGURES = ("make_rl_curves", "make_rl_buckets")  # the others are regime-independent
