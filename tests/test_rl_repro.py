@@ -46,8 +46,10 @@ def test_repro_smoke_end_to_end_and_resume(tmp_path, capsys):
 def test_repro_without_measurement_is_a_usage_error(tmp_path, capsys):
     from drpo_analysis import cli
 
-    code = cli.main(["repro", "--smoke", "--runs-root", str(tmp_path), "--measurement", str(tmp_path / "no.json")])
-    assert code == 2 and "no real-model measurement" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["repro", "--smoke", "--runs-root", str(tmp_path), "--measurement", str(tmp_path / "no.json")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "no real-model measurement" in err and len(err.strip().splitlines()) == 1
 
 
 def _run(method, seed, reward, shift=0.01, params=None, gain=0.0):

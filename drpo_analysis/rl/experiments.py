@@ -132,15 +132,16 @@ def _warm_policy(base: dict, *, seed: int, root: str, mismatch: str = "none"):
 
 
 def sample_at_identical_weights(base: dict, mismatch: str, *, prompts: int, seed: int, root: str,
-                                with_logits: bool = False):
-    """Sample with a ``mismatch`` sampler that holds the warm-started policy's weights and score the
-    sampled tokens under the fp32 policy: (μ [N], π [N], fp32 logits at those positions [N, V] or None)."""
+                                with_logits: bool = False, warm_seed: int | None = None):
+    """Sample with a ``mismatch`` sampler that holds the warm-started policy's weights (warm start of
+    ``warm_seed``, default ``seed``) and score the sampled tokens under the fp32 policy: (μ [N], π [N],
+    fp32 logits at those positions [N, V] or None)."""
     import numpy as np
     import torch
 
     from drpo_analysis.rl.rollout import MISMATCH, Sampler
 
-    run = _warm_policy(base, seed=seed, root=root)
+    run = _warm_policy(base, seed=seed if warm_seed is None else warm_seed, root=root)
     sampler = Sampler(run.cfg.model, MISMATCH.parse(mismatch), seed=seed)
     sampler.load(run.policy.state_dict())
     p, _ = run.task.sample(np.random.default_rng(seed + 123), prompts)
@@ -186,7 +187,7 @@ def precision_scatter(mismatch: str, base: dict, *, prompts=512, seed=0, root="r
 
 
 def fit_to_measurement(measurement, base: dict, *, seed: int, root="runs", prompts=96, check_prompts=512,
-                       precisions=("bf16", "fp8")) -> dict:
+                       max_free=8, precisions=("bf16", "fp8")) -> dict:
     """Fit the task's tail and the sampler's mismatch to a real model's measurement (module
     :mod:`drpo_analysis.rl.mismatch_fit`), on the warm start of ``seed`` (a seed the matrix does not
     use), and check the fit by sampling with the fitted sampler on another prompt set."""
@@ -196,7 +197,8 @@ def fit_to_measurement(measurement, base: dict, *, seed: int, root="runs", promp
     meas = load_measurement(measurement)
     model = _model(base)
     plain = tasks.get(base["task"], base.get("task_size"))
-    tail = fit_tail(meas.shares, n_words=model.vocab_size - tasks.FIRST_WORD, answer_tokens=plain.answer_len)
+    tail = fit_tail(meas.shares, n_words=model.vocab_size - tasks.FIRST_WORD, answer_tokens=plain.answer_len,
+                    max_free=max_free)
     task_over = {"free": tail["free"], "zipf_s": tail["zipf_s"]}
     base = base | task_over | {"model": model.as_dict() | {"max_len": plain.prompt_len + plain.answer_len + tail["free"]}}
     mu0, pi0, logits = sample_at_identical_weights(base, "none", prompts=prompts, seed=seed, root=root,
@@ -209,7 +211,8 @@ def fit_to_measurement(measurement, base: dict, *, seed: int, root="runs", promp
             continue
         f = fit_noise(logits.float(), meas.abs_shift[prec], edges=meas.edges, statistic=meas.statistic, seed=seed)
         spec = noise_spec(f["sigma"], f["beta"])
-        mu, pi, _ = sample_at_identical_weights(base, spec, prompts=check_prompts, seed=seed + 1, root=root)
+        mu, pi, _ = sample_at_identical_weights(base, spec, prompts=check_prompts, seed=seed + 1, root=root,
+                                                warm_seed=seed)  # same policy, other prompts and draws
         check = [b[f"abs_shift_{meas.statistic}"] for b in bucket_table(mu, pi, meas.edges)]
         out["noise"][prec] = f | {"spec": spec, "check_sampled": check, "check_tokens": int(mu.size)}
     return out
@@ -235,7 +238,7 @@ def run_precision(specs: list[dict], cfg, fit, *, results: str, root="runs", pro
         keep = 4000 if s["seed"] == cfg["seeds"][0] else 0  # the figure scatters the first seed only
         out = precision_scatter(resolve_mismatch(s["mismatch"], fit), base, prompts=pc["prompts"], seed=s["seed"], root=root,
                                 keep_points=keep)
-        write_json(Path(results) / "precision" / f"{s['id']}.json", out)
+        write_json(Path(results) / "precision" / f"{s['id']}.json", out | {"id": s["id"], "name": s["mismatch"]})
     return len(todo)
 
 

@@ -76,7 +76,8 @@ def _configs(args):
         sweep = sweep | {"grid": {"lr": [1e-3], "updates": [[2, 1]], "mismatch": ["bf16_fit", "bf16_fit+stale=2"]}}
         matrix = matrix | {"base": SMOKE_BASE, "seeds": [0, 1],
                            "groups": {k: v[:2] for k, v in matrix["groups"].items()},
-                           "precision": {"mismatches": ["bf16_fit"], "prompts": 64}}
+                           "precision": {"mismatches": ["bf16_fit"], "prompts": 64},
+                           "fit": {"prompts": 16, "check_prompts": 32, "max_free": 2}}
     if args.seeds is not None:
         matrix = matrix | {"seeds": matrix["seeds"][:args.seeds]}
     if args.groups:
@@ -130,7 +131,7 @@ def run(args) -> Result:
                 if not measurement.exists():
                     raise UsageError(f"no real-model measurement at {measurement} (--measurement PATH)")
                 fit = experiments.fit_to_measurement(measurement, matrix_cfg["base"], seed=matrix_cfg["fit_seed"],
-                                                     root=args.runs_root)
+                                                     root=args.runs_root, **matrix_cfg.get("fit", {}))
                 matrix.write_json(fit_path, fit)
                 ran[phase] = 1
         elif fit is None:
