@@ -62,5 +62,9 @@ prove: $(VENV)/.stamp-base
 audit: $(VENV)/.stamp-base
 	$(CLI) audit
 
+# the paper_repro matrix in the background (resumable: rerun to continue); log in runs/repro.log
+repro: $(VENV)/.stamp-base
+	mkdir -p runs && nohup nice $(CLI) repro --workers 2 > runs/repro.log 2>&1 &
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

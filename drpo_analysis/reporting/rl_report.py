@@ -103,8 +103,8 @@ def by_label(runs: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-from drpo_analysis.core.methods import DPPO_TV_DELTA
-from drpo_analysis.util import stats
+def per_seed(runs: list[dict], key: str) -> dict[int, float]:
+    return {r["config"]["seed"]: scalars(r)[key] for r in runs}
 
 
 def delta_label(method: str, delta: float) -> str:
@@ -234,8 +234,12 @@ def claim7_rows(prec: list[dict]) -> tuple[str, list[dict]]:
              for r in runs]
         c = comparison(f"{mm}: median |r−1| μ<0.1 − 5 × median |r−1| μ≥0.5", d)
         lmax = max(max((b["abs_shift_max"] or 0) for b in r["buckets"] if b["bucket"] in LOW_BUCKETS) for r in runs)
-from drpo_analysis.core.methods import DPPO_TV_DELTA
-from drpo_analysis.util import stats
+        c |= {"mismatch": f"{mm} ({runs[0]['mismatch']})", "max_abs_shift_rare": lmax,
+              "ppo_clip_outside_rare": float(np.mean([pooled(r, "ppo_clip_outside", LOW_BUCKETS) for r in runs])),
+              "median_abs_shift_rare": float(np.mean([pooled(r, "abs_shift_median", LOW_BUCKETS) for r in runs])),
+              "shares": {k: float(np.mean([r["shares"][k] for r in runs])) for k in runs[0].get("shares", {})}}
+        oks.append(c["n"] >= 2 and c["ci_low"] > 0 and lmax < DPPO_TV_DELTA)
+        rows.append(c)
     verdict = "reproduced" if oks and all(oks) else "not reproduced" if oks and not any(oks) else "inconclusive"
     return verdict, rows
 
