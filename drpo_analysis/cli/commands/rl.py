@@ -1,6 +1,8 @@
 """``drpo-analysis rl``: one RL run of the tiny-transformer GRPO harness."""
 from __future__ import annotations
 
+import dataclasses
+
 from drpo_analysis.cli import Result, UsageError, parse_key_values
 
 from drpo_analysis.util.tables import format_table
@@ -14,11 +16,14 @@ mismatched copy of the policy. Any registered method's loss (drpo-analysis metho
   drpo-analysis rl --smoke                          # tiny config, seconds (CI)
   drpo-analysis rl --method dppo_binary_tv --mismatch bf16+noise=0.5 --steps 100
   drpo-analysis rl --method drpo --param delta=0.15 --out runs/rl/drpo015
+  drpo-analysis rl --free 2 --zipf-s 1.45 --vocab-size 4096 --mismatch noise=0.03+noise_pow=-0.13+stale=2
   drpo-analysis rl --out runs/rl/x --resume         # continue a killed run (bitwise on CPU)
 
 --mismatch (the grammar every command shares): parts joined by '+', at most one precision (none,
-bf16, fp8, fp8logits) and parameters noise=σ (Gaussian logit noise) and stale=k (sampler k
-iterations behind). Metrics go to OUT/metrics.jsonl (one line per
+bf16, fp8, fp8logits) and parameters noise=σ (Gaussian logit noise), noise_pow=β (token j's noise
+scaled by p_j^β: the sampler fitted to a real model, see `repro`) and stale=k (sampler k
+iterations behind). --free N --vocab-size V puts N Zipf-distributed word tokens before the answer
+(the long tail of sampled-token μ a real model has). Metrics go to OUT/metrics.jsonl (one line per
 step: reward/mean, eval/greedy_acc, eval/sampled_acc, shift/mean_abs, shift/max_abs,
 ratio/max, frac/masked, frac/attenuated, weight/*, entropy/mean, bucket/<μ range>/*, perf/*).
 Runs are bitwise reproducible on CPU for a given seed and --threads (the thread count changes the
@@ -31,6 +36,11 @@ def add_arguments(p):
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="method parameter (repeatable)")
     p.add_argument("--task", default=None, help="add | sort (default add; smoke: sort)")
     p.add_argument("--task-size", type=int, default=None, help="digits per operand / list length")
+    p.add_argument("--free", type=int, default=None,
+                   help="free-form Zipf word tokens before the answer (the long tail; default 0)")
+    p.add_argument("--zipf-s", type=float, default=None, help="Zipf exponent of the free-form words (default 1.0)")
+    p.add_argument("--vocab-size", type=int, default=None,
+                   help="model vocabulary: 16 control tokens + word tokens (default 16; > 17 needs --free)")
     p.add_argument("--mismatch", default=None, help="sampler mismatch spec (default bf16)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="training iterations (default 100)")
@@ -56,9 +66,13 @@ def build_config(args):
 
     over = {"method": args.method, "params": parse_key_values(args.param, "--param"), "seed": args.seed,
             "device": args.device, "std_normalize": args.std_normalize}
-    for name in ("task", "task_size", "mismatch", "steps", "lr", "minibatches", "epochs", "agg", "anchor"):
+    for name in ("task", "task_size", "free", "zipf_s", "mismatch", "steps", "lr", "minibatches", "epochs", "agg",
+                 "anchor"):
         if getattr(args, name) is not None:  # only what was given overrides the config's default
             over[name] = getattr(args, name)
+    if args.vocab_size is not None:
+        base = trainer.smoke_config() if args.smoke else trainer.RLConfig()
+        over["model"] = dataclasses.replace(base.model, vocab_size=args.vocab_size)
     return (trainer.smoke_config(**over) if args.smoke else trainer.RLConfig(**over)).validate()
 
 
