@@ -24,8 +24,10 @@ from drpo_analysis.reporting.rl_report import by_label, delta_label
 from drpo_analysis.rl.matrix import load_results
 
 RESULTS = Path(__file__).resolve().parents[1] / "paper_repro" / "results"
+MATRIX = RESULTS.parent / "matrix.json"  # the committed δ grids
 ROWS = (("reward/mean", "training reward"), ("eval/sampled_acc", "held-out sampled acc"),
         ("shift/mean_abs", "mean |π − μ|"))
+BOUNDED = ("reward/mean", "eval/sampled_acc")
 MAIN = ["pg_is", "cispo", "ppo_clip", "spo", "dppo_binary_tv", "drpo"]
 
 
@@ -64,6 +66,10 @@ def curves_figure(groups: dict, labels, path, title):
             ax = axes[i, j]
             x, v = _series(groups[lab], key)
             m, lo, hi = _mean_band(v)
+            if key in BOUNDED:  # rewards and accuracies lie in [0, 1]
+                lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+            elif key.startswith("shift/"):
+                lo = np.maximum(lo, 0)
             if j:
                 ax.plot(ref_x, np.nanmean(ref_v, 0), color="0.6", lw=0.8, zorder=1)
             c = plotting.color(groups[lab][0]["config"]["method"])
@@ -103,7 +109,7 @@ def main(outdir, results=RESULTS, tag: str = "") -> list[Path]:
         out.append(curves_figure(g, ["drpo", "drpo_no_abs_adv", "mask_drpo", "pg_kl", "pg_tv", "pg_k3"],
                                  outdir / f"rl_ablations{tag}.png", "DRPO ablations (Figs. 4, 5, 11) — " + setting))
     if delta:
-        grid = json.loads((Path(results).parent / "matrix.json").read_text())["primary"]["6"]
+        grid = json.loads(MATRIX.read_text())["primary"]["6"]
         labs = [delta_label(m, d) for m in ("dppo_binary_tv", "drpo") for d in grid[m]]
         out.append(curves_figure(g, labs, outdir / f"rl_delta{tag}.png",
                                  "δ sensitivity, equal log-span 9× (DPPO default 0.15, DRPO default 12.5) — " + setting))
