@@ -133,7 +133,7 @@ def test_missing_results_fall_back_to_not_evaluated(tmp_path):
     (tmp_path / "figures" / "sim_vocab.json").write_text((ROOT / "figures" / "sim_vocab.json").read_text())
     row = audit.assess_all(fake(), ["drpo.rare_token_share"], root=tmp_path)[0]
     assert row["verdict"] in audit.EMPIRICAL_VERDICTS
-    assert "RL: not evaluated here" in row["regime"] and "simulation: " + row["verdict"] in row["regime"]
+    assert "RL matrix: not evaluated here" in row["regime"] and "simulation: " + row["verdict"] in row["regime"]
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def committed_rows():
 def test_rl_verdicts_are_the_reports(committed_rows):
     """Each RL finding's verdict is the committed claims.json's (the report's rules), and claims.json is
     what drpo_analysis.reporting.rl_report computes from the committed run summaries."""
-    results = ROOT / emp.RL_REGIMES["RL"][0]
+    results = ROOT / emp.RL_REGIMES["matrix"][0]
     if not (results / "claims.json").exists():
         pytest.skip(f"{results}/claims.json not committed")
     data = json.loads((results / "claims.json").read_text())
@@ -155,11 +155,11 @@ def test_rl_verdicts_are_the_reports(committed_rows):
     expected = {"dppo.collapse": v["1"], "drpo.stability_vs_dppo": v["2"], "dppo.ratio_clip_rare_tokens": v["3"],
                 "drpo.mask_drpo_close": v["5"], "drpo.delta_sensitivity": v["6"]}
     for rid, verdict in expected.items():
-        assert f"RL: {verdict}" in committed_rows[rid]["regime"], rid
+        assert f"RL matrix: {verdict}" in committed_rows[rid]["regime"], rid
     assert f"RL (model at identical weights): {v['7']}" in committed_rows["dppo.fig2_ratio_volatile"]["regime"]
     if not data["gate"]["passed"]:
         for rid in ("drpo.no_abs_adv_worse", "drpo.kl_tv_k3_worse", "drpo.main_curves"):
-            assert "RL: inconclusive" in committed_rows[rid]["regime"], rid
+            assert "RL matrix: inconclusive" in committed_rows[rid]["regime"], rid
     for r in committed_rows.values():
         assert r["verdict"] in audit.EMPIRICAL_VERDICTS and r["at_paper_hyperparameters"] != "see there"
         assert r["verdict"] == emp.combine([emp.Finding(**x) for x in r["findings"]])

@@ -46,7 +46,7 @@ RARE_UPPER = 0.1          # "rare": μ-bucket upper edge ≤ 0.1, as the RL repo
 TR, NO_TR = ("dppo_binary_tv", "drpo"), ("pg_is", "cispo")
 
 RL_REGIMES = {  # name: (results dir, report, producing command)
-    "RL": ("paper_repro/results", "paper_repro/REPORT.md", "`drpo-analysis repro`"),
+    "matrix": ("paper_repro/results", "paper_repro/REPORT.md", "`drpo-analysis repro`"),
 }
 SIM_VOCAB = ("figures/sim_vocab.json", "`drpo-analysis figures sim_vocab`")
 SIM_DYN_CMD = "`drpo-analysis figures sim_dynamics`"
@@ -54,7 +54,7 @@ SIM_DYN_CMD = "`drpo-analysis figures sim_dynamics`"
 
 @dataclass(frozen=True)
 class Finding:
-    source: str    # "RL", "simulation"
+    source: str    # "RL matrix", "simulation", ...
     verdict: str   # reproduced / not reproduced / inconclusive / not evaluated here
     text: str      # the numbers and the rule
     pointer: str   # file / command that produced them
@@ -118,10 +118,10 @@ class RLRegime:
     def describe(self) -> str:
         s = self.setting
         gate = "passed" if self.data["gate"]["passed"] else "FAILED (no verdicts)"
-        return (f"{self.name}: tiny transformer, addition after Zipf free-form tokens, lr {s.get('lr', '?'):g}, "
+        return (f"RL {self.name}: tiny transformer, addition after Zipf free-form tokens, lr {s.get('lr', '?'):g}, "
                 f"{s.get('minibatches', '?')}×{s.get('epochs', '?')} updates per rollout, mismatch "
                 f"{s.get('mismatch', '?')}, {self.seeds} seeds, learning gate {gate}"
-                if isinstance(s.get("lr"), (int, float)) else self.name)
+                if isinstance(s.get("lr"), (int, float)) else f"RL {self.name}")
 
 
 def _fmt(t, digits=3) -> str:
@@ -307,9 +307,9 @@ def fig2_ratio_volatile(ev: Evidence) -> list[Finding]:
         out.append(Finding("simulation", v, "; ".join(parts) + " (rule as the RL report's claim 7: rare tokens' "
                            "|log r| > 5× the common ones' while no rare |Δ| reaches 0.15, for every precision)",
                            f"{SIM_VOCAB[0]} ({SIM_VOCAB[1]})"))
-    r = ev.rl("RL")
+    r = ev.rl("matrix")
     if r is None:
-        out.append(_missing("RL (model at identical weights)", RL_REGIMES["RL"][0], RL_REGIMES["RL"][2]))
+        out.append(_missing("RL (model at identical weights)", RL_REGIMES["matrix"][0], RL_REGIMES["matrix"][2]))
     else:
         out.append(Finding("RL (model at identical weights)", r.verdict("7"), "tiny transformer with the samplers "
                            "fitted to the real model's bf16 / fp8 |π − μ| vs its fp32 policy: " +
@@ -393,10 +393,10 @@ def collapse(ev: Evidence) -> list[Finding]:
 
 
 def bypass_anchor(ev: Evidence) -> list[Finding]:
-    r = ev.rl("RL")
+    r = ev.rl("matrix")
     if r is None:
-        return [_missing("RL", RL_REGIMES["RL"][0], RL_REGIMES["RL"][2])]
-    return [Finding("RL", NOT_EVALUATED, "the matrix has no runs anchored on a recomputed π_old (MiniRL); "
+        return [_missing("RL matrix", RL_REGIMES["matrix"][0], RL_REGIMES["matrix"][2])]
+    return [Finding("RL matrix", NOT_EVALUATED, "the matrix has no runs anchored on a recomputed π_old (MiniRL); "
                     "the CPU budget went to independent warm starts and the learning gate", f"{r.report}")]
 
 
