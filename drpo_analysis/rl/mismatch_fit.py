@@ -155,23 +155,31 @@ def noise_spec(sigma: float, beta: float) -> str:
 
 
 # ---- the task's tail -------------------------------------------------------------------------------
+TAIL_TOLERANCE = math.log(1.25)  # predicted shares within 25% of the measured ones count as a match
+
+
 def fit_tail(shares: dict, *, n_words: int, answer_tokens: int, max_free: int = 12,
              s_grid=np.round(np.arange(0.8, 2.51, 0.05), 2)) -> dict:
     """Free-form length and Zipf exponent whose predicted sampled-token shares (μ ≤ 0.01, μ ≤ 0.1)
-    are closest to the measured ones in max |log ratio|. Prediction: a share ``free / (free +
-    answer_tokens)`` of sampled tokens are Zipf words (the answer tokens are assumed confident)."""
+    match the measured ones: the *shortest* free-form length whose best exponent predicts both
+    shares within 25% (``TAIL_TOLERANCE``; shorter responses train faster), else the closest fit in
+    max |log ratio|. Prediction: a share ``free / (free + answer_tokens)`` of sampled tokens are Zipf
+    words (the answer tokens are assumed confident)."""
     from drpo_analysis.rl.tasks import tail_shares
 
     t = [shares[f"mu<={x:g}"] for x in TAIL_THRESHOLDS]
-    best = None
+    per_free = []
     for free in range(1, max_free + 1):
         frac = free / (free + answer_tokens)
+        best = None
         for s in s_grid:
             pred = [frac * x for x in tail_shares(n_words, float(s), TAIL_THRESHOLDS)]
             err = max(abs(math.log(max(p, 1e-12) / q)) for p, q in zip(pred, t))
             if best is None or err < best["log_ratio_max"] - 1e-12:
                 best = {"free": free, "zipf_s": float(s), "predicted": pred, "target": t, "log_ratio_max": err}
-    return best
+        per_free.append(best)
+    within = [b for b in per_free if b["log_ratio_max"] <= TAIL_TOLERANCE]
+    return within[0] if within else min(per_free, key=lambda b: b["log_ratio_max"])
 
 
 def sampled_tail_shares(mu: np.ndarray) -> dict:
