@@ -149,7 +149,7 @@ def test_rl_verdicts_are_the_reports(committed_rows):
         pytest.skip(f"{results}/claims.json not committed")
     data = json.loads((results / "claims.json").read_text())
     primary = json.loads((ROOT / "paper_repro" / "matrix.json").read_text())["primary"]
-    fresh = json.loads(json.dumps(report.evaluate(str(results), primary), default=float))
+    fresh = report.to_json_data(report.evaluate(str(results), primary))
     assert fresh == data, "paper_repro/results/claims.json is stale: run `drpo-analysis repro --phase report`"
     v = {c["id"]: c["verdict"] if c["verdict"] in emp.EMPIRICAL_VERDICTS else "inconclusive" for c in data["claims"]}
     expected = {"dppo.collapse": v["1"], "drpo.stability_vs_dppo": v["2"], "dppo.ratio_clip_rare_tokens": v["3"],

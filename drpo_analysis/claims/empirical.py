@@ -98,8 +98,10 @@ class RLRegime:
         """Mean over common seeds of ``a − b`` in ``key`` with its 95% t interval."""
         if a not in self.configs or b not in self.configs:
             return None
-        va, vb = ({k: v[key] for k, v in self.configs[x]["per_seed"].items()} for x in (a, b))
-        return stats.mean_ci(stats.paired_differences(va, vb), method="t")
+        va, vb = ({k: v[key] for k, v in self.configs[x]["per_seed"].items() if v.get(key) is not None}
+                  for x in (a, b))
+        d = stats.paired_differences(va, vb)
+        return stats.mean_ci(d, method="t") if d.size else None
 
     def d(self, a: str, b: str, key: str = "auc", digits: int = 3) -> str:
         """Paired-by-seed mean difference a − b of ``key`` with its 95% t interval, formatted."""
@@ -125,6 +127,8 @@ class RLRegime:
 
 
 def _fmt(t, digits=3) -> str:
+    if t is None or any(x is None for x in t):
+        return "n/a"
     m, lo, hi = t
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
@@ -279,12 +283,12 @@ def rare_token_share(ev: Evidence) -> list[Finding]:
             "independent measurement; rule: within a factor 2 of 7.8%)", f"{SIM_VOCAB[0]} ({SIM_VOCAB[1]})"))
 
     def body(r: RLRegime):
-        shares = [v["share_mu_le_0.01"] for c in r.configs.values() for v in c["per_seed"].values()]
+        shares = [v["share_mu_le_0.01"] for c in r.configs.values() for v in c["per_seed"].values()
+                  if v.get("share_mu_le_0.01") is not None]
         m, lo, hi = stats.mean_ci(shares, method="t")
-        return ("reproduced" if ok(lo) and ok(hi) else "not reproduced" if not (ok(lo) or ok(hi)) else "inconclusive",
-                f"{m:.2%} [{lo:.2%}, {hi:.2%}] of all sampled tokens over {len(shares)} runs (addition after Zipf "
-                "free-form tokens whose length and exponent were fitted to the real model's shares, so this checks "
-                "the fit, not an independent measurement)")
+        return (NOT_EVALUATED, f"not evidence: the harness's free-form tail is fitted to the real model's measured "
+                f"shares, so its {m:.2%} [{lo:.2%}, {hi:.2%}] of sampled tokens with μ ≤ 0.01 over {len(shares)} runs "
+                "only checks the fit")
     return out + _rl_findings(ev, body)
 
 
@@ -327,7 +331,7 @@ def ratio_clip_rare_tokens(ev: Evidence) -> list[Finding]:
         for m in ("ppo_clip", "spo"):
             if m in r.configs:
                 seeds = r.configs[m]["per_seed"].values()
-                rare = stats.mean_ci([v["rare_abs_shift"] for v in seeds], method="t")
+                rare = stats.mean_ci([v["rare_abs_shift"] for v in seeds if v["rare_abs_shift"] is not None], method="t")
                 parts.append(f"{m} mean |Δ| of rare tokens {_fmt(rare, 4)}")
         return r.verdict("3"), "; ".join(parts) + " (report claim 3 rule)"
 

@@ -373,10 +373,25 @@ def render(data: dict, *, setup: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def to_json_data(obj):
+    """The rules' data as plain JSON values: numpy scalars → Python, NaN → None (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): to_json_data(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_json_data(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return None if np.isnan(obj) else float(obj)
+    return obj
+
+
 def write_report(results="paper_repro/results", out="paper_repro/REPORT.md", *, primary: dict, setup=()) -> dict:
     """Evaluate the rules, write ``results/claims.json`` (the data) and the markdown report."""
     data = evaluate(results, primary)
-    Path(results, "claims.json").write_text(json.dumps(data, indent=1, default=float))
+    Path(results, "claims.json").write_text(json.dumps(to_json_data(data), indent=1))
     Path(out).write_text(render(data, setup=list(setup)))
     return data
 
