@@ -309,6 +309,13 @@ def _config_row(runs):
 
 
 # ---- the renderer ---------------------------------------------------------------------------------------
+VERDICT_RULE = ("Each claim's comparisons (written in `paper_repro/matrix.json` before the matrix ran) are paired "
+                "differences over independent seeds with 95% t intervals and one-sided t tests, Holm-adjusted within "
+                "the claim. **reproduced** iff every comparison rejects its null after Holm (α = {alpha}); **not "
+                "reproduced** iff some comparison's interval lies entirely on the side that contradicts the claim; "
+                "**inconclusive** otherwise. Equivalence claims (1b, 5): TOST with the stated margin; not reproduced "
+                "iff the interval lies outside ±margin. Claim 7 needs no training, so the learning gate does not "
+                "apply to it.")
 def _f(x, digits=3):
     return "—" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
 
@@ -346,7 +353,8 @@ def render(data: dict, *, setup: list[str]) -> str:
     if not gate["passed"]:
         lines += ["", "The runs do not learn clearly enough without mismatch, so no training claim gets a verdict; "
                       "the rule outcomes below are shown for information only."]
-    lines += ["", "## Verdicts", "", "| claim | paper | verdict | rule outcome | figure |", "|---|---|---|---|---|"]
+    lines += ["", "## Verdicts", "", VERDICT_RULE.format(alpha=data["alpha"]), "",
+              "| claim | paper | verdict | rule outcome | figure |", "|---|---|---|---|---|"]
     lines += [f"| {c['id']}. {c['claim']} | {c['paper']} | **{c['verdict']}** | {c['rule_outcome']} | "
               f"`{c['figure']}` |" for c in claims]
     for c in claims:

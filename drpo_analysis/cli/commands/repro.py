@@ -106,6 +106,9 @@ def run(args) -> Result:
 
     if args.workers < 1:
         raise UsageError("--workers must be >= 1")
+    import torch
+
+    torch.set_num_threads(1)  # the fit and precision phases run here: tiny matmuls, shared cores
     sweep_cfg, matrix_cfg = _configs(args)
     results = args.results or (str(Path(args.runs_root) / "repro-smoke" / "results") if args.smoke
                                else str(Path(args.config_dir) / "results"))
