@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install -q -c constraints.txt
 CLI    := $(VENV)/bin/drpo-analysis
 
-.PHONY: lm demo test test-all figures bench prove audit repro clean
+.PHONY: lm demo test test-all figures bench prove audit repro gpu-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,14 @@ audit: $(VENV)/.stamp-base
 # the paper_repro matrix in the background (resumable: rerun to continue); log in runs/repro.log
 repro: $(VENV)/.stamp-base
 	mkdir -p runs && nohup nice $(CLI) repro --workers 2 > runs/repro.log 2>&1 &
+
+# GRPO on SmolLM2-135M-Instruct on one GPU, at most ~8 minutes: the bf16 sampler's mismatch at
+# identical weights, then DRPO, PPO-clip and DPPO-TV runs (one seed) -> results/gpu-check/
+# (REPORT.md, report.json, study.png). Re-running resumes. The same pipeline at smoke size on CPU:
+#   make gpu-check GPU_CHECK_ARGS="--device cpu --smoke"      (-> results/gpu-check-smoke/)
+GPU_CHECK_ARGS ?= --device cuda
+gpu-check: $(VENV)/.stamp-lm
+	$(CLI) lmrl --preset gpu-check $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

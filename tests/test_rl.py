@@ -17,13 +17,7 @@ from drpo_analysis.rl.rollout import MISMATCH, Sampler, fp8_round, generate
 TINY = ModelConfig(d_model=16, n_layer=1, n_head=2, max_len=16)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (no spin-waiting when the cores are shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

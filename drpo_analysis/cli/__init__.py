@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-COMMANDS = ("methods", "prove", "audit", "fuzz", "simulate", "rl", "repro", "figures", "bench", "demo")
+COMMANDS = ("methods", "prove", "audit", "fuzz", "simulate", "rl", "lmrl", "repro", "figures", "bench", "demo")
 
 
 @dataclass

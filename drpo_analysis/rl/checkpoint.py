@@ -5,6 +5,7 @@ A checkpoint is written to a temporary file in the same folder and moved into pl
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import tempfile
@@ -47,3 +48,12 @@ def restore_rng(state: dict, np_rng: np.random.Generator, generators: dict[str, 
         g.set_state(state["torch"][k])
     torch.set_rng_state(state["torch_global"])
     random.setstate(state["python"])
+
+
+def truncate_metrics(path, step: int) -> None:
+    """Keep only the JSONL metric lines of steps < ``step`` (those written before the checkpoint)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] < step]
+    path.write_text("".join(ln + "\n" for ln in keep))

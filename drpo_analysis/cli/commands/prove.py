@@ -10,8 +10,10 @@ from drpo_analysis.util.tables import format_table
 HELP = "run the machine-checked claims in proofs/ (symbolic, exact rational, interval, numeric)"
 DESCRIPTION = """\
 Run every claim in proofs/ (one claim per file) and print a table: id, status, how it was
-checked, seconds, and the evidence. A claim is 'proved', 'failed' (with a concrete
-counterexample) or 'error' (the check crashed or timed out).
+checked, seconds, and the evidence. A claim is 'proved' (symbolic, exact or interval argument
+over the whole stated domain), 'no counterexample found' (sampled evidence: random points and an
+adversarial search, both counted in the evidence), 'failed' (with a concrete counterexample) or
+'error' (the check crashed or timed out).
 
 Claims of kind 'asserted' are mathematics the project relies on. Claims of kind 'tested' are
 statements the project does NOT vouch for (a paper's or explainer's numbers, our own conjectures):
@@ -62,7 +64,8 @@ def run(args) -> Result:
     text = "\n".join([
         format_table(shown, ["id", "status", "kind", "seconds", "evidence"], max_width=110),
         "",
-        f"{counts['proved']} proved, {counts['failed']} failed, {counts['error']} error "
+        f"{counts['proved']} proved, {counts[proving.NO_COUNTEREXAMPLE]} no counterexample found, "
+        f"{counts['failed']} failed, {counts['error']} error "
         f"in {total:.1f} s" + (f"; blocking: {', '.join(r.claim.id for r in blocking)}" if blocking else ""),
     ])
     return Result({"claims": dicts, "seconds": round(total, 2), "ok": not blocking}, text,

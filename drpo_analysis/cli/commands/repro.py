@@ -31,6 +31,7 @@ a killed run resumes from its checkpoint (runs/repro/<id>). Run it under nice in
   nohup nice drpo-analysis repro --workers 2 > repro.log 2>&1 &
   drpo-analysis repro --phase report          # rewrite the report from what has finished
   drpo-analysis repro --smoke                 # the whole pipeline on a tiny config (seconds)
+  drpo-analysis repro --backend ray --ray-address HEAD:6379   # runs as tasks on a Ray cluster
 
 A second, hand-given regime keeps its own results, report and figures:
 
@@ -45,7 +46,12 @@ PHASES = ("fit", "sweep", "matrix", "precision", "report")
 def add_arguments(p):
     p.add_argument("--phase", action="append", choices=PHASES, default=None,
                    help="run only these phases (repeatable; default: all, in order)")
-    p.add_argument("--workers", type=int, default=2, help="parallel run processes (default 2)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="parallel runs: local processes, or the CPUs of a private Ray cluster (default 2)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where runs execute: local processes (default) or Ray tasks (see --ray-address)")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to dispatch to (e.g. HEAD:6379; default: a private local Ray instance)")
     p.add_argument("--config-dir", default="paper_repro", help="folder with sweep.json and matrix.json")
     p.add_argument("--results", default=None, help="results folder (default CONFIG_DIR/results)")
     p.add_argument("--runs-root", default="runs", help="warm-start cache and run checkpoints")
@@ -102,13 +108,15 @@ def _parse_regime(text: str) -> dict:
 
 def run(args) -> Result:
     from drpo_analysis.reporting import rl_report as report
-    from drpo_analysis.rl import experiments, matrix
+    from drpo_analysis.rl import dispatch, experiments, matrix
 
     if args.workers < 1:
         raise UsageError("--workers must be >= 1")
     import torch
 
     torch.set_num_threads(1)  # the fit and precision phases run here: tiny matmuls, shared cores
+    if args.ray_address and args.backend != "ray":
+        raise UsageError("--ray-address needs --backend ray")
     sweep_cfg, matrix_cfg = _configs(args)
     results = args.results or (str(Path(args.runs_root) / "repro-smoke" / "results") if args.smoke
                                else str(Path(args.config_dir) / "results"))
@@ -140,16 +148,18 @@ def run(args) -> Result:
         elif fit is None:
             raise UsageError(f"no fit yet ({fit_path}); run the fit phase first")
         elif phase == "sweep":
-            ran[phase] = matrix.run_all(experiments.sweep_specs(sweep_cfg, matrix_cfg, fit), results=results,
-                                        runs=args.runs_root, workers=args.workers, progress=progress)
+            ran[phase] = dispatch.run_all(experiments.sweep_specs(sweep_cfg, matrix_cfg, fit), results=results,
+                                          runs=args.runs_root, workers=args.workers, progress=progress,
+                                          backend=args.backend, address=args.ray_address)
             best, _ = experiments.choose_regime(results, sweep_cfg)
             matrix.write_json(regime_path, {"rule": experiments.choose_regime.__doc__.strip(), **best})
         elif phase == "matrix":
             if not regime_path.exists():
                 raise UsageError(f"no regime yet ({regime_path}); run the sweep phase first")
             regime = json.loads(regime_path.read_text())
-            ran[phase] = matrix.run_all(experiments.matrix_specs(regime, matrix_cfg, fit), results=results,
-                                        runs=args.runs_root, workers=args.workers, progress=progress)
+            ran[phase] = dispatch.run_all(experiments.matrix_specs(regime, matrix_cfg, fit), results=results,
+                                          runs=args.runs_root, workers=args.workers, progress=progress,
+                                          backend=args.backend, address=args.ray_address)
         elif phase == "precision":
             ran[phase] = experiments.run_precision(experiments.precision_specs(matrix_cfg), matrix_cfg, fit,
                                                    results=results, root=args.runs_root, progress=progress)
