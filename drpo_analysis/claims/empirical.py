@@ -78,6 +78,17 @@ class RLRegime:
     data: dict         # results/claims.json
     setting: dict      # regime.json
     report: str
+    results: Path | None = None  # the results folder (run summaries, for rules on whole curves)
+
+    @cached_property
+    def groups(self) -> dict[str, list[dict]]:
+        """Run summaries of the default-parameter configurations (run id ``<method>-s<seed>``), by method."""
+        out: dict[str, list[dict]] = {}
+        for grp in ("main", "ablation"):
+            for path in sorted((self.results / grp).glob("*.json")) if self.results else ():
+                run = json.loads(path.read_text())
+                out.setdefault(run["id"].rsplit("-s", 1)[0], []).append(run)
+        return out
 
     @property
     def configs(self) -> dict:
@@ -164,7 +175,7 @@ class Evidence:
             else:
                 reg = self.root / results / "regime.json"
                 setting = json.loads(reg.read_text()) if reg.exists() else {}
-                self._rl[name] = RLRegime(name, json.loads(path.read_text()), setting, md)
+                self._rl[name] = RLRegime(name, json.loads(path.read_text()), setting, md, self.root / results)
         return self._rl[name]
 
     def describe(self) -> list[str]:
@@ -618,6 +629,24 @@ def masked_rare_share(results: list[dict]) -> tuple[str, str]:
                      "DPPO-masked tokens have μ ≤ 0.1; inconclusive below 10 masked)")
 
 
+def _quarters(run: dict, key: str) -> tuple[float, float]:
+    """Means of the first and last quarter of a run's curve ``key``."""
+    c = np.asarray([np.nan if v is None else v for v in run["curves"][key]], float)
+    q = max(1, len(c) // 4)
+    return float(np.nanmean(c[:q])), float(np.nanmean(c[-q:]))
+
+
+def _paired(a: list[dict], b: list[dict], fn) -> tuple[float, float, float]:
+    """Mean over common seeds of ``fn(run_a) − fn(run_b)`` with its 95% t interval."""
+    va = {r["config"]["seed"]: fn(r) for r in a}
+    vb = {r["config"]["seed"]: fn(r) for r in b}
+    return stats.mean_ci(stats.paired_differences(va, vb), method="t")
+
+
+def _auc(run: dict) -> float:
+    return float(np.mean(run["curves"]["reward/mean"]))
+
+
 def _trend(run: dict, key: str) -> float:
     """|last-quarter mean − first-quarter mean| of a run's curve ``key``, relative to the first quarter."""
     c = np.asarray(run["curves"][key], float)
@@ -632,11 +661,9 @@ TREND_KEYS = ("entropy/mean", "response/length_mean")
 def trend_verdict(groups: dict[str, list[dict]]) -> tuple[str, str]:
     """Rule for the entropy / response-length claim on one set of runs (label → runs): per metric,
     the relative drift |late − early|/early of each unregularised method (PG-IS, CISPO) vs each
-    trust-region method (DPPO-TV, DRPO) as a paired-by-seed difference with a 95% bootstrap CI.
+    trust-region method (DPPO-TV, DRPO) as a paired-by-seed difference with a 95% t interval.
     Reproduced iff every such CI lies above 0 for both metrics; not reproduced iff some CI lies
     below 0; else inconclusive."""
-    from drpo_analysis.reporting import rl_report as report
-
     above = below = n = 0
     parts = []
     for key in TREND_KEYS:
@@ -644,12 +671,9 @@ def trend_verdict(groups: dict[str, list[dict]]) -> tuple[str, str]:
             for b in TR:
                 if a not in groups or b not in groups:
                     continue
-                va = {r["config"]["seed"]: _trend(r, key) for r in groups[a]}
-                vb = {r["config"]["seed"]: _trend(r, key) for r in groups[b]}
-                seeds = sorted(set(va) & set(vb))
-                if len(seeds) < 2:
+                if len({r["config"]["seed"] for r in groups[a]} & {r["config"]["seed"] for r in groups[b]}) < 2:
                     continue
-                m, lo, hi = report.ci([va[s] - vb[s] for s in seeds])
+                m, lo, hi = _paired(groups[a], groups[b], lambda r: _trend(r, key))
                 n += 1
                 above += lo > 0
                 below += hi < 0
@@ -681,8 +705,6 @@ def comparable_verdict(groups: dict[str, list[dict]]) -> tuple[str, str] | None:
     difference CI inside ±COMPARABLE_MARGIN and mean train tokens/s ratio (Binary-TV / variant)
     ≤ OVERHEAD_MAX → reproduced; a CI wholly outside the margin or a ratio above → not reproduced;
     else inconclusive. None when a needed group is missing."""
-    from drpo_analysis.reporting import rl_report as report
-
     base = "dppo_binary_tv"
     variants = [v for v in ("dppo_binary_kl", "dppo_topk_tv") if v in groups]
     if base not in groups or len(variants) < 2:
@@ -690,7 +712,7 @@ def comparable_verdict(groups: dict[str, list[dict]]) -> tuple[str, str] | None:
     ok = bad = 0
     parts = []
     for v in variants:
-        m, lo, hi = report.paired_diff(groups[v], groups[base], "auc")
+        m, lo, hi = _paired(groups[v], groups[base], _auc)
         speed = lambda runs: float(np.mean([np.mean(r["curves"]["perf/train_tokens_per_s"]) for r in runs]))  # noqa: E731
         ratio = speed(groups[base]) / speed(groups[v])
         inside = -COMPARABLE_MARGIN < lo and hi < COMPARABLE_MARGIN and ratio <= OVERHEAD_MAX
@@ -715,9 +737,7 @@ def fp8_verdict(fp8: list[dict], bf16: list[dict]) -> tuple[str, str]:
     """Rule for DRPO's robustness under an fp8 sampler: DRPO's reward AUC with fp8 minus with the
     base mismatch, paired by seed, CI above −COMPARABLE_MARGIN and no fp8 run diverged → reproduced;
     CI wholly below −COMPARABLE_MARGIN or a diverged run → not reproduced; else inconclusive."""
-    from drpo_analysis.reporting import rl_report as report
-
-    m, lo, hi = report.paired_diff(fp8, bf16, "auc")
+    m, lo, hi = _paired(fp8, bf16, _auc)
     diverged = sum(r["status"] == "diverged" for r in fp8)
     verdict = ("not reproduced" if diverged or hi < -COMPARABLE_MARGIN else
                "reproduced" if lo > -COMPARABLE_MARGIN else "inconclusive")
@@ -729,7 +749,7 @@ def fp8_robustness(ev: Evidence) -> list[Finding]:
     import glob
 
     paths = sorted(glob.glob(str(ev.root / FP8_RUNS)))
-    base = ev.rl("noise")
+    base = ev.rl("matrix")
     if not paths or base is None or "drpo" not in base.groups:
         return [Finding("RL fp8 sampler", NOT_EVALUATED, f"{FP8_RUNS} missing; produced by {FP8_CMD}", FP8_CMD)]
     runs = [json.loads(Path(p).read_text()) for p in paths]
@@ -744,28 +764,21 @@ def collapse_precursor(ev: Evidence) -> list[Finding]:
     trust-region CI of late/early max-shift growth lies above 0 and the unregularised runs' tail
     reward is below their head reward; not reproduced iff some CI lies below 0; else inconclusive."""
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-
         def growth(run):
-            s = report.scalars(run)
-            c = np.asarray(run["curves"]["shift/max_abs"], float)
-            q = max(1, len(c) // 4)
-            return s["late_max_shift"] / max(float(np.mean(c[:q])), 1e-12)
+            early, late = _quarters(run, "shift/max_abs")
+            return late / max(early, 1e-12)
         above = below = n = 0
         parts = []
         for a in NO_TR:
             for b in TR:
                 if a not in r.groups or b not in r.groups:
                     continue
-                va = {x["config"]["seed"]: growth(x) for x in r.groups[a]}
-                vb = {x["config"]["seed"]: growth(x) for x in r.groups[b]}
-                seeds = sorted(set(va) & set(vb))
-                m, lo, hi = report.ci([va[s] - vb[s] for s in seeds])
+                m, lo, hi = _paired(r.groups[a], r.groups[b], growth)
                 n += 1
                 above += lo > 0
                 below += hi < 0
                 parts.append(f"{a} − {b}: {m:.2f} [{lo:.2f}, {hi:.2f}]")
-        drops = all(np.mean([report.scalars(x)["tail_reward"] < report.scalars(x)["head_reward"] for x in r.groups[a]]) > 0.5
+        drops = all(np.mean([_quarters(x, "reward/mean")[1] < _quarters(x, "reward/mean")[0] for x in r.groups[a]]) > 0.5
                     for a in NO_TR if a in r.groups)
         verdict = ("inconclusive" if not n else "reproduced" if above == n and drops else
                    "not reproduced" if below else "inconclusive")
