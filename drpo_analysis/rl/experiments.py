@@ -112,7 +112,7 @@ def matrix_specs(regime: dict, cfg="paper_repro/matrix.json", fit=None) -> list[
         for entry, seed in itertools.product(entries, cfg["seeds"]):
             method, params, over = (list(entry) + [{}])[:3]
             specs.append(_spec(group, base, method, params, seed, fit, over))
-    return specs
+    return sorted(specs, key=lambda s: cfg["seeds"].index(s["config"]["seed"]))  # a seed's warm start is trained once
 
 
 def _warm_policy(base: dict, *, seed: int, root: str, mismatch: str = "none"):

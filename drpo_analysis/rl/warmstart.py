@@ -108,9 +108,16 @@ def train(cfg: WarmConfig, *, device="cpu", progress=True) -> dict:
 
 def load_or_train(cfg: WarmConfig, *, root="runs", device="cpu", progress=True) -> dict:
     """The cached warm-start checkpoint for ``cfg`` (trained and saved on first use)."""
+    import fcntl
+
     path = Path(root) / "warmstart" / f"{cfg.key()}.pt"
     if path.exists():
         return torch.load(path, map_location=device, weights_only=False)
-    state = train(cfg, device=device, progress=progress)
-    checkpoint.save_atomic(state, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:  # parallel runs of one seed: one trains, the others wait
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return torch.load(path, map_location=device, weights_only=False)
+        state = train(cfg, device=device, progress=progress)
+        checkpoint.save_atomic(state, path)
     return state
