@@ -349,10 +349,11 @@ def render(data: dict, *, setup: list[str]) -> str:
              "| method | seeds | warm-start sampled acc | gain in held-out sampled acc [95% t CI] | passes |",
              "|---|---|---|---|---|"]
     lines += [f"| {r['method']} | {r['seeds']} | {_f(r['warm_start_sampled_acc'])} | "
-              f"{_ci(r['gain'], r['ci_low'], r['ci_high'])} | {'yes' if r['passed'] else 'no'} |" for r in gate["rows"]]
+              f"{_ci(r['gain'], r['ci_low'], r['ci_high']) if r['seeds'] > 1 else _f(r['gain']) + ' (one seed: no interval)'}"
+              f" | {'yes' if r['passed'] else 'no'} |" for r in gate["rows"]]
     if not gate["passed"]:
-        lines += ["", "The runs do not learn clearly enough without mismatch, so no training claim gets a verdict; "
-                      "the rule outcomes below are shown for information only."]
+        lines += ["", "The gate did not pass (a method lacks the seeds or the gain its rule requires), so no training "
+                      "claim gets a verdict; the rule outcomes below are shown for information only."]
     lines += ["", "## Verdicts", "", VERDICT_RULE.format(alpha=data["alpha"]), "",
               "| claim | paper | verdict | rule outcome | figure |", "|---|---|---|---|---|"]
     lines += [f"| {c['id']}. {c['claim']} | {c['paper']} | **{c['verdict']}** | {c['rule_outcome']} | "
@@ -405,7 +406,7 @@ def write_report(results="paper_repro/results", out="paper_repro/REPORT.md", *, 
 
 
 def setup_lines(results: str, *, regime: dict | None, fit: dict | None, timing: str | None,
-                sweep_table: list[dict]) -> list[str]:
+                sweep_table: list[dict], planned: dict | None = None) -> list[str]:
     """The report's setup section: model and task, the fit to the real model, the regime and how it
     was chosen (with the sweep's table), run counts and wall time."""
     res = {grp: _load(results, grp) for grp in GROUPS}
@@ -437,7 +438,9 @@ def setup_lines(results: str, *, regime: dict | None, fit: dict | None, timing: 
                      f"{regime['epochs']} epochs per rollout, mismatch `{regime['mismatch']}` (staleness is its own axis: "
                      "`stale=k`). Chosen by: " + " ".join(regime.get("rule", "").replace("``", "").split()))
     n = {k: len(v) for k, v in res.items()}
-    lines.append("- Runs: " + ", ".join(f"{k} {v}" for k, v in n.items()) + "; summed single-run times: " +
+    planned = planned or {}
+    lines.append("- Runs finished: " + ", ".join(f"{k} {v}" + (f" of {planned[k]} planned" if k in planned else "")
+                                                for k, v in n.items()) + "; summed single-run times: " +
                  ", ".join(f"{k} {sum(r['wall_s'] for r in v) / 60:.1f} min" for k, v in res.items() if v) + ".")
     if timing:
         lines.append(f"- Wall time: {timing}")

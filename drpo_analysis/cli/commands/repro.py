@@ -171,14 +171,16 @@ def run(args) -> Result:
     regime = json.loads(regime_path.read_text()) if regime_path.exists() else None
     run_seconds = sum(r["wall_s"] for g in report.GROUPS for r in matrix.load_results(results, g))
     wall = (", ".join(f"{k} {v / 60:.1f} min" for k, v in timing.items()) +
-            f" (wall, {args.workers} workers, shared 2-core CPU; sum of per-run times {run_seconds / 60:.1f} min)")
+            f" (wall time of the phases that completed, from timing.json; shared 2-core CPU; sum of per-run times "
+            f"{run_seconds / 60:.1f} min)")
     # a second regime's results folder results_<name> gets REPORT_<name>.md and figures suffixed _<name>
     name = Path(results).name.removeprefix("results").strip("_")
     tag = f"_{name}" if name and not args.smoke else ""
     out_md = Path(args.report) if args.report else (
         Path(results).parent / f"REPORT{tag}.md" if not args.smoke else Path(results) / "REPORT.md")
     _, sweep_table = experiments.choose_regime(results, sweep_cfg)
-    setup = report.setup_lines(results, regime=regime, fit=fit, timing=wall, sweep_table=sweep_table)
+    planned = {g: len(v) * len(matrix_cfg["seeds"]) for g, v in matrix_cfg["groups"].items()}
+    setup = report.setup_lines(results, regime=regime, fit=fit, timing=wall, sweep_table=sweep_table, planned=planned)
     data = report.write_report(results, out_md, primary=matrix_cfg["primary"], setup=setup)
     figures = [] if args.no_figures or args.smoke else _figures(results, tag)
     rows = [{"claim": c["id"], "paper": c["paper"], "verdict": c["verdict"]} for c in data["claims"]]
