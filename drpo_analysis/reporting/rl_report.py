@@ -356,7 +356,7 @@ def render(data: dict, *, setup: list[str]) -> str:
                       "claim gets a verdict; the rule outcomes below are shown for information only."]
     lines += ["", "## Verdicts", "", VERDICT_RULE.format(alpha=data["alpha"]), "",
               "| claim | paper | verdict | rule outcome | figure |", "|---|---|---|---|---|"]
-    lines += [f"| {c['id']}. {c['claim']} | {c['paper']} | **{c['verdict']}** | {c['rule_outcome']} | "
+    lines += [f"| {c['id']}. {c['claim'].replace('|', chr(92) + '|')} | {c['paper']} | **{c['verdict']}** | {c['rule_outcome']} | "
               f"`{c['figure']}` |" for c in claims]
     for c in claims:
         lines += ["", f"## Claim {c['id']} ({c['paper']})", "", f"> {c['claim']}", "",
