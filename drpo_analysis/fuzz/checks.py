@@ -34,7 +34,7 @@ from typing import Callable
 import numpy as np
 
 from drpo_analysis.core import methods
-from drpo_analysis.fuzz import oracle
+from drpo_analysis.fuzz import oracle, verdict
 from drpo_analysis.fuzz.strategies import Batch, sample_batch
 from drpo_analysis.fuzz.targets import Outcome, Target, call, round_to
 
@@ -52,12 +52,24 @@ class Probe:
     shards: list | None = None          # row index lists: sum of contributions with global counts
     dp: bool = False                    # shards are data-parallel ranks (dp_size = len(shards))
     clamp_to_dtype: bool = False        # overflow semantics (see module docstring)
+    sub: str = ""                       # the sub-check: which kind of probe this is
     # filled in on failure
     kind: str = ""
     message: str = ""
     expected: float | None = None
     got: float | None = None
     index: tuple | None = None
+    severity: str = ""                  # verdict.EDGE or verdict.DEVIATES
+    explanation: str = ""
+
+    def counterexample(self) -> dict:
+        """The batch (nested lists) and call options, the token a mismatch names."""
+        b = self.batch
+        ce = {"logp": b.logp.tolist(), "logp_mu": b.logp_mu.tolist(), "adv": b.adv.tolist(),
+              "mask": b.mask.tolist(), **self.options()}
+        if self.index is not None:
+            ce["token"] = list(self.index)
+        return ce
 
     def options(self) -> dict:
         out = {"dtype": self.dtype}
@@ -80,14 +92,24 @@ def conventions_for(target: Target, p: Probe) -> oracle.Conventions:
     conv = target.conventions
     if p.clamp_to_dtype and conv.log_ratio_clamp is None:
         b = dtype_clamp(p.dtype)
-        conv = replace(conv, log_ratio_clamp=(-b, b))
+        conv = replace(conv, log_ratio_clamp=(-b, b), clamp_scope="ratio")   # only exp(ℓ − ℓ_μ) overflows
     return conv
 
 
-def probe(target: Target, p: Probe) -> Probe | None:
-    """Run one probe; the failing probe (with kind/message/expected/got) or None if it conforms."""
+def probe(target: Target, p: Probe, notes: dict | None = None) -> Probe | None:
+    """Run one probe; the failing probe (with kind/message/expected/got) or None if it conforms.
+    ``notes`` (counts by text) gets the subgradients at kinks and the tokens where a declared
+    log-ratio clamp froze the gradient."""
     batch = round_to(p.batch, p.dtype)
     conv = conventions_for(target, p)
+    if notes is not None and target.conventions.log_ratio_clamp is not None:
+        lo, hi = target.conventions.log_ratio_clamp
+        with np.errstate(invalid="ignore"):
+            lr = (batch.logp - batch.logp_mu)[batch.mask]
+        n = int(((lr < lo) | (lr > hi)).sum())
+        if n:
+            key = f"declared log_ratio_clamp [{lo:g}, {hi:g}]: tokens beyond it (gradient frozen to 0)"
+            notes[key] = notes.get(key, 0) + n
     counts = conv.global_counts(batch) if p.shards is not None else {}
     exp = oracle.expected(target.method, target.params, batch, conv, dtype=p.dtype, **counts)
     if p.shards is None:
@@ -102,7 +124,7 @@ def probe(target: Target, p: Probe) -> Probe | None:
             return replace(p, kind=out.error, message=out.message, got=out.loss)
     if out.grad.shape != batch.shape:
         return replace(p, kind="wrong-shape", message=f"gradient shape {list(out.grad.shape)} != {list(batch.shape)}")
-    mm = oracle.compare(exp, batch.mask, out.grad, out.loss, p.dtype)
+    mm = oracle.compare(exp, batch.mask, out.grad, out.loss, p.dtype, notes)
     if mm is None:
         return None
     return replace(p, kind=f"{mm.what} mismatch", message=mm.detail, expected=mm.expected, got=mm.got,
@@ -130,6 +152,7 @@ class Context:
     examples: int
     batch: int = 6
     length: int = 12
+    notes: dict = field(default_factory=dict)       # shared by the run: counts by note text
 
     @property
     def method(self):
@@ -151,30 +174,50 @@ class Context:
 @dataclass
 class CheckResult:
     name: str
-    status: str = "passed"              # passed, failed, skipped
+    status: str = "passed"              # passed, edge cases, failed, skipped, error
     examples: int = 0
     detail: str = ""
-    failure: Probe | None = None
+    failures: list = field(default_factory=list)    # edge cases (one per sub-check), then a deviation
     coverage: dict = field(default_factory=dict)
+
+    @property
+    def failure(self) -> Probe | None:
+        return self.failures[-1] if self.failures else None
+
+    def add(self, ctx: "Context", bad: Probe | None) -> bool:
+        """Record a failing probe (classified); True when the check should stop (a deviation or
+        a timeout). Edge cases are kept once per (sub-check, kind) and the check goes on."""
+        if bad is None:
+            return False
+        sev, why = verdict.classify(self.name, bad.kind, bad.counterexample(), ctx.target.method, ctx.target.params)
+        bad = replace(bad, severity=sev, explanation=why)
+        if sev == verdict.EDGE:
+            if all((f.sub, f.kind) != (bad.sub, bad.kind) for f in self.failures):
+                self.failures.append(bad)
+            if self.status == "passed":
+                self.status = "edge cases"
+            return bad.kind == "timeout"
+        self.failures.append(bad)
+        self.status = "failed"
+        return True
 
 
 def _run(name: str, ctx: Context, probes) -> CheckResult:
     res = CheckResult(name)
     for p in probes:
         res.examples += 1
-        bad = probe(ctx.target, p)
-        if bad is not None:
-            res.status, res.failure = "failed", bad
+        if res.add(ctx, probe(ctx.target, p, ctx.notes)):
             return res
     return res
 
 
 def check_gradient(ctx: Context) -> CheckResult:
-    return _run("gradient", ctx, (Probe(ctx.sample()) for _ in range(ctx.examples)))
+    return _run("gradient", ctx, (Probe(ctx.sample(), sub="drawn float32 batch") for _ in range(ctx.examples)))
 
 
 def check_on_policy(ctx: Context) -> CheckResult:
-    return _run("on_policy", ctx, (Probe(ctx.sample(), on_policy=True) for _ in range(max(2, ctx.examples // 3))))
+    return _run("on_policy", ctx, (Probe(ctx.sample(), on_policy=True, sub="r = 1 (old = current.detach())")
+                                   for _ in range(max(2, ctx.examples // 3))))
 
 
 def stop_gradient_batch(ctx: Context) -> Batch:
@@ -188,7 +231,7 @@ def stop_gradient_batch(ctx: Context) -> Batch:
 
 
 def check_stop_gradient(ctx: Context) -> CheckResult:
-    res = _run("stop_gradient", ctx, (Probe(stop_gradient_batch(ctx), grad_inputs=True)
+    res = _run("stop_gradient", ctx, (Probe(stop_gradient_batch(ctx), grad_inputs=True, sub="rare tokens inside the trust region")
                                       for _ in range(max(2, ctx.examples // 3))))
     res.detail = ("rare tokens inside the trust region (where a missing detach adds A*l*dw/dl); logp_mu and adv "
                   "passed as tensors that require grad must not change dloss/dlogp")
@@ -212,13 +255,11 @@ def check_region_coverage(ctx: Context, per_stratum: int = 4) -> CheckResult:
         pools.append((b, idx))
         labels_all.append(labels)
         res.examples += 1
-        bad = probe(ctx.target, Probe(b))
-        if bad is not None:
-            res.status, res.failure = "failed", bad
+        if res.add(ctx, probe(ctx.target, Probe(b, sub="long-tailed pooled batch"), ctx.notes)):
             break
     labels = np.concatenate(labels_all) if labels_all else np.array([], str)
     rows = []                                  # (pool, flat index) of the chosen tokens
-    if not per_row and res.failure is None:
+    if not per_row and res.status != "failed":
         where = [(k, int(i)) for k, (_, idx) in enumerate(pools) for i in idx]
         mus = np.array([pools[k][0].logp_mu.reshape(-1)[i] for k, i in where])
         for lab in np.unique(labels):
@@ -230,9 +271,7 @@ def check_region_coverage(ctx: Context, per_stratum: int = 4) -> CheckResult:
         strat = _token_rows(pools, rows)
         if strat is not None:
             res.examples += 1
-            bad = probe(ctx.target, Probe(strat))
-            if bad is not None:
-                res.status, res.failure = "failed", bad
+            res.add(ctx, probe(ctx.target, Probe(strat, sub="stratified tokens (one per region)"), ctx.notes))
     else:
         for lab in np.unique(labels):
             counts[str(lab)] = int((labels == lab).sum())
@@ -260,16 +299,16 @@ def check_aggregation(ctx: Context) -> CheckResult:
     def probes():
         for _ in range(max(2, ctx.examples // 3)):
             b = ctx.sample(batch=int(ctx.rng.integers(2, ctx.batch + 3)))
-            yield Probe(b.concat(b))                                    # duplicated batch
-            yield Probe(b.rows(ctx.rng.permutation(b.shape[0])))        # reordered sequences
+            yield Probe(b.concat(b), sub="duplicated batch")
+            yield Probe(b.rows(ctx.rng.permutation(b.shape[0])), sub="reordered rows")
             if ctx.target.takes_global_counts and ctx.target.conventions.agg != "prompt-mean":
                 k = int(ctx.rng.integers(2, b.shape[0] + 1))
                 if ctx.target.equal_splits:      # e.g. TRL: per_device_train_batch_size rows each
                     k = int(ctx.rng.choice([d for d in range(2, b.shape[0] + 1) if b.shape[0] % d == 0]))
                 order = ctx.rng.permutation(b.shape[0])
                 shards = [s for s in np.array_split(order, k) if len(s)]
-                yield Probe(b, shards=shards)                           # micro-batches
-                yield Probe(b, shards=shards, dp=True)                  # data-parallel ranks
+                yield Probe(b, shards=shards, sub="micro-batch split")
+                yield Probe(b, shards=shards, dp=True, sub="data-parallel split")
     res = _run("aggregation", ctx, probes())
     res.detail = ("duplicate, reorder" + (", micro-batch and data-parallel splits with global counts"
                                           + (" (equal-size shards)" if ctx.target.equal_splits else "")
@@ -304,13 +343,13 @@ def check_padding(ctx: Context) -> CheckResult:
         batches = [ctx.sample() for _ in range(max(1, ctx.examples // 5))]
         for v in PAD_VALUES[:2]:
             for b in batches:
-                yield Probe(padded(b, v))
+                yield Probe(padded(b, v), sub=f"{v:+g} padding")
         b = ctx.sample(batch=3)
-        yield Probe(b.replace(mask=np.zeros_like(b.mask)))           # all-masked batch
-        yield Probe(b.rows(np.arange(0)))                              # empty batch [0, T]
+        yield Probe(b.replace(mask=np.zeros_like(b.mask)), sub="all-masked batch")
+        yield Probe(b.rows(np.arange(0)), sub="empty batch")
         for v in PAD_VALUES[2:]:
             for b in batches:
-                yield Probe(padded(b, v))
+                yield Probe(padded(b, v), sub=f"{v:+g} padding")
     res = _run("padding", ctx, probes())
     res.detail = "masked values in {1e4, -1e4, inf, -inf, nan}, +3 padded columns, all-masked rows/batch, empty batch"
     return res
@@ -338,9 +377,13 @@ def check_overflow(ctx: Context) -> CheckResult:
     def probes():
         for i in range(max(4, ctx.examples // 2)):
             dtype = "float64" if i % 3 == 2 else "float32"
-            b = ctx.sample(extreme=True, batch=8, length=16)
-            yield Probe(representable(ctx.target, b, dtype), dtype=dtype,
-                        clamp_to_dtype=True)
+            b = representable(ctx.target, ctx.sample(extreme=True, batch=8, length=16), dtype)
+            # the large log-ratios alone first (a deviation), then with π = 0 tokens (an edge case)
+            zero_pi = ~np.isfinite(b.logp)
+            yield Probe(b.replace(mask=b.mask & ~zero_pi, logp=np.where(zero_pi, b.logp_mu, b.logp)),
+                        dtype=dtype, clamp_to_dtype=True,
+                        sub=f"{dtype}, |log r| up to 100")
+            yield Probe(b, dtype=dtype, clamp_to_dtype=True, sub=f"{dtype}, logp = -inf in valid positions")
     res = _run("overflow", ctx, probes())
     clamp = ctx.target.conventions.log_ratio_clamp
     res.detail = ("log-ratios to +-100 and logp = -inf; reference clamp "
@@ -354,7 +397,8 @@ def check_dtype(ctx: Context) -> CheckResult:
         for i in range(max(3, ctx.examples // 3)):
             b = ctx.sample()
             b = b.replace(logp=np.clip(b.logp, b.logp_mu - 8, b.logp_mu + 8))
-            yield Probe(b, dtype=("bfloat16", "float16", "float64")[i % 3])
+            dtype = ("bfloat16", "float16", "float64")[i % 3]
+            yield Probe(b, dtype=dtype, sub=dtype)
     res = _run("dtype", ctx, probes())
     res.detail = "bfloat16, float16, float64 inputs with |log r| <= 8; per-dtype tolerances " + ", ".join(
         f"{k}: rtol {t.rtol:g}" for k, t in oracle.TOLERANCES.items())

@@ -66,6 +66,24 @@ class Target:
         return self.named
 
     @property
+    def declared(self) -> dict:
+        """The design choices declared for the reference (conventions other than the defaults,
+        aggregation aside)."""
+        default = Conventions()
+        return {k: v for k, v in vars(self.conventions).items()
+                if k not in ("agg", "horizon") and v != getattr(default, k)}
+
+    @property
+    def passed_note(self) -> str:
+        """For a ``**kwargs`` target: what it is passed beyond its named parameters."""
+        extra = sorted(self.accepts - self.named - {"*"})
+        if "*" not in self.accepts or not extra:
+            return ""
+        return (f"{self.name} takes **kwargs, so it is passed {', '.join(extra)} (global counts of the whole "
+                f"optimiser step on micro-batch / data-parallel splits: a token-mean must divide by num_tokens, "
+                f"a seq-mean by num_seqs)")
+
+    @property
     def takes_global_counts(self) -> bool:
         return {"num_tokens", "num_seqs"} <= self.accepts
 

@@ -8,6 +8,9 @@ from drpo_analysis.cli import Result, UsageError, parse_key_values
 
 from drpo_analysis.util.tables import format_table
 
+DEFAULT_EXAMPLES = 24   # = drpo_analysis.fuzz.runner.DEFAULT_EXAMPLES (checked by the tests; the fuzz
+                        # package is imported lazily so that `--help` stays fast)
+
 HELP = "fuzz a policy-loss implementation (yours, verl's, TRL's, OpenRLHF's) against the reference"
 DESCRIPTION = """\
 Compare d loss / d logp per token (and the loss value where meaningful) of an implementation with
@@ -43,7 +46,11 @@ def add_arguments(p):
                    help="adapter option, e.g. agg=seq-mean-token-mean, horizon=4096, clip_ratio_c=20")
     p.add_argument("--agg", help="aggregation mode of a plain target (default token-mean)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--examples", type=int, default=24, help="batches per check (scaled per check)")
+    p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES,
+                   help="batches per check (scaled per check; the API and the pytest plugin use the same)")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds one call of the target may take")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 on edge cases too (default: only a deviation exits 1)")
     p.add_argument("--check", action="append", default=None, help="run only this check (repeatable)")
     p.add_argument("--self-test", action="store_true", help="mutation score over the built-in corpus")
     p.add_argument("--seeds", type=int, default=5, help="seeds for --self-test")
@@ -78,11 +85,11 @@ def run(args) -> Result:
     try:
         params = parse_key_values(args.param, "--param")
         target = adapters.load(args.target, adapter=adapter, method=args.method, params=params,
-                               **options)
+                               timeout=args.timeout, **options)
     except ImportError as exc:   # ModuleNotFoundError included
         raise UsageError(f"cannot import the target: {exc}") from exc
     report = runner.fuzz(target, seed=args.seed, examples=args.examples, checks=args.check, progress=not args.json)
-    return Result(report.as_dict(), report.text(), 0 if report.ok else 1)
+    return Result(report.as_dict(), report.text(), report.exit_code(args.strict))
 
 
 def _self_test(args) -> Result:
