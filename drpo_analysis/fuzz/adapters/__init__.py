@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-ADAPTERS = ("plain", "verl", "trl", "openrlhf")
+ADAPTERS = ("plain", "verl", "trl", "openrlhf", "areal", "skyrl", "torchtune")
 
 
 def module(adapter: str):
