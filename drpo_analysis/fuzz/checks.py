@@ -53,6 +53,7 @@ class Probe:
     dp: bool = False                    # shards are data-parallel ranks (dp_size = len(shards))
     clamp_to_dtype: bool = False        # overflow semantics (see module docstring)
     sub: str = ""                       # the sub-check: which kind of probe this is
+    variant: Target | None = None       # the target configured otherwise (sweeps): run this instead
     # filled in on failure
     kind: str = ""
     message: str = ""
@@ -101,6 +102,7 @@ def probe(target: Target, p: Probe, notes: dict | None = None) -> Probe | None:
     """Run one probe; the failing probe (with kind/message/expected/got) or None if it conforms.
     ``notes`` (counts by text) gets the subgradients at kinks and the tokens where a declared
     log-ratio clamp froze the gradient."""
+    target = p.variant or target
     batch = round_to(p.batch, p.dtype)
     conv = conventions_for(target, p)
     if notes is not None and target.conventions.log_ratio_clamp is not None:
@@ -122,10 +124,30 @@ def probe(target: Target, p: Probe, notes: dict | None = None) -> Probe | None:
         out = _sharded_call(target, batch, p, counts)
     if out.error:
         if not (out.error == "non-finite" and not np.isfinite(exp.grad).all()):
-            return replace(p, kind=out.error, message=out.message, got=out.loss)
+            index = None
+            if out.grad is not None and out.grad.shape == batch.shape:
+                culprits = np.argwhere(~np.isfinite(out.grad) & batch.mask)
+                index = tuple(int(i) for i in culprits[0]) if len(culprits) else None   # the first valid one
+            return replace(p, kind=out.error, message=out.message, got=out.loss, index=index)
     if out.grad.shape != batch.shape:
         return replace(p, kind="wrong-shape", message=f"gradient shape {list(out.grad.shape)} != {list(batch.shape)}")
     mm = oracle.compare(exp, batch.mask, out.grad, out.loss, p.dtype, notes)
+    nonempty = np.flatnonzero(batch.mask.any(-1))
+    if (mm is not None and conv.agg.startswith("seq-mean") and 0 < nonempty.size < batch.shape[0]
+            and probe(target, replace(p, batch=p.batch.rows(nonempty), shards=None, dp=False)) is None):
+        # rows without tokens: counting them in the sequence mean or not are both conventions (the
+        # batch without them conforms; with them, it must conform under the other convention)
+        other = replace(conv, count_empty_rows=not conv.count_empty_rows)
+        counts = other.global_counts(batch) if p.shards is not None else {}
+        if p.shards is not None:
+            out = _sharded_call(target, batch, p, counts)
+        if not out.error:
+            alt = oracle.expected(target.method, target.params, batch, other, dtype=p.dtype, **counts)
+            if oracle.compare(alt, batch.mask, out.grad, out.loss, p.dtype) is None:
+                key = f"sequence mean {'counts' if other.count_empty_rows else 'skips'} rows without tokens"
+                if notes is not None:
+                    notes[key] = notes.get(key, 0) + 1
+                return None
     if mm is None:
         return None
     return replace(p, kind=f"{mm.what} mismatch", message=mm.detail, expected=mm.expected, got=mm.got,
@@ -161,7 +183,7 @@ class Context:
 
     @property
     def adv_per(self) -> str:
-        seq = any(e.name in ("seq_log_ratio", "seq_len") for e in self.method.extras)
+        seq = self.target.adv_per_sequence or any(e.name in ("seq_log_ratio", "seq_len") for e in self.method.extras)
         return "sequence" if seq or self.rng.random() < 0.5 else "token"
 
     def sample(self, **kw) -> Batch:
@@ -406,6 +428,94 @@ def check_dtype(ctx: Context) -> CheckResult:
     return res
 
 
+def draw_params(rng: np.random.Generator, method, around: dict) -> dict:
+    """Parameters drawn away from ``around`` (the target's own values), inside their intervals:
+    a factor e^U with |U| in [0.3, 1] on the distance to the lower bound (or on the value)."""
+    out = {}
+    for prm in method.params:
+        v0 = float(around[prm.name])
+        lo = prm.low if prm.low is not None else 0.0
+        f = float(np.exp(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 1.0)))
+        v = lo + (v0 - lo) * f if v0 > lo else lo + rng.uniform(0.2, 0.6) * (1.0 if prm.high is None else prm.high - lo)
+        if prm.high is not None:
+            v = min(v, lo + 0.9 * (prm.high - lo))
+        out[prm.name] = float(f"{v:.4g}")
+    if "clip_min" in out and "clip_max" in out and out["clip_min"] >= out["clip_max"]:
+        out["clip_min"] = float(f"{out['clip_max'] / 2:.4g}")
+    return out
+
+
+def check_hyperparameters(ctx: Context) -> CheckResult:
+    """The target configured with parameters drawn away from its own (a constant that does not
+    reach the loss, or one used with another meaning, shows only away from the default)."""
+    res = CheckResult("hyperparameters")
+    t, m = ctx.target, ctx.method
+    if not m.params or t.variant is None:
+        res.status = "skipped"
+        res.detail = "no parameters" if not m.params else "the adapter cannot reconfigure this target"
+        return res
+    drawn = []
+    for _ in range(max(3, ctx.examples // 4)):
+        params = draw_params(ctx.rng, m, t.params)
+        v = t.variant(params=params)
+        sub = ", ".join(f"{k}={x:g}" for k, x in params.items())
+        drawn.append(sub)
+        vctx = Context(v, ctx.rng, ctx.examples, notes=ctx.notes)
+        for p in (Probe(vctx.sample(), sub=sub, variant=v),
+                  Probe(vctx.sample(batch=8, length=16), sub=sub, variant=v)):
+            res.examples += 1
+            if res.add(vctx, probe(v, p, ctx.notes)):
+                res.detail = "; ".join(drawn)
+                return res
+    res.detail = "; ".join(drawn)
+    return res
+
+
+def check_aggregation_modes(ctx: Context) -> CheckResult:
+    """Every other aggregation mode the target can be told (verl's ``loss_agg_mode``, a plain
+    target's ``agg`` argument): drawn batches and, with global counts, micro-batch splits. A mode
+    whose first call raises is taken as not supported and listed."""
+    res = CheckResult("aggregation_modes")
+    t = ctx.target
+    modes = [a for a in t.agg_modes if a != t.conventions.agg]
+    if not modes or t.variant is None:
+        res.status = "skipped"
+        res.detail = "the target takes no aggregation argument"
+        return res
+    tried, refused = [], []
+    for mode in modes:
+        v = t.variant(agg=mode)
+        vctx = Context(v, ctx.rng, ctx.examples, notes=ctx.notes)
+        first = probe(v, Probe(vctx.sample(), sub=f"agg={mode}", variant=v), ctx.notes)
+        res.examples += 1
+        if first is not None and first.kind == "raises":
+            refused.append(mode)
+            continue
+        tried.append(mode)
+        if res.add(vctx, first):
+            break
+        probes = [Probe(vctx.sample(batch=int(ctx.rng.integers(2, 7))), sub=f"agg={mode}", variant=v)
+                  for _ in range(max(1, ctx.examples // 8))]
+        if v.takes_global_counts:
+            b = vctx.sample(batch=int(ctx.rng.integers(2, 7)))
+            shards = [s_ for s_ in np.array_split(ctx.rng.permutation(b.shape[0]), 2) if len(s_)]
+            if v.equal_splits and b.shape[0] % 2:
+                shards = [np.arange(b.shape[0])]
+            probes += [Probe(b, shards=shards, sub=f"agg={mode}, micro-batch split", variant=v),
+                       Probe(b, shards=shards, dp=True, sub=f"agg={mode}, data-parallel split", variant=v)]
+        stop = False
+        for p in probes:
+            res.examples += 1
+            if res.add(vctx, probe(v, p, ctx.notes)):
+                stop = True
+                break
+        if stop:
+            break
+    res.detail = f"modes {', '.join(tried) or 'none'}" + (f"; not accepted (raised): {', '.join(refused)}"
+                                                          if refused else "")
+    return res
+
+
 CHECKS: dict[str, Callable[[Context], CheckResult]] = {
     "gradient": check_gradient,
     "on_policy": check_on_policy,
@@ -415,4 +525,6 @@ CHECKS: dict[str, Callable[[Context], CheckResult]] = {
     "padding": check_padding,
     "overflow": check_overflow,
     "dtype": check_dtype,
+    "hyperparameters": check_hyperparameters,
+    "aggregation_modes": check_aggregation_modes,
 }

@@ -207,10 +207,11 @@ def fuzz(target: Target, *, seed: int = 0, examples: int = DEFAULT_EXAMPLES, che
             n["checks"].append(name)
         for fail in res.failures:
             hung = hung or fail.kind == "timeout"
+            ran = fail.variant or target
             if not (stop_at_first or hung):
-                fail = replace(minimize(target, fail), sub=fail.sub, severity=fail.severity,
-                               explanation=fail.explanation)
-            report.findings.append(_finding(target, name, fail, seed, target.passed_note))
+                fail = replace(minimize(ran, fail), sub=fail.sub, severity=fail.severity,
+                               explanation=fail.explanation, variant=fail.variant)
+            report.findings.append(_finding(ran, name, fail, seed, target.passed_note))
         if stop_at_first and res.status == "failed":
             break
     report.notes = list(notes.values())

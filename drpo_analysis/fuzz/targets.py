@@ -45,6 +45,10 @@ class Target:
     timeout: float = 20.0
     notes: tuple[str, ...] = ()                         # design choices, for reports
     equal_splits: bool = False                          # assumes equal-size micro-batches / ranks (TRL)
+    variant: Callable[..., "Target"] | None = None      # variant(params=..., agg=...): the same code
+                                                        # configured otherwise (sweeps); None: fixed
+    agg_modes: tuple[str, ...] = ()                     # aggregation modes the target can be told
+    adv_per_sequence: bool = False                      # takes one advantage per sequence (TRL's shape)
 
     @property
     def named(self) -> set[str]:

@@ -40,7 +40,9 @@ def add_arguments(p):
                                              "openrlhf:ppo|gspo")
     p.add_argument("--method", help="registered method the target implements (see `drpo-analysis methods`)")
     p.add_argument("--adapter", default=None, choices=("plain", "verl", "trl", "openrlhf"),
-                   help="calling convention of the target (default: from the TARGET prefix, else plain)")
+                   help="calling convention of the target (default: from the TARGET prefix, else from the "
+                        "function's signature: verl's old_log_prob/log_prob/advantages/response_mask, "
+                        "OpenRLHF's log_probs/old_log_probs/advantages, TRL's per_token_logps/..., else plain)")
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="method parameter (our names)")
     p.add_argument("--option", action="append", default=[], metavar="K=V",
                    help="adapter option, e.g. agg=seq-mean-token-mean, horizon=4096, clip_ratio_c=20")
@@ -74,11 +76,14 @@ def run(args) -> Result:
         from drpo_analysis.fuzz import conformance
         res = conformance.run(Path(args.out), seed=args.seed, examples=args.examples, progress=not args.json)
         return Result(res, conformance.summary_text(res), 0)
-    if not args.target or not args.method:
+    if not args.target:
         raise UsageError("give TARGET and --method (or --self-test / --conformance)")
+    framework_mode = any(args.target.startswith(a + ":") for a in ("verl", "trl", "openrlhf"))
+    if not args.method and not framework_mode:
+        raise UsageError("give --method: the registered method the target implements (see `drpo-analysis methods`)")
     from drpo_analysis.fuzz import adapters, runner
 
-    adapter = args.adapter or next((a for a in ("verl", "trl", "openrlhf") if args.target.startswith(a + ":")), "plain")
+    adapter = args.adapter
     options = parse_key_values(args.option, "--option", value=_json_or_str)
     if args.agg:
         options["agg"] = args.agg
