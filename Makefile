@@ -25,10 +25,10 @@ $(VENV)/.stamp-test: pyproject.toml constraints.txt $(VENV)/.stamp-base
 
 # Peer frameworks for tests/test_fuzz_peers.py: verl and OpenRLHF without their (GPU) dependency
 # trees, plus what their loss modules import; torch stays the pinned CPU wheel (constraints.txt).
-# AReaL, SkyRL and torchtune likewise (--no-deps: their loss files are loaded by path), plus the
+# AReaL, SkyRL, torchtune and ms-swift likewise (--no-deps: their loss files are loaded by path), plus the
 # two light libraries SkyRL's loss files import (jaxtyping, loguru). Versions are the adapters'.
 $(VENV)/.stamp-peers: $(VENV)/.stamp-test Makefile
-	$(PIP) --no-deps verl==0.9.1 openrlhf==0.11.2 areal==1.0.4 skyrl==0.3.0 torchtune==0.6.1
+	$(PIP) --no-deps verl==0.9.1 openrlhf==0.11.2 areal==1.0.4 skyrl==0.3.0 torchtune==0.6.1 ms-swift==4.6.0
 	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson jaxtyping loguru "trl==1.16.0"
 	touch $@
 

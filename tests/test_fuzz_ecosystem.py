@@ -14,18 +14,20 @@ from drpo_analysis.fuzz import adapters, conformance
 from drpo_analysis.fuzz.adapters import bypath
 
 COMMITTED = Path(__file__).resolve().parents[1] / "paper_repro" / "CONFORMANCE.json"
-FRAMEWORKS = {"AReaL": "areal", "SkyRL": "skyrl", "torchtune": "torchtune"}
+#: framework -> (adapter, distribution, top-level package)
+FRAMEWORKS = {"AReaL": ("areal", "areal", "areal"), "SkyRL": ("skyrl", "skyrl", "skyrl"),
+              "torchtune": ("torchtune", "torchtune", "torchtune"), "ms-swift": ("swift", "ms-swift", "swift")}
 
 
-def _need(dist):
-    if importlib.util.find_spec(dist) is None:
-        pytest.skip(f"{dist} is not installed (make test installs the peers)")
+def _need(top):
+    if importlib.util.find_spec(top) is None:
+        pytest.skip(f"{top} is not installed (make test installs the peers)")
 
 
-@pytest.mark.parametrize("dist", sorted(FRAMEWORKS.values()))
-def test_installed_release_is_the_pinned_one(dist):
-    _need(dist)
-    mod = adapters.module(dist)
+@pytest.mark.parametrize("adapter,dist,top", sorted(FRAMEWORKS.values()))
+def test_installed_release_is_the_pinned_one(adapter, dist, top):
+    _need(top)
+    mod = adapters.module(adapter)
     assert bypath.installed_version(dist) == mod.VERSION == conformance.PINNED[dist], (
         f"{dist} {bypath.installed_version(dist)} is installed, the adapter is written against {mod.VERSION}: "
         f"re-read its loss files, update the adapter's citations and rerun `make conformance`")
@@ -40,7 +42,7 @@ ECOSYSTEM = [e for e in conformance.ENTRIES if e.framework in FRAMEWORKS]
 
 @pytest.mark.parametrize("entry", ECOSYSTEM, ids=[e.label for e in ECOSYSTEM])
 def test_entry_matches_the_committed_matrix(entry):
-    _need(FRAMEWORKS[entry.framework])
+    _need(FRAMEWORKS[entry.framework][2])
     row = conformance.run_entry(entry, seed=0, examples=4)
     was = _committed()[entry.label]
     assert (row["method"], row["params"], row["agg"]) == (was["method"], was["params"], was["agg"])

@@ -84,8 +84,12 @@ def target(kind="ppo", *, method=None, params=None, upper=2.0, timeout=20.0) -> 
     conv = (plain.conventions(is_truncation=upper, compare_value=False) if kind == "tis"
             else plain.conventions())
     spec = f"areal:{kind}"
-    return Target(spec, loss, m.name, p, conv, call_params={},
-                  reproducer=reproducer_line(spec, "areal", m.name, params, {} if upper == 2.0 else {"upper": upper}), timeout=timeout)
+    t = Target(spec, loss, m.name, p, conv, call_params={},
+               reproducer=reproducer_line(spec, "areal", m.name, params, {} if upper == 2.0 else {"upper": upper}),
+               timeout=timeout)
+    t.variant = lambda params=None, agg=None: target(kind, method=m.name, params=p if params is None else params,
+                                                     upper=upper, timeout=timeout)   # token-mean only
+    return t
 
 
 def load(spec, *, method=None, params=None, **options) -> Target:

@@ -139,8 +139,16 @@ def target(kind="regular", *, method=None, params=None, reduction="token_mean", 
     opts = {k: v for k, v in dict(reduction=reduction, max_seq_len=max_seq_len, tis_cap=tis_cap).items()
             if v != target.__kwdefaults__[k]}
     spec = f"skyrl:{kind}"
-    return Target(spec, loss, m.name, p, conv, call_params={},
-                  reproducer=reproducer_line(spec, "skyrl", m.name, params, opts), timeout=timeout)
+    t = Target(spec, loss, m.name, p, conv, call_params={},
+               reproducer=reproducer_line(spec, "skyrl", m.name, params, opts), timeout=timeout,
+               agg_modes=tuple(REDUCTIONS.values()))
+
+    def variant(params=None, agg=None):
+        red = reduction if agg is None else next(k for k, v in REDUCTIONS.items() if v == agg)
+        return target(kind, method=m.name, params=p if params is None else params, reduction=red,
+                      max_seq_len=max_seq_len, tis_cap=tis_cap, timeout=timeout)
+    t.variant = variant
+    return t
 
 
 def load(spec, *, method=None, params=None, **options) -> Target:

@@ -58,9 +58,15 @@ def target(kind="ppo", *, method=None, params=None, timeout=20.0) -> Target:
         return out / steps
 
     spec = "torchtune:ppo"
-    return Target(spec, loss, m.name, p, plain.conventions(), call_params={},
-                  reproducer=reproducer_line(spec, "torchtune", m.name, params, {}), timeout=timeout,
-                  equal_splits=True)
+    t = Target(spec, loss, m.name, p, plain.conventions(), call_params={},
+               reproducer=reproducer_line(spec, "torchtune", m.name, params, {}), timeout=timeout,
+               equal_splits=True)
+
+    def variant(params=None, agg=None):   # one epsilon: a drawn pair is made symmetric on eps_low
+        eps = (params or p)["eps_low"]
+        return target(params={"eps_low": eps, "eps_high": eps}, timeout=timeout)
+    t.variant = variant
+    return t
 
 
 def load(spec, *, method=None, params=None, **options) -> Target:
