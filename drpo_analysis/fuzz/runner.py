@@ -117,7 +117,9 @@ def minimize(target: Target, p: Probe) -> Probe:
                                     adv=b.adv[bi:bi + 1, ti:ti + 1], mask=np.ones((1, 1), bool),
                                     group_ids=np.zeros(1, int),
                                     extras={k: v[bi:bi + 1, ti:ti + 1] for k, v in b.extras.items()})
-    if p.index is not None and len(p.index) == 2:        # a mismatch names its worst token
+    if p.kind == "masked gradient":                       # the token is padding: shrink to its row
+        rows, tokens = [p.index[0]], None
+    elif p.index is not None and len(p.index) == 2:      # a mismatch names its worst token
         rows = [p.index[0]]
         tokens = [p.index]
     else:                                                 # an error: search rows, then tokens
@@ -209,8 +211,12 @@ def fuzz(target: Target, *, seed: int = 0, examples: int = DEFAULT_EXAMPLES, che
             hung = hung or fail.kind == "timeout"
             ran = fail.variant or target
             if not (stop_at_first or hung):
-                fail = replace(minimize(ran, fail), sub=fail.sub, severity=fail.severity,
-                               explanation=fail.explanation, variant=fail.variant)
+                try:
+                    smaller = minimize(ran, fail)
+                except Exception:  # noqa: BLE001 - shrinking is best effort; the finding stands as found
+                    smaller = fail
+                fail = replace(smaller, sub=fail.sub, severity=fail.severity, explanation=fail.explanation,
+                               variant=fail.variant)
             report.findings.append(_finding(ran, name, fail, seed, target.passed_note))
         if stop_at_first and res.status == "failed":
             break

@@ -35,6 +35,8 @@ _FIXES = (
     ("no-gradient", "", "the loss does not depend on logp: check that the returned tensor is built from the "
                         "logp argument (no .detach() / .item() on the path)"),
     ("non-scalar", "", "return a scalar: aggregate the per-token loss (mean / sum over the mask)"),
+    ("masked gradient mismatch", "", "padded positions get a gradient: the mask must multiply (or select) the "
+                                     "per-token loss before the sum, including through every normaliser"),
     ("aggregation", "micro-batch split", "per-shard mean: accept num_tokens (token-mean) / num_seqs (seq-mean "
                                          "modes) and divide by the global count, not by this micro-batch's"),
     ("aggregation", "data-parallel split", "per-rank normaliser: divide by the global num_tokens / num_seqs "
@@ -88,8 +90,8 @@ def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tupl
     if check == "overflow" and kind == "non-finite" and ce.get("token") is not None:
         b, t = ce["token"]
         lr = abs(logp[b][t] - logp_mu[b][t])
-        limit = float(np.log(np.finfo("float64" if ce.get("dtype") == "float64" else "float32").max))
-        if lr > limit:
+        limit = float(np.log(np.finfo("float32").max)) - 8.0
+        if lr > limit:    # beyond float32's exp range (less a margin), where code computing in float32 overflows
             return EDGE, (f"exp(ℓ − ℓ_μ) overflows at |log r| = {lr:.1f} > {limit:.1f} (no clamp before exp); needs "
                           "μ below 1e−35·π, unreachable for sampled tokens")
     if kind == "gradient mismatch" and ce.get("token") is not None and ce.get("dtype") in ("bfloat16", "float16"):
