@@ -1,6 +1,6 @@
 """The ecosystem adapters (AReaL, SkyRL, torchtune) against the installed, pinned releases.
 
-Each framework's entries of the conformance matrix are re-run here on a few examples and compared,
+Each framework's entries of the conformance matrix are re-run here (same seed and examples) and compared,
 check by check, with the committed ``paper_repro/CONFORMANCE.json``: a new release that changes
 what a loss computes shows up as a failing test whose assertion diff names the entry and check.
 """
@@ -34,7 +34,8 @@ def test_installed_release_is_the_pinned_one(adapter, dist, top):
 
 
 def _committed():
-    return {r["label"]: r for r in json.loads(COMMITTED.read_text())["entries"]}
+    res = json.loads(COMMITTED.read_text())
+    return res["seed"], res["examples"], {r["label"]: r for r in res["entries"]}
 
 
 ECOSYSTEM = [e for e in conformance.ENTRIES if e.framework in FRAMEWORKS]
@@ -43,8 +44,9 @@ ECOSYSTEM = [e for e in conformance.ENTRIES if e.framework in FRAMEWORKS]
 @pytest.mark.parametrize("entry", ECOSYSTEM, ids=[e.label for e in ECOSYSTEM])
 def test_entry_matches_the_committed_matrix(entry):
     _need(FRAMEWORKS[entry.framework][2])
-    row = conformance.run_entry(entry, seed=0, examples=4)
-    was = _committed()[entry.label]
+    seed, examples, rows = _committed()
+    row = conformance.run_entry(entry, seed=seed, examples=examples)
+    was = rows[entry.label]
     assert (row["method"], row["params"], row["agg"]) == (was["method"], was["params"], was["agg"])
     assert {"verdict": row["status"], **row["checks"]} == {"verdict": was["status"], **was["checks"]}
 
@@ -75,3 +77,13 @@ def test_committed_matrix_lists_every_entry_and_not_checked_function():
         assert f"| {e.framework} | {e.label} |" in text, f"CONFORMANCE.md is stale (rerun `make conformance`): {e.label}"
     for fw, fn, _ in conformance.NOT_CHECKED:
         assert f"| {fw} | {fn} |" in text
+
+
+def test_every_declared_finding_is_used_in_the_committed_matrix():
+    """A declaration that no longer absorbs anything is stale: the framework changed or the fuzzer did."""
+    _, _, rows = _committed()
+    for e in conformance.ENTRIES:
+        row = rows[e.label]
+        used = set(row.get("absorbed", {})) | {f["explanation"] for f in row["findings"]}
+        for d in e.declared:
+            assert d.reason in used, f"{e.label}: declared finding not seen any more: {d.reason}"

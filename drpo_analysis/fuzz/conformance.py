@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from drpo_analysis.fuzz import adapters, oracle
+from drpo_analysis.fuzz import adapters
 from drpo_analysis.fuzz import verdict as _verdict
 from drpo_analysis.fuzz.checks import CHECKS
 from drpo_analysis.fuzz.runner import fuzz
@@ -38,40 +38,11 @@ class Declared:
     severity: str               # DESIGN or EDGE
     reason: str                 # with the framework's file:line
     max_abs_got: float | None = None
-    near_kink: bool = False     # only a token within float32's kink margin (a branch decided in float32)
 
-    def matches(self, f, method: str | None = None, params: dict | None = None) -> bool:
+    def matches(self, f) -> bool:
         if f.check not in self.checks or not f.sub_check.startswith(self.sub) or not f.kind.startswith(self.kind):
             return False
-        if self.max_abs_got is not None and not (isinstance(f.got, (int, float)) and abs(f.got) <= self.max_abs_got):
-            return False
-        return not self.near_kink or _near_float32_kink(f.counterexample, method, params)
-
-
-def _near_float32_kink(ce: dict, method: str | None, params: dict | None) -> bool:
-    """The counterexample's named token sits within float32's kink margin of one of the method's
-    log-ratio kinks."""
-    if method is None or ce.get("token") is None:
-        return False
-    b, t = ce["token"]
-    ell, ell_mu = float(ce["logp"][b][t]), float(ce["logp_mu"][b][t])
-    h = oracle.TOLERANCES["float32"].h * max(1.0, abs(ell))
-    return any(k.kind == "log_ratio" and abs(ell - ell_mu - k.value) < 4 * h for k in oracle.kinks(method, params))
-
-
-def _clamped_weight(cite: str) -> Declared:
-    """A detached IS weight built from a log-ratio clamped to ±20: e^−20 instead of r below it."""
-    return Declared(("overflow",), "", "gradient mismatch", DESIGN,
-                    f"the detached IS weight's log-ratio is clamped to ±20 ({cite}): where log r < −20 the "
-                    "weight is e^−20 instead of r, a gradient of at most 2.1e−9·|Â| instead of ~0",
-                    max_abs_got=1e-6)
-
-
-_FLOAT32_RATIO = Declared(("overflow", "gradient", "dtype", "region_coverage", "on_policy"), "float64",
-                          "gradient mismatch", DESIGN,
-                          "the ratio is computed in float32 whatever the input dtype (safe_exp_delta, "
-                          "torch_utils.py:191): for float64 inputs within float32 rounding of a clip kink the "
-                          "branch is decided in float32", near_kink=True)
+        return self.max_abs_got is None or (isinstance(f.got, (int, float)) and abs(f.got) <= self.max_abs_got)
 
 
 @dataclass(frozen=True)
@@ -100,22 +71,17 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("verl", "verl vanilla, seq-mean-token-sum-norm, default loss_scale_factor (reference L_const=16)",
           "verl:vanilla", "verl", {"agg": "seq-mean-token-sum-norm", "horizon": 16, "loss_scale_factor": None},
           declared=(Declared(("gradient", "on_policy", "region_coverage", "aggregation", "stop_gradient", "dtype",
-                              "padding", "overflow", "hyperparameters", "aggregation modes"), "", "gradient mismatch",
+                              "padding", "overflow", "hyperparameters", "aggregation_modes"), "", "gradient mismatch",
                              DESIGN, "with loss_scale_factor unset verl divides by the padded width of the micro-batch; "
-                             "its docstring asks for a constant (the entry above conforms)"),
-                    Declared(("gradient", "on_policy", "region_coverage", "aggregation", "stop_gradient", "dtype",
-                              "padding", "overflow", "hyperparameters", "aggregation modes"), "", "value mismatch",
-                             DESIGN, "as above: the padded width instead of a constant L_const")),
+                             "its docstring asks for a constant (the entry above conforms)"),),
           impact="runs with loss_agg_mode=seq-mean-token-sum-norm and no loss_scale_factor: the effective "
                  "learning rate varies with the longest response of each micro-batch"),
     Entry("verl", "verl dppo_tv", "verl:dppo_tv", "verl", choices="IS truncated at clip_ratio_c (ActorConfig default 3)",
-          declared=(_clamped_weight("core_algos.py:1420"),),
           words="core_algos.py comment: truncate at `config.get('clip_ratio_c', 20.0)` (20 recommended, DPPO §5.4) "
                 "while ActorConfig.clip_ratio_c defaults to 3.0",
           impact="DPPO runs with default configs truncate the IS ratio at 3, not 20"),
-    Entry("verl", "verl dppo_tv, clip_ratio_c=20", "verl:dppo_tv", "verl", {"clip_ratio_c": 20.0},
-          declared=(_clamped_weight("core_algos.py:1420"),)),
-    Entry("verl", "verl dppo_kl", "verl:dppo_kl", "verl", declared=(_clamped_weight("core_algos.py:1501"),)),
+    Entry("verl", "verl dppo_tv, clip_ratio_c=20", "verl:dppo_tv", "verl", {"clip_ratio_c": 20.0}),
+    Entry("verl", "verl dppo_kl", "verl:dppo_kl", "verl"),
     Entry("verl", "verl gspo", "verl:gspo", "verl", {"agg": "seq-mean-token-mean"}),
     Entry("verl", "verl cispo", "verl:cispo", "verl"),
     Entry("verl", "verl gpg", "verl:gpg", "verl"),
@@ -147,23 +113,16 @@ ENTRIES: tuple[Entry, ...] = (
           {"params": {"eps_low": 3e-4, "eps_high": 4e-4}},
           choices="advantages averaged per sequence (functional.py:75: 'We use mean instead of sum')"),
     Entry("AReaL", "AReaL rejection_sampling token clamp (truncated IS, upper=2)", "areal:tis", "areal",
-          choices="behaviour weight min(π_prox/π_behave, upper), proximal = current (functional.py:397)",
-          declared=(Declared(("dtype", "overflow"), "float64", "gradient mismatch", DESIGN,
-                             "the behaviour log-ratio is upcast to float32, not computed in the input dtype "
-                             "(functional.py:230: 'Upcast operands to fp32'): float64 inputs get a float32 weight"),)),
+          choices="behaviour weight min(π_prox/π_behave, upper), proximal = current (functional.py:397)"),
     # -- SkyRL 0.3.0 (skyrl/backends/skyrl_train/utils/ppo_utils.py) ---------------------------------------------
     Entry("SkyRL", "SkyRL regular (PPO), token_mean", "skyrl:regular", "skyrl",
-          {"params": {"eps_low": 0.2, "eps_high": 0.2}}, choices="log-ratio clamp ±20 (safe_exp_delta, ppo_utils.py:566)",
-          declared=(_FLOAT32_RATIO,)),
+          {"params": {"eps_low": 0.2, "eps_high": 0.2}}, choices="log-ratio clamp ±20 (safe_exp_delta, ppo_utils.py:566)"),
     Entry("SkyRL", "SkyRL regular (PPO), sequence_mean", "skyrl:regular", "skyrl",
-          {"params": {"eps_low": 0.2, "eps_high": 0.2}, "reduction": "sequence_mean"}, choices="clamp ±20",
-          declared=(_FLOAT32_RATIO,)),
+          {"params": {"eps_low": 0.2, "eps_high": 0.2}, "reduction": "sequence_mean"}, choices="clamp ±20"),
     Entry("SkyRL", "SkyRL regular (PPO), seq_mean_token_sum_norm, max_seq_len=16", "skyrl:regular", "skyrl",
-          {"params": {"eps_low": 0.2, "eps_high": 0.2}, "reduction": "seq_mean_token_sum_norm"}, choices="clamp ±20",
-          declared=(_FLOAT32_RATIO,)),
+          {"params": {"eps_low": 0.2, "eps_high": 0.2}, "reduction": "seq_mean_token_sum_norm"}, choices="clamp ±20"),
     Entry("SkyRL", "SkyRL dual_clip", "skyrl:dual_clip", "skyrl",
-          {"params": {"eps_low": 0.2, "eps_high": 0.2, "dual_clip_c": 3.0}}, choices="clamp ±20",
-          declared=(_FLOAT32_RATIO,)),
+          {"params": {"eps_low": 0.2, "eps_high": 0.2, "dual_clip_c": 3.0}}, choices="clamp ±20"),
     Entry("SkyRL", "SkyRL gspo, sequence_mean", "skyrl:gspo", "skyrl", {"reduction": "sequence_mean"},
           choices="token log-weight clamped at +10 (ppo_utils.py:708)"),
     Entry("SkyRL", "SkyRL cispo (defaults: cispo_eps_clip_low=0, high=5)", "skyrl:cispo", "skyrl",
@@ -173,8 +132,7 @@ ENTRIES: tuple[Entry, ...] = (
                 "lower bound at 1, so every token with r < 1 is weighted 1 instead of r (CISPO, arXiv 2506.13585, "
                 "has no effective lower bound)",
           impact="cispo runs with default config: tokens whose probability fell since sampling get weight 1 "
-                 "(the reference with clip_min = 1 conforms; set cispo_eps_clip_low = 1 for no lower bound)",
-          declared=(_FLOAT32_RATIO,)),
+                 "(the reference with clip_min = 1 conforms; set cispo_eps_clip_low = 1 for no lower bound)"),
     Entry("SkyRL", "SkyRL dppo binary_tv (delta 0.2)", "skyrl:dppo_tv", "skyrl",
           {"params": {"delta_low": 0.2, "delta_high": 0.2}}, choices="clamp ±20 on the ratio"),
     Entry("SkyRL", "SkyRL dppo binary_kl (delta 0.05)", "skyrl:dppo_kl", "skyrl",
@@ -184,8 +142,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("SkyRL", "SkyRL off_policy_correction tis_ratio_type=token (cap 2)", "skyrl:tis", "skyrl",
           choices="TIS weight min(π_old/π_rollout, cap) with old = current; the weight's log-ratio clamped ±20 "
                   "(off_policy_correction_utils.py:51)",
-          declared=(_EMPTY_MB,
-                    _clamped_weight("off_policy_correction_utils.py:51"))),
+          declared=(_EMPTY_MB,)),
     # -- ms-swift 4.6.0 (swift/rlhf_trainers/grpo_trainer.py, GRPOTrainer._compute_loss_and_metrics) ----------------
     Entry("ms-swift", "ms-swift GRPO loss_type=grpo", "swift:grpo", "swift"),
     Entry("ms-swift", "ms-swift GRPO loss_type=bnpo", "swift:bnpo", "swift",
@@ -210,8 +167,7 @@ ENTRIES: tuple[Entry, ...] = (
                   "(grpo_trainer.py:2362)",
           declared=(Declared(("padding",), "empty batch", "raises", EDGE,
                              "a micro-batch with no rows: the rollout metrics' .max() (grpo_trainer.py:2523) raises; "
-                             "the Trainer's batching never forms one"),
-                    _clamped_weight("grpo_trainer.py:2362"))),
+                             "the Trainer's batching never forms one"),)),
     # -- torchtune 0.6.1 (torchtune/rlhf/loss/ppo.py) -------------------------------------------------------------
     Entry("torchtune", "torchtune PPOLoss (epsilon 0.2)", "torchtune:ppo", "torchtune",
           {"params": {"eps_low": 0.2, "eps_high": 0.2}},
@@ -251,11 +207,11 @@ NOT_CHECKED = (
 )
 
 
-def _adjust(findings, entry: Entry, method: str, params: dict):
+def _adjust(findings, entry: Entry):
     """(findings with declared severities, {reason: count} of the design choices that absorbed some)."""
     out, absorbed = [], {}
     for f in findings:
-        d = next((d for d in entry.declared if d.matches(f, method, params)), None)
+        d = next((d for d in entry.declared if d.matches(f)), None)
         if d is None:
             out.append(f)
         elif d.severity == DESIGN:
@@ -276,7 +232,7 @@ def run_entry(entry: Entry, *, seed: int = 0, examples: int = 24) -> dict:
     except ImportError as exc:
         return {**row, "status": "not installed", "error": str(exc), "checks": {}, "findings": []}
     rep = fuzz(t, seed=seed, examples=examples)
-    findings, absorbed = _adjust(rep.findings, entry, t.method, t.params)
+    findings, absorbed = _adjust(rep.findings, entry)
     declared = {**rep.declared, **({"declared findings": absorbed} if absorbed else {})}
     cells = {c["name"]: ("skipped" if c["status"] == "skipped" else "ok") for c in rep.checks}
     for f in rep.findings:
