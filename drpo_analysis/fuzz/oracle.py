@@ -299,7 +299,9 @@ def expected(method: str, params: Mapping[str, float] | None, batch: Batch, conv
                                           _shifted_extras(ex, s * margin(ell)), conv) for s in (-1.0, 1.0)]
         vals = np.stack(vals + [-a_flat * token_objective(m.name, params, ell, ell_mu, adv, ex, conv)])
         with np.errstate(invalid="ignore"):
-            return float(vals.min(0).sum()), float(vals.max(0).sum())
+            # a one-sided value is evaluated at ℓ ± h, not at ℓ: allow for its drift over the margin
+            drift = float((margin(ell) * np.abs(vals).max(0)).sum())
+            return float(vals.min(0).sum()) - drift, float(vals.max(0).sum()) + drift
 
     ks = kinks(m.name, params)
 

@@ -242,15 +242,17 @@ def check_batch(target: Target, batch: Batch, *, dtype: str = "float32", on_poli
 
 
 def assert_conforms(fn: Callable | Target, *, method: str | None = None, params: Mapping | None = None,
-                    adapter: str = "plain", seed: int = 0, examples: int = DEFAULT_EXAMPLES,
-                    checks: Iterable[str] | None = None, **options) -> Report:
+                    adapter: str | None = None, seed: int = 0, examples: int = DEFAULT_EXAMPLES,
+                    checks: Iterable[str] | None = None, strict: bool = False, **options) -> Report:
     """pytest-friendly: fuzz ``fn`` and raise AssertionError listing every finding with its
-    reproducer. ``fn`` is a callable for ``adapter`` (or a ready :class:`Target`); ``options`` go
-    to the adapter (e.g. ``agg="seq-mean-token-mean"``)."""
+    reproducer if the verdict is ``deviates`` (with ``strict``: anything but ``conforms*``).
+    ``fn`` is a callable for ``adapter`` (default: detected from its signature) or a ready
+    :class:`Target`; ``options`` go to the adapter (e.g. ``agg="seq-mean-token-mean"``,
+    ``log_ratio_clamp=20``). Runs as many examples per seed as the command line."""
     from drpo_analysis.fuzz import adapters
     target = fn if isinstance(fn, Target) else adapters.make_target(adapter, fn, method=method,
                                                                     params=params, **options)
     report = fuzz(target, seed=seed, examples=examples, checks=checks)
-    if not report.ok:
+    if report.exit_code(strict):
         raise AssertionError(report.text())
     return report

@@ -6,11 +6,11 @@
 """
 from __future__ import annotations
 
-from drpo_analysis.core.methods import (divergence_mask, quadratic_penalty, ratio_clip,
+from drpo_analysis.core.methods import (divergence_mask, quadratic_penalty, ratio_clip, rollout_correction,
                                    sampled_penalty, sequence_ratio)
 from drpo_analysis.core.methods.base import Extra, Method, Param, TokenView
 
-_FAMILIES = (ratio_clip, divergence_mask, quadratic_penalty, sampled_penalty, sequence_ratio)
+_FAMILIES = (ratio_clip, divergence_mask, quadratic_penalty, sampled_penalty, sequence_ratio, rollout_correction)
 REGISTRY: dict[str, Method] = {}
 
 
