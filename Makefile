@@ -32,7 +32,7 @@ $(VENV)/.stamp-peers: $(VENV)/.stamp-test Makefile
 	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson jaxtyping loguru "trl==1.16.0"
 	touch $@
 
-# The ecosystem matrix: paper_repro/CONFORMANCE.md (+ .json); about 15 min on 2 cores.
+# The ecosystem matrix: paper_repro/CONFORMANCE.md (+ .json); about 2 min on 2 cores.
 conformance: $(VENV)/.stamp-peers
 	$(CLI) fuzz --conformance --seed 0 --examples 12
 

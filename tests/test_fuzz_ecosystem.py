@@ -63,7 +63,7 @@ def test_bypath_loading_leaves_sys_modules_clean():
 
 def test_declared_finding_matches_narrowly():
     from drpo_analysis.fuzz.runner import Finding
-    d = conformance.Declared(("overflow",), "", "gradient mismatch", conformance.DESIGN, "clamp", max_abs_got=1e-6)
+    d = conformance.Declared(("overflow",), "", "gradient mismatch", conformance.DESIGN_CHOICE, "clamp", max_abs_got=1e-6)
     f = Finding("overflow", "gradient mismatch", "", {}, 0.0, 1e-8, 0, "", sub_check="float64, |log r| up to 100")
     assert d.matches(f)
     assert not d.matches(Finding("overflow", "gradient mismatch", "", {}, 0.0, 0.5, 0, "", sub_check="x"))

@@ -25,7 +25,7 @@ from drpo_analysis.fuzz import verdict as _verdict
 from drpo_analysis.fuzz.checks import CHECKS
 from drpo_analysis.fuzz.runner import fuzz
 
-DESIGN, EDGE = "design choice", _verdict.EDGE
+DESIGN_CHOICE, EDGE = "design choice", _verdict.EDGE
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Declared:
     checks: tuple[str, ...]
     sub: str                    # sub-check prefix ("" = any)
     kind: str                   # finding kind prefix ("gradient mismatch", "non-finite", "raises", ...)
-    severity: str               # DESIGN or EDGE
+    severity: str               # DESIGN_CHOICE or EDGE
     reason: str                 # with the framework's file:line
     max_abs_got: float | None = None
 
@@ -73,7 +73,7 @@ ENTRIES: tuple[Entry, ...] = (
           "verl:vanilla", "verl", {"agg": "seq-mean-token-sum-norm", "horizon": 16, "loss_scale_factor": None},
           declared=(Declared(("gradient", "on_policy", "region_coverage", "aggregation", "stop_gradient", "dtype",
                               "padding", "overflow", "hyperparameters", "aggregation_modes"), "", "gradient mismatch",
-                             DESIGN, "with loss_scale_factor unset verl divides by the padded width of the micro-batch, "
+                             DESIGN_CHOICE, "with loss_scale_factor unset verl divides by the padded width of the micro-batch, "
                              "as its docstring says (core_algos.py:1163: 'If None, uses loss_mask.shape[-1]. Set this "
                              "to a constant value to ensure consistent normalization'); the entry above conforms"),),
           impact="runs with loss_agg_mode=seq-mean-token-sum-norm and no loss_scale_factor: the effective "
@@ -94,7 +94,7 @@ ENTRIES: tuple[Entry, ...] = (
     # -- TRL 1.16.0 (trl/trainer/grpo_trainer.py) -------------------------------------------------------------
     Entry("TRL", "TRL GRPO loss_type=grpo", "trl:grpo", "trl"),
     Entry("TRL", "TRL GRPO loss_type=bnpo", "trl:bnpo", "trl",
-          declared=(Declared(("aggregation",), "", "gradient mismatch", DESIGN,
+          declared=(Declared(("aggregation",), "", "gradient mismatch", DESIGN_CHOICE,
                              "bnpo normalises by the tokens of each micro-batch (TRL documents it as the local batch's "
                              "token count); dapo is the global-count variant and conforms"),),
           impact="bnpo with gradient accumulation or several ranks: micro-batches with fewer tokens weigh more"),
@@ -119,6 +119,9 @@ ENTRIES: tuple[Entry, ...] = (
           choices="advantages averaged per sequence (functional.py:75: 'We use mean instead of sum')"),
     Entry("AReaL", "AReaL rejection_sampling token clamp (truncated IS, upper=2)", "areal:tis", "areal",
           choices="behaviour weight min(π_prox/π_behave, upper), proximal = current (functional.py:397)"),
+    Entry("AReaL", "AReaL rejection_sampling token mask (masked IS, upper=3)", "areal:mis", "areal",
+          choices="tokens with π_prox/π_behave > upper leave loss_mask, the token mean keeps the original count "
+                  "(functional.py:483), kept tokens weighted by the ratio; proximal = current"),
     # -- SkyRL 0.3.0 (skyrl/backends/skyrl_train/utils/ppo_utils.py) ---------------------------------------------
     Entry("SkyRL", "SkyRL regular (PPO), token_mean", "skyrl:regular", "skyrl",
           {"params": {"eps_low": 0.2, "eps_high": 0.2}}, choices="log-ratio clamp ±20 (safe_exp_delta, ppo_utils.py:566)"),
@@ -148,10 +151,19 @@ ENTRIES: tuple[Entry, ...] = (
           choices="TIS weight min(π_old/π_rollout, cap) with old = current; the weight's log-ratio clamped ±20 "
                   "(off_policy_correction_utils.py:51)",
           declared=(_EMPTY_MB,)),
+    Entry("SkyRL", "SkyRL off_policy_correction token mask [0.5, 2] + token TIS (cap 2)", "skyrl:token_mask", "skyrl",
+          {"params": {"clip_min": 0.5, "clip_max": 2.0}},
+          choices="token_mask_is_threshold_low/high with the TIS cap at the upper threshold, as compute_token_mask's "
+                  "docstring advises for IS-corrected masking (off_policy_correction_utils.py:153)",
+          declared=(_EMPTY_MB,)),
+    Entry("SkyRL", "SkyRL rollout_is (eps_clip 0.2)", "skyrl:rollout_is", "skyrl",
+          {"params": {"clip_min": 0.8, "clip_max": 1.2}},
+          choices="ratio to the rollout log-probs, zeroed outside (1 − eps_clip_low, 1 + eps_clip_high) "
+                  "(ppo_utils.py:793); value −sg(w)·Â·ℓ"),
     # -- ms-swift 4.6.0 (swift/rlhf_trainers/grpo_trainer.py, GRPOTrainer._compute_loss_and_metrics) ----------------
     Entry("ms-swift", "ms-swift GRPO loss_type=grpo", "swift:grpo", "swift"),
     Entry("ms-swift", "ms-swift GRPO loss_type=bnpo", "swift:bnpo", "swift",
-          declared=(Declared(("aggregation",), "", "gradient mismatch", DESIGN,
+          declared=(Declared(("aggregation",), "", "gradient mismatch", DESIGN_CHOICE,
                              "bnpo divides by the completion tokens of the current micro-batch; grpo_trainer.py:79 "
                              "names the window-normalised types (cispo, dapo, fipo) as the ones that use the whole "
                              "accumulation window"),),
@@ -166,6 +178,10 @@ ENTRIES: tuple[Entry, ...] = (
           {"level": "sequence", "params": {"eps_low": 3e-4, "eps_high": 4e-4}}),
     Entry("ms-swift", "ms-swift GRPO grpo, importance_sampling_level=sequence_token (GSPO-token)", "swift:grpo",
           "swift", {"level": "sequence_token", "params": {"eps_low": 3e-4, "eps_high": 4e-4}}),
+    Entry("ms-swift", "ms-swift GRPO rollout_importance_sampling_mode=token_mask (threshold 3)", "swift:grpo",
+          "swift", {"rollout_mode": "token_mask", "params": {"clip_max": 3.0}},
+          choices="IS weight r where r ≤ threshold, else 0 (grpo_trainer.py:2374), old = current; log-ratio "
+                  "clamped ±20 (grpo_trainer.py:2362)", declared=(_EMPTY_MB,)),
     Entry("ms-swift", "ms-swift GRPO rollout_importance_sampling_mode=token_truncate (threshold 2)", "swift:grpo",
           "swift", {"rollout_mode": "token_truncate"},
           choices="IS weight min(π_old/π_rollout, threshold), old = current; log-ratio clamped ±20 "
@@ -189,23 +205,25 @@ NOT_CHECKED = (
     ("verl", "policy_loss modes sapo, clip_cov, kl_cov, geo_mean, bypass_mode; compute_policy_loss_reinforce",
      "no SAPO / GMPO reference in the registry; covariance-selected tokens (clip_cov, kl_cov) have no per-token "
      "reference; bypass_mode and reinforce are rollout-correction compositions not wired yet"),
-    ("verl", "rollout correction (rollout_is / rollout_rs modes)", "registry references are being added (fuzz-gate)"),
+    ("verl", "rollout correction (rollout_is / rollout_rs modes)",
+     "registry references exist (tis_token, masked_is_token, rs_token_k*); the verl adapter does not drive "
+     "verl's rollout_corr_helper yet"),
     ("AReaL", "sapo_loss_fn", "no SAPO reference in the registry yet (soft sigmoid gate, arXiv 2511.20347)"),
-    ("AReaL", "rejection_sampling action=mask / level=sequence / kl metrics",
-     "masked and sequence-level IS references are being added to the registry (fuzz-gate); not yet wired"),
+    ("AReaL", "rejection_sampling level=sequence; metrics kl_k1/kl_k2/kl_k3",
+     "sequence-level IS references are not in the registry (per-token view only); the KL-metric masks are not "
+     "wired in the adapter"),
     ("SkyRL", "sapo_policy_loss", "no SAPO reference in the registry yet"),
-    ("SkyRL", "rollout_is_policy_loss", "masked IS reference (zero outside (1−ε_l, 1+ε_h)) not in the registry yet"),
     ("SkyRL", "compute_policy_loss_clip_cov, compute_policy_loss_kl_cov",
      "covariance-selected tokens (clip_cov draws them with torch.randperm): no per-token reference"),
     ("SkyRL", "cross_entropy_loss", "supervised −log π sum, not a policy-gradient loss"),
-    ("SkyRL", "off_policy_correction sequence TIS, geometric/product sequence masks, outlier/token masks",
-     "sequence-level truncated and masked IS references not in the registry yet"),
+    ("SkyRL", "off_policy_correction sequence TIS, geometric/product sequence masks, outlier-token sequence masks",
+     "sequence-level truncated and masked IS references are not in the registry (per-token view only)"),
     ("SkyRL", "loss_reduction prompt_mean, token_mean_legacy", "not wired in the adapter yet"),
     ("ms-swift", "loss_type=sapo", "no SAPO reference in the registry yet"),
     ("ms-swift", "loss_type=fipo, loss_type=real", "future-KL influence weights (fipo) and a group ranking loss "
      "(real): no per-token reference"),
-    ("ms-swift", "rollout_importance_sampling_mode token_mask / sequence_truncate / sequence_mask, "
-     "off_policy_sequence_mask_delta", "masked and sequence-level IS references not in the registry yet"),
+    ("ms-swift", "rollout_importance_sampling_mode sequence_truncate / sequence_mask, off_policy_sequence_mask_delta",
+     "sequence-level references are not in the registry (per-token view only)"),
     ("ms-swift", "swift/ray/megatron/loss/grpo.py, swift/megatron/trainers/grpo_trainer.py",
      "the Megatron trainer's loss_func (needs Megatron-LM, GPU only)"),
     ("ms-swift", "swift/rl_core/grpo_algorithm.py", "reward scoring and dynamic-sampling statistics, no policy loss"),
@@ -219,7 +237,7 @@ def _adjust(findings, entry: Entry):
         d = next((d for d in entry.declared if d.matches(f)), None)
         if d is None:
             out.append(f)
-        elif d.severity == DESIGN:
+        elif d.severity == DESIGN_CHOICE:
             absorbed[d.reason] = absorbed.get(d.reason, 0) + 1
         else:
             out.append(replace(f, severity=EDGE, explanation=d.reason))

@@ -23,9 +23,10 @@ micro-batch by its token count over the step's (``loss_weight_fn = loss_mask.cou
 |---|---|---|---|
 | ppo | ppo_actor_loss_fn, proximal = old = μ | ppo_clip (eps_low ← eps_clip, eps_high ← eps_clip_higher); dual_clip (c_clip) | none: no log-ratio clamp |
 | gspo | importance_sampling_level="sequence" | gspo_token: AReaL differentiates through the sequence's geometric-mean ratio s and averages Â per sequence (``functional.py:56``); summed over the sequence's tokens that is −Â·s per token, GSPO-token's gradient when Â is per sequence | — |
-| tis | rejection_sampling(level=token, action=clamp, metric=ratio, upper=C), proximal = sg(π), old = μ | pg_is with the IS factor truncated at C | value: the PPO term at r = 1 times the weight (not compared) |
+| tis | rejection_sampling(level=token, action=clamp, metric=ratio, upper ← clip_max), proximal = sg(π), old = μ | tis_token | value: the PPO term at r = 1 times the weight (not compared) |
+| mis | rejection_sampling(level=token, action=mask, metric=ratio, lower ← clip_min, upper ← clip_max), as above | masked_is_token (the weight is r where kept; the token mean keeps the original count, ``functional.py:483``) | value not compared |
 
-The ``tis`` row is AReaL's decoupled loss in the setting where rollout correction is all there is:
+The ``tis`` and ``mis`` rows is AReaL's decoupled loss in the setting where rollout correction is all there is:
 the proximal policy is the current one (recomputed log-probs, first update of the step), so the
 PPO ratio π/π_prox is 1 and the behaviour weight min(π_prox/π_behave, C) is the whole correction.
 """
@@ -38,7 +39,8 @@ from drpo_analysis.fuzz.adapters import bypath, plain, reproducer_line
 from drpo_analysis.fuzz.targets import Target
 
 DIST, VERSION = "areal", "1.0.4"
-KINDS = {"ppo": ("ppo_clip", "dual_clip"), "gspo": ("gspo_token",), "tis": ("pg_is",)}
+KINDS = {"ppo": ("ppo_clip", "dual_clip"), "gspo": ("gspo_token",), "tis": ("tis_token",),
+         "mis": ("masked_is_token",)}
 
 
 class _NoKLEstimator:
@@ -56,8 +58,7 @@ def loss_module():
     return bypath.load_files("_drpo_areal", root, [(name, "utils/functional/functional.py")], shims)[name]
 
 
-def target(kind="ppo", *, method=None, params=None, upper=2.0, timeout=20.0) -> Target:
-    """``upper``: the rejection-sampling bound C of the ``tis`` kind."""
+def target(kind="ppo", *, method=None, params=None, timeout=20.0) -> Target:
     if kind not in KINDS:
         raise ValueError(f"AReaL kind must be one of {', '.join(KINDS)}, got {kind!r}")
     method = method or KINDS[kind][0]
@@ -68,9 +69,9 @@ def target(kind="ppo", *, method=None, params=None, upper=2.0, timeout=20.0) -> 
     F = loss_module()
 
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None):   # num_seqs: unused, as in AReaL
-        if kind == "tis":
-            rs = SimpleNamespace(level="token", action="clamp", metric="ratio", agg="mean",
-                                 upper=upper, lower=None)
+        if kind in ("tis", "mis"):     # rollout correction alone: proximal = sg(π), old (behaviour) = μ
+            rs = SimpleNamespace(level="token", action="clamp" if kind == "tis" else "mask", metric="ratio",
+                                 agg="mean", upper=p["clip_max"], lower=p.get("clip_min") or None)
             out, _ = F.ppo_actor_loss_fn(logp, logp.detach(), logp_mu, adv, eps_clip=0.2, loss_mask=mask,
                                          rejection_sampling=rs)
         else:
@@ -81,14 +82,13 @@ def target(kind="ppo", *, method=None, params=None, upper=2.0, timeout=20.0) -> 
         local = mask.sum()
         return out * (local / num_tokens) if num_tokens and local else out
 
-    conv = (plain.conventions(is_truncation=upper, compare_value=False) if kind == "tis"
-            else plain.conventions())
+    conv = plain.conventions(compare_value=kind not in ("tis", "mis"))
     spec = f"areal:{kind}"
     t = Target(spec, loss, m.name, p, conv, call_params={},
-               reproducer=reproducer_line(spec, "areal", m.name, params, {} if upper == 2.0 else {"upper": upper}),
+               reproducer=reproducer_line(spec, "areal", m.name, params, {}),
                timeout=timeout)
     t.variant = lambda params=None, agg=None: target(kind, method=m.name, params=p if params is None else params,
-                                                     upper=upper, timeout=timeout)   # token-mean only
+                                                     timeout=timeout)   # token-mean only
     return t
 
 

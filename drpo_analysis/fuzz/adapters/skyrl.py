@@ -27,7 +27,9 @@ what the mini-batch-level call gives the shard's rows.
 | cispo | compute_policy_loss_cispo | cispo (clip_min = 1 − cispo_eps_clip_low, clip_max = 1 + cispo_eps_clip_high) | clamp ±20; value is the surrogate −Â·sg(w)·ℓ |
 | dppo_tv / dppo_kl | dppo_policy_loss (dppo_type binary_tv / binary_kl) | dppo_binary_tv / _kl | clamp ±20 |
 | importance_sampling | importance_sampling_loss | pg_is | — |
-| tis | ppo_policy_loss + off_policy_correction tis_ratio_type="token", old = sg(π), rollout = μ | pg_is, IS factor truncated at token_tis_ratio_clip_high | value: the PPO term at r = 1 times the weight |
+| tis | ppo_policy_loss + off_policy_correction tis_ratio_type="token", old = sg(π), rollout = μ | tis_token (clip_max ← token_tis_ratio_clip_high) | value: the PPO term at r = 1 times the weight |
+| token_mask | as tis, plus token_mask_is_threshold_low/high (clip_min/clip_max) and the TIS cap at clip_max, as ``compute_token_mask`` advises (``off_policy_correction_utils.py:153``: "combine this with token-level TIS") | masked_is_token | as tis |
+| rollout_is | rollout_is_policy_loss (ratio to rollout_logprobs = μ; zero outside (1 − eps_clip_low, 1 + eps_clip_high)) | masked_is_token (clip_min = 1 − eps_clip_low, clip_max = 1 + eps_clip_high) | value: −sg(w)·Â·ℓ |
 
 ``reduction``: SkyRL's ``loss_reduction`` — token_mean (token-mean), sequence_mean
 (seq-mean-token-mean, every row counted), seq_mean_token_sum_norm (seq-mean-token-sum-norm,
@@ -53,7 +55,9 @@ KINDS = {"regular": ("ppo_policy_loss", "ppo_clip", 20.0, True),
          "dppo_tv": ("dppo_policy_loss", "dppo_binary_tv", 20.0, True),
          "dppo_kl": ("dppo_policy_loss", "dppo_binary_kl", 20.0, True),
          "importance_sampling": ("importance_sampling_loss", "pg_is", None, True),
-         "tis": ("ppo_policy_loss", "pg_is", None, False)}
+         "tis": ("ppo_policy_loss", "tis_token", None, False),
+         "token_mask": ("ppo_policy_loss", "masked_is_token", None, False),
+         "rollout_is": ("rollout_is_policy_loss", "masked_is_token", None, False)}
 REDUCTIONS = {"token_mean": "token-mean", "sequence_mean": "seq-mean-token-mean",
               "seq_mean_token_sum_norm": "seq-mean-token-sum-norm"}
 
@@ -82,7 +86,7 @@ def off_policy(**fields) -> SimpleNamespace:
     return SimpleNamespace(**d)
 
 
-def config(kind: str, p: dict, reduction: str, tis_cap: float) -> SimpleNamespace:
+def config(kind: str, p: dict, reduction: str) -> SimpleNamespace:
     """The ``AlgorithmConfig`` fields the loss reads, from our parameters (module docstring)."""
     c = SimpleNamespace(policy_loss_type=kind if kind in ("regular", "dual_clip") else "regular",
                         loss_reduction=reduction, eps_clip_low=0.2, eps_clip_high=0.2, clip_ratio_c=3.0,
@@ -99,13 +103,19 @@ def config(kind: str, p: dict, reduction: str, tis_cap: float) -> SimpleNamespac
         c.dppo = SimpleNamespace(dppo_type="binary_" + kind.split("_")[1], delta_low=p["delta_low"],
                                  delta_high=p["delta_high"])
     if kind == "tis":
-        c.off_policy_correction = off_policy(tis_ratio_type="token", token_tis_ratio_clip_high=tis_cap)
+        c.off_policy_correction = off_policy(tis_ratio_type="token", token_tis_ratio_clip_high=p["clip_max"])
+    if kind == "token_mask":
+        c.off_policy_correction = off_policy(tis_ratio_type="token", token_tis_ratio_clip_high=p["clip_max"],
+                                             token_mask_is_threshold_low=p["clip_min"],
+                                             token_mask_is_threshold_high=p["clip_max"])
+    if kind == "rollout_is":
+        c.eps_clip_low, c.eps_clip_high = 1.0 - p["clip_min"], p["clip_max"] - 1.0
     return c
 
 
 def target(kind="regular", *, method=None, params=None, reduction="token_mean", max_seq_len=16,
-           tis_cap=2.0, timeout=20.0) -> Target:
-    """``max_seq_len``: L_const of seq_mean_token_sum_norm; ``tis_cap``: token_tis_ratio_clip_high."""
+           timeout=20.0) -> Target:
+    """``max_seq_len``: L_const of seq_mean_token_sum_norm."""
     if kind not in KINDS:
         raise ValueError(f"SkyRL kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if reduction not in REDUCTIONS:
@@ -116,7 +126,7 @@ def target(kind="regular", *, method=None, params=None, reduction="token_mean", 
     m = methods.get(default)
     p = m.resolve_params(params)
     U = loss_module()
-    fn, cfg = getattr(U, fname), config(kind, p, reduction, tis_cap)
+    fn, cfg = getattr(U, fname), config(kind, p, reduction)
     agg = REDUCTIONS[reduction]
 
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None):
@@ -127,16 +137,17 @@ def target(kind="regular", *, method=None, params=None, reduction="token_mean", 
         local, step = (m_f.sum(), num_tokens) if agg == "token-mean" else (B, num_seqs)
         if step and local:            # this shard's rows of the step's mini-batch-level scaling
             scaled = scaled * (local / step)
-        if kind == "tis":             # rollout correction alone: old = sg(π), rollout = μ
+        if kind in ("tis", "token_mask"):     # rollout correction alone: old = sg(π), rollout = μ
             out, _ = fn(logp, logp.detach(), scaled, cfg, loss_mask=m_f, rollout_logprobs=logp_mu)
+        elif kind == "rollout_is":
+            out, _ = fn(logp, logp_mu, scaled, cfg, loss_mask=m_f, rollout_logprobs=logp_mu)
         else:
             out, _ = fn(logp, logp_mu, scaled, cfg, loss_mask=m_f)
         return out
 
     conv = plain.conventions(agg=agg, horizon=max_seq_len if agg == "seq-mean-token-sum-norm" else None,
-                             log_ratio_clamp=clamp, compare_value=value,
-                             is_truncation=tis_cap if kind == "tis" else None)
-    opts = {k: v for k, v in dict(reduction=reduction, max_seq_len=max_seq_len, tis_cap=tis_cap).items()
+                             log_ratio_clamp=clamp, compare_value=value)
+    opts = {k: v for k, v in dict(reduction=reduction, max_seq_len=max_seq_len).items()
             if v != target.__kwdefaults__[k]}
     spec = f"skyrl:{kind}"
     t = Target(spec, loss, m.name, p, conv, call_params={},
@@ -146,7 +157,7 @@ def target(kind="regular", *, method=None, params=None, reduction="token_mean", 
     def variant(params=None, agg=None):
         red = reduction if agg is None else next(k for k, v in REDUCTIONS.items() if v == agg)
         return target(kind, method=m.name, params=p if params is None else params, reduction=red,
-                      max_seq_len=max_seq_len, tis_cap=tis_cap, timeout=timeout)
+                      max_seq_len=max_seq_len, timeout=timeout)
     t.variant = variant
     return t
 

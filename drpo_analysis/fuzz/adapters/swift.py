@@ -21,7 +21,8 @@ Translation (our method ← ms-swift ``loss_type``; ``advantages`` [B, T] are pe
 | cispo | cispo (clip_max ← epsilon_high, an absolute value; no lower clamp) | as dapo; value is the surrogate |
 | grpo + ``delta`` | dual_clip (ratio clamped at delta before the min, ``:1053``) | seq-mean-token-mean |
 | grpo, importance_sampling_level=sequence / sequence_token | gspo_token (per-sequence Â) | seq-mean-token-mean |
-| grpo + rollout_importance_sampling_mode=token_truncate, old = current | pg_is, IS factor truncated at the threshold | seq-mean-token-mean; log-ratio clamped ±20 (``:2362``) |
+| grpo + rollout_importance_sampling_mode=token_truncate, old = current | tis_token (clip_max ← threshold) | seq-mean-token-mean; log-ratio clamped ±20 (``:2362``) |
+| grpo + rollout_importance_sampling_mode=token_mask, old = current | masked_is_token (clip_min = 0, clip_max ← threshold; the weight is r where kept, ``:2374``) | as above |
 
 Micro-batches: the Trainer divides each loss by ``current_gradient_accumulation_steps``; for the
 window-normalised types the method multiplies it back (``_undo_gradient_accumulation_scaling``).
@@ -111,30 +112,33 @@ def trainer(loss_type, *, epsilon, epsilon_high, delta=None, level="token", roll
     return tr
 
 
+ROLLOUT = {"token_truncate": "tis_token", "token_mask": "masked_is_token"}
+
+
 def target(loss_type="grpo", *, method=None, params=None, delta=None, level="token", rollout_mode=None,
-           threshold=2.0, max_completion_length=16, timeout=20.0) -> Target:
+           max_completion_length=16, timeout=20.0) -> Target:
     if loss_type not in LOSS_TYPES:
         raise ValueError(f"ms-swift loss_type must be one of {', '.join(LOSS_TYPES)}, got {loss_type!r}")
     if method == "dual_clip" and delta is None:
         delta = methods.get("dual_clip").resolve_params(params)["dual_clip_c"]
-    default = ("cispo" if loss_type == "cispo" else "pg_is" if rollout_mode else
+    default = ("cispo" if loss_type == "cispo" else ROLLOUT.get(rollout_mode) if rollout_mode else
                "gspo_token" if level != "token" else "dual_clip" if delta is not None else "ppo_clip")
     method = method or default
     if method != default:
         raise ValueError(f"ms-swift {loss_type!r} (delta={delta}, level={level}, rollout={rollout_mode}) "
                          f"implements {default!r}, not {method!r}")
-    if rollout_mode not in (None, "token_truncate"):
-        raise ValueError("the adapter drives rollout_importance_sampling_mode=token_truncate only")
+    if rollout_mode not in (None, *ROLLOUT):
+        raise ValueError(f"the adapter drives rollout_importance_sampling_mode {', '.join(ROLLOUT)} only")
     m = methods.get(method)
     p = m.resolve_params(params)
-    if method == "cispo":       # ms-swift clamps the ratio from above only (grpo_trainer.py:1037)
+    if method in ("cispo", "masked_is_token"):   # bounded from above only (grpo_trainer.py:1037, :2374)
         p["clip_min"] = 0.0
-    eps, eps_high = (0.2, p["clip_max"]) if method == "cispo" else (0.2, 0.28) if method == "pg_is" else \
+    eps, eps_high = (0.2, p["clip_max"]) if method == "cispo" else (0.2, 0.28) if rollout_mode else \
         (p["eps_low"], p["eps_high"])
     if method == "dual_clip":
         delta = p["dual_clip_c"]
     tr = trainer(loss_type, epsilon=eps, epsilon_high=eps_high, delta=delta, level=level, rollout_mode=rollout_mode,
-                 threshold=threshold, max_completion_length=max_completion_length)
+                 threshold=p.get("clip_max", 2.0), max_completion_length=max_completion_length)
 
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None):
         B = logp.shape[0]
@@ -152,16 +156,15 @@ def target(loss_type="grpo", *, method=None, params=None, delta=None, level="tok
 
     conv = plain.conventions(agg=LOSS_TYPES[loss_type] if not rollout_mode else "seq-mean-token-mean",
                              horizon=max_completion_length if loss_type == "dr_grpo" else None,
-                             compare_value=method not in ("cispo", "pg_is"),
-                             is_truncation=threshold if rollout_mode else None)
+                             compare_value=method in ("ppo_clip", "dual_clip", "gspo_token"))
     spec = f"swift:{loss_type}"
     opts = {k: v for k, v in dict(delta=delta if method != "dual_clip" else None, level=level,
-                                  rollout_mode=rollout_mode, threshold=threshold).items()
+                                  rollout_mode=rollout_mode).items()
             if v != target.__kwdefaults__[k]}
     t = Target(spec, loss, m.name, p, conv, call_params={}, timeout=timeout, equal_splits=True,
                reproducer=reproducer_line(spec, "swift", m.name, params, opts))
     t.variant = lambda params=None, agg=None: target(loss_type, method=m.name, params=p if params is None else params,
-                                                     level=level, rollout_mode=rollout_mode, threshold=threshold,
+                                                     level=level, rollout_mode=rollout_mode,
                                                      max_completion_length=max_completion_length, timeout=timeout)
     return t
 
