@@ -25,11 +25,11 @@ $(VENV)/.stamp-test: pyproject.toml constraints.txt $(VENV)/.stamp-base
 
 # Peer frameworks for tests/test_fuzz_peers.py: verl and OpenRLHF without their (GPU) dependency
 # trees, plus what their loss modules import; torch stays the pinned CPU wheel (constraints.txt).
-# AReaL, SkyRL, torchtune and ms-swift likewise (--no-deps: their loss files are loaded by path), plus the
-# two light libraries SkyRL's loss files import (jaxtyping, loguru). Versions are the adapters'.
+# AReaL, SkyRL, torchtune, ms-swift and ART (openpipe-art) likewise (--no-deps: their loss files are loaded by path), plus the
+# light libraries the loss files import (jaxtyping, loguru: SkyRL; pydantic: ART). Versions are the adapters'.
 $(VENV)/.stamp-peers: $(VENV)/.stamp-test Makefile
-	$(PIP) --no-deps verl==0.9.1 openrlhf==0.11.2 areal==1.0.4 skyrl==0.3.0 torchtune==0.6.1 ms-swift==4.6.0
-	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson jaxtyping loguru "trl==1.16.0"
+	$(PIP) --no-deps verl==0.9.1 openrlhf==0.11.2 areal==1.0.4 skyrl==0.3.0 torchtune==0.6.1 ms-swift==4.6.0 openpipe-art==0.5.18
+	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson jaxtyping loguru pydantic "trl==1.16.0"
 	touch $@
 
 # The ecosystem matrix: paper_repro/CONFORMANCE.md (+ .json); about 2 min on 2 cores.

@@ -16,7 +16,7 @@ from drpo_analysis.fuzz.adapters import bypath
 COMMITTED = Path(__file__).resolve().parents[1] / "paper_repro" / "CONFORMANCE.json"
 #: framework -> (adapter, distribution, top-level package)
 FRAMEWORKS = {"AReaL": ("areal", "areal", "areal"), "SkyRL": ("skyrl", "skyrl", "skyrl"),
-              "torchtune": ("torchtune", "torchtune", "torchtune"), "ms-swift": ("swift", "ms-swift", "swift")}
+              "torchtune": ("torchtune", "torchtune", "torchtune"), "ms-swift": ("swift", "ms-swift", "swift"), "ART": ("art", "openpipe-art", "art")}
 
 
 def _need(top):
@@ -87,3 +87,26 @@ def test_every_declared_finding_is_used_in_the_committed_matrix():
         used = set(row.get("absorbed", {})) | {f["explanation"] for f in row["findings"]}
         for d in e.declared:
             assert d.reason in used, f"{e.label}: declared finding not seen any more: {d.reason}"
+
+
+def test_art_negative_advantage_cap_applies_to_every_token():
+    """ART's max_negative_advantage_importance_sampling_weight clamps the ratio whatever the sign of Â
+    (matrix: ART entry). A release that restricts it to Â < 0 changes the Â > 0 row here."""
+    _need("art")
+    import math
+
+    import torch
+
+    from drpo_analysis.fuzz.adapters import art
+    F = art.loss_module()
+    mask = torch.tensor([[True]])
+    grads = {}
+    for adv in (1.0, -1.0):
+        logp = torch.tensor([[math.log(0.3)]], requires_grad=True)      # r = 3 against μ = 0.1
+        inputs = {"logprobs": art._unshifted(torch.tensor([[math.log(0.1)]]), float("nan")),
+                  "advantages": art._unshifted(torch.tensor([[adv]]), 0.0), "assistant_mask": art._unshifted(mask, False),
+                  "weights": art._unshifted(torch.ones(1, 1), 0.0), "group_ids": art._unshifted(mask.long(), 0)}
+        cfg = {"max_negative_advantage_importance_sampling_weight": 2.0}
+        loss = F.loss_fn(inputs, torch.cat([logp, torch.zeros(1, 1)], 1), None, None, cfg).policy_loss
+        grads[adv] = round(-torch.autograd.grad(loss, logp)[0].item(), 6)
+    assert grads == {1.0: 2.0, -1.0: -2.0}      # weight 2 (not r = 3) for Â = +1 too

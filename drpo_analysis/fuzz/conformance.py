@@ -189,6 +189,23 @@ ENTRIES: tuple[Entry, ...] = (
           declared=(Declared(("padding",), "empty batch", "raises", EDGE,
                              "a micro-batch with no rows: the rollout metrics' .max() (grpo_trainer.py:2523) raises; "
                              "the Trainer's batching never forms one"),)),
+    # -- ART 0.5.18 (openpipe-art, art/loss.py) ------------------------------------------------------------------
+    Entry("ART", "ART loss_fn default (CISPO-style, epsilon 1, epsilon_high 4)", "art:cispo", "art",
+          {"params": {"clip_min": 0.0, "clip_max": 5.0}},
+          choices="clip(sg(r), 1 − epsilon, 1 + epsilon_high)·Â·ℓ with epsilon 1, epsilon_high 4 when ppo is off "
+                  "(loss.py:77, 'Modified REINFORCE or ... CISPO', loss.py:111)",
+          words="dev/train.py:27 names the option max_negative_advantage_importance_sampling_weight, but "
+                "loss.py:83-88 clamps the ratio of every token: with it at 2, a token with Â = +1 and r = 3 gets "
+                "gradient weight 2 instead of 3 (tests/test_fuzz_ecosystem.py pins this)",
+          impact="runs that set max_negative_advantage_importance_sampling_weight truncate positive-advantage "
+                 "tokens too"),
+    Entry("ART", "ART loss_fn ppo=True (epsilon 0.2)", "art:ppo", "art", {"params": {"eps_low": 0.2, "eps_high": 0.2}}),
+    Entry("ART", "ART loss_fn ppo=True, importance_sampling_level=sequence (GSPO)", "art:gspo", "art",
+          {"params": {"eps_low": 3e-4, "eps_high": 4e-4}},
+          choices="sequence ratio of the mean log-ratio, gradient through the mean (loss.py:60)"),
+    Entry("ART", "ART loss_fn mask_prob_ratio (masked IS, epsilon_high 4)", "art:mis", "art",
+          {"params": {"clip_max": 5.0}},
+          choices="ratio zeroed outside (1 − epsilon, 1 + epsilon_high) before the clip (loss.py:89), epsilon 1"),
     # -- torchtune 0.6.1 (torchtune/rlhf/loss/ppo.py) -------------------------------------------------------------
     Entry("torchtune", "torchtune PPOLoss (epsilon 0.2)", "torchtune:ppo", "torchtune",
           {"params": {"eps_low": 0.2, "eps_high": 0.2}},
@@ -219,6 +236,9 @@ NOT_CHECKED = (
     ("SkyRL", "off_policy_correction sequence TIS, geometric/product sequence masks, outlier-token sequence masks",
      "sequence-level truncated and masked IS references are not in the registry (per-token view only)"),
     ("SkyRL", "loss_reduction prompt_mean, token_mean_legacy", "not wired in the adapter yet"),
+    ("ART", "importance_sampling_level average / geometric_average; truncated_importance_sampling; kimi_k2_tau; "
+     "kl_penalty_coef", "mixtures of token and sequence ratios and a TIS factor on the PPO ratio itself: no "
+     "reference; advantage shaping (kimi_k2_tau, KL penalty) is outside the policy-loss reference"),
     ("ms-swift", "loss_type=sapo", "no SAPO reference in the registry yet"),
     ("ms-swift", "loss_type=fipo, loss_type=real", "future-KL influence weights (fipo) and a group ranking loss "
      "(real): no per-token reference"),
@@ -227,6 +247,16 @@ NOT_CHECKED = (
     ("ms-swift", "swift/ray/megatron/loss/grpo.py, swift/megatron/trainers/grpo_trainer.py",
      "the Megatron trainer's loss_func (needs Megatron-LM, GPU only)"),
     ("ms-swift", "swift/rl_core/grpo_algorithm.py", "reward scoring and dynamic-sampling statistics, no policy loss"),
+)
+
+
+#: (distribution, what was found) for the other RL packages looked at on the package index
+LOOKED_AT = (
+    ("oat-llm", "no distribution on the package index reachable here"),
+    ("realhf", "no distribution could be downloaded from the package index reachable here"),
+    ("verifiers 0.4.0", "environments, rollouts and tracing; no policy-gradient loss in the wheel"),
+    ("nemo-rl 0.0.0", "a placeholder wheel (package metadata only)"),
+    ("skyrl 0.4.0", "not on the index reachable here (0.3.0 is its newest SkyRL)"),
 )
 
 
@@ -285,7 +315,7 @@ def run(out: Path | None = Path("paper_repro/CONFORMANCE.md"), *, seed: int = 0,
 
 #: distribution name → the version the adapters are written against
 PINNED = {"verl": "0.9.1", "trl": "1.16.0", "openrlhf": "0.11.2", "areal": "1.0.4", "skyrl": "0.3.0",
-          "torchtune": "0.6.1", "ms-swift": "4.6.0"}
+          "torchtune": "0.6.1", "ms-swift": "4.6.0", "openpipe-art": "0.5.18"}
 
 
 def versions() -> dict:
@@ -370,5 +400,6 @@ def markdown(res: dict) -> str:
                 lines.append(f"| {r['label']} | {f['check']} / {f['sub_check']} | {f['explanation']} |")
     lines.append("")
     lines += ["## Shipped but not in the matrix", "", "| framework | function | why |", "|---|---|---|",
-              *(f"| {fw} | {fn} | {why} |" for fw, fn, why in NOT_CHECKED), ""]
+              *(f"| {fw} | {fn} | {why} |" for fw, fn, why in NOT_CHECKED), "",
+              "Also looked at: " + "; ".join(f"{d} ({why})" for d, why in LOOKED_AT) + ".", ""]
     return "\n".join(lines)

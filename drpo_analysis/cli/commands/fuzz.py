@@ -38,10 +38,10 @@ horizon=4096 (L_const of seq-mean-token-sum-norm). JSON: {"ok", "checks": [...],
 def add_arguments(p):
     p.add_argument("target", nargs="?", help="module:function, path.py:function, verl:MODE, trl:LOSS_TYPE, "
                                              "openrlhf:ppo|gspo, areal:KIND, skyrl:KIND, swift:LOSS_TYPE, "
-                                             "torchtune:ppo")
+                                             "torchtune:ppo, art:KIND")
     p.add_argument("--method", help="registered method the target implements (see `drpo-analysis methods`)")
     p.add_argument("--adapter", default=None,
-                   choices=("plain", "verl", "trl", "openrlhf", "areal", "skyrl", "swift", "torchtune"),
+                   choices=("plain", "verl", "trl", "openrlhf", "areal", "skyrl", "swift", "torchtune", "art"),
                    help="calling convention of the target (default: from the TARGET prefix, else from the "
                         "function's signature: verl's old_log_prob/log_prob/advantages/response_mask, "
                         "OpenRLHF's log_probs/old_log_probs/advantages, TRL's per_token_logps/..., else plain)")
