@@ -19,8 +19,9 @@ from drpo_analysis.reporting import plotting
 PANELS = {
     "clip / mask": [("pg_is", None), ("ppo_clip", None), ("dual_clip", None),
                     ("dppo_binary_tv", None), ("dppo_binary_kl", None)],
-    "penalties": [("spo", None), ("spo", {"eps": 0.2}), ("drpo", None), ("drpo", {"delta": 0.15}),
-                  ("mask_drpo", {"delta": 0.15}), ("pg_kl", None), ("pg_tv", None), ("pg_k3", None)],
+    "penalties": [("spo", None), ("spo", methods.DPPO_CONSISTENT["spo"]), ("drpo", None),
+                  ("drpo", methods.DPPO_CONSISTENT["drpo"]), ("mask_drpo", methods.DPPO_CONSISTENT["mask_drpo"]),
+                  ("pg_kl", None), ("pg_tv", None), ("pg_k3", None)],
     "log-space (DRO: Âℓ − β(ℓ−ℓ_μ)²/2)": [("dro", None), ("dro", {"beta": 1.0})],
 }
 

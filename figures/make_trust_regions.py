@@ -13,10 +13,11 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from drpo_analysis.core.methods import DPPO_CONSISTENT
 from drpo_analysis.reporting import plotting
 
 SPECS = [("ppo_clip", None), ("dppo_binary_tv", None), ("dppo_binary_kl", None),
-         ("drpo", None), ("drpo", {"delta": 0.15}), ("spo", {"eps": 0.2})]
+         ("drpo", None), ("drpo", DPPO_CONSISTENT["drpo"]), ("spo", DPPO_CONSISTENT["spo"])]
 
 
 def main(outdir) -> list[Path]:

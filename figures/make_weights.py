@@ -16,6 +16,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from drpo_analysis.core.methods import DPPO_CONSISTENT
 from drpo_analysis.reporting import plotting
 
 MUS = (1e-3, 0.5)
@@ -26,8 +27,6 @@ FAMILIES = {
     "quadratic penalties": ["spo", "drpo", "mask_drpo", "drpo_no_abs_adv"],
     "sampled penalties": ["pg_kl", "pg_tv", "pg_k3", "dro"],
 }
-DPPO_CONSISTENT = {"drpo": {"delta": 0.15}, "mask_drpo": {"delta": 0.15},
-                   "drpo_no_abs_adv": {"delta": 0.15}, "spo": {"eps": 0.2}}
 
 
 def grid(params_for, title, path):

@@ -43,17 +43,20 @@ def sample_inputs(method, rng, n):
     ell = np.where(rng.random(n) < 0.5, near, anywhere)                               # [n]
     adv = rng.choice([-1.0, 1.0], n) * np.exp(rng.uniform(np.log(1e-3), np.log(10.0), n))
     extras = {}
-    for e in method.extras:
-        if e.name == "seq_log_ratio":
-            extras[e.name] = rng.normal(0.0, 6e-4, n)                                  # [n]
-        elif e.name == "seq_len":
+    for e in method.extras:   # per-token extras, drawn from each one's admissible values
+        if e.trailing:
+            continue
+        if e.low is not None and e.low >= 1:                                           # a count |y|
             extras[e.name] = rng.integers(1, 64, n).astype(float)                      # [n]
-    if any(e.name == "topk_logp_mu" for e in method.extras):
+        else:                                                                          # a log-ratio L
+            extras[e.name] = rng.normal(0.0, 6e-4, n)                                  # [n]
+    for stat in method.statistics:   # a statistic of two log-probability sets (μ, then π) [n, K]
         k = 6
         p_mu = rng.dirichlet(np.ones(k + 1), n)                                        # [n, K+1]
         p_pi = p_mu * np.exp(rng.normal(0.0, rng.uniform(0.01, 1.5, (n, 1)), (n, k + 1)))
         p_pi /= p_pi.sum(-1, keepdims=True)
-        extras["topk_logp_mu"], extras["topk_logp"] = np.log(p_mu[:, :k]), np.log(p_pi[:, :k])
+        mu_set, pi_set = stat.inputs
+        extras[mu_set.name], extras[pi_set.name] = np.log(p_mu[:, :k]), np.log(p_pi[:, :k])
     return ell, ell_mu, adv, extras
 
 
@@ -78,11 +81,6 @@ def _reference(name, params):
                 sp.lambdify(gap_syms, sum(sp.Abs(t) for t in sp.Add.make_args(d)), modules="numpy"))
                for d in gaps]  # (gap, magnitude of its terms): the gap is judged relative to it
     return w_fn, gap_fns, list(xs)
-
-
-def _topk_value(name, extras):
-    from drpo_analysis.core.divergences import topk_divergence
-    return topk_divergence(extras["topk_logp_mu"], extras["topk_logp"], name.rsplit("_", 1)[1])
 
 
 def _torch_weight(name, ell, ell_mu, adv, params, extras):
@@ -110,7 +108,7 @@ def compare_method(name, params, rng, n=N_POINTS, *, numpy_weight=None):
     ell, ell_mu, adv, extras = sample_inputs(m, rng, n)
     w_fn, gap_fns, extra_names = _reference(name, params)
     pi, mu, s = np.exp(ell), np.exp(ell_mu), np.sign(adv)
-    extra_vals = [_topk_value(name, extras) if k.startswith("topk") else extras[k] for k in extra_names]
+    extra_vals = m.argument_values(extras)
     keep = np.ones(n, bool)
     with np.errstate(all="ignore"):
         for gap, scale in gap_fns:

@@ -24,26 +24,33 @@ def cases():
     """(label, method, params, substitutions, variable, boundary, inside side) per boundary."""
     import sympy as sp
 
+    from drpo_analysis.core import methods
     from drpo_analysis.core import symbolic as S
 
     r, d, D = sp.Symbol("r", real=True), sp.Symbol("d", real=True), sp.Symbol("D", real=True)
     mu = sp.Rational(1, 2)
     q = sp.Rational
-    ppo = {"eps_low": "0.2", "eps_high": "0.28"}
+
+    def paper(method, *names):   # the registry's paper defaults, as exact decimal strings
+        return {n: repr(methods.get(method).default(n)) for n in names}
+    ppo = paper("ppo_clip", "eps_low", "eps_high")
+    tv = paper("dppo_binary_tv", "delta_low", "delta_high")
     out = [
-        ("PPO Â>0 at r = 1+ε_h", "ppo_clip", ppo, {S.ADV: 1, S.PI: r * S.MU}, r, q(128, 100), -1),
-        ("PPO Â<0 at r = 1−ε_l", "ppo_clip", ppo, {S.ADV: -1, S.PI: r * S.MU}, r, q(8, 10), 1),
-        ("dual-clip Â<0 at r = c", "dual_clip", {**ppo, "dual_clip_c": "3"}, {S.ADV: -1, S.PI: r * S.MU},
-         r, q(3), -1),
-        ("DPPO-TV Â>0 at Δ = δ", "dppo_binary_tv", {"delta_low": "0.15", "delta_high": "0.15"},
-         {S.ADV: 1, S.MU: mu, S.PI: mu + d}, d, q(15, 100), -1),
-        ("DPPO-TV Â<0 at Δ = −δ", "dppo_binary_tv", {"delta_low": "0.15", "delta_high": "0.15"},
-         {S.ADV: -1, S.MU: mu, S.PI: mu + d}, d, -q(15, 100), 1),
+        ("PPO Â>0 at r = 1+ε_h", "ppo_clip", ppo, {S.ADV: 1, S.PI: r * S.MU}, r, 1 + q(ppo["eps_high"]), -1),
+        ("PPO Â<0 at r = 1−ε_l", "ppo_clip", ppo, {S.ADV: -1, S.PI: r * S.MU}, r, 1 - q(ppo["eps_low"]), 1),
+        ("dual-clip Â<0 at r = c", "dual_clip", {**ppo, **paper("dual_clip", "dual_clip_c")},
+         {S.ADV: -1, S.PI: r * S.MU}, r, q(paper("dual_clip", "dual_clip_c")["dual_clip_c"]), -1),
+        ("DPPO-TV Â>0 at Δ = δ", "dppo_binary_tv", tv,
+         {S.ADV: 1, S.MU: mu, S.PI: mu + d}, d, q(tv["delta_high"]), -1),
+        ("DPPO-TV Â<0 at Δ = −δ", "dppo_binary_tv", tv,
+         {S.ADV: -1, S.MU: mu, S.PI: mu + d}, d, -q(tv["delta_low"]), 1),
     ]
-    for kind, delta in (("tv", "0.15"), ("kl", "0.05")):
-        sym = S.EXTRA_SYMBOLS[f"topk_{kind}"]
-        out.append((f"DPPO Top-K {kind.upper()} Â>0 at D = δ", f"dppo_topk_{kind}",
-                    {"delta_low": delta, "delta_high": delta},
+    for kind in ("tv", "kl"):
+        name = f"dppo_topk_{kind}"
+        (sym,) = S.extra_symbols(methods.get(name)).values()   # the Top-K divergence
+        deltas = paper(name, "delta_low", "delta_high")
+        delta = deltas["delta_high"]
+        out.append((f"DPPO Top-K {kind.upper()} Â>0 at D = δ", name, deltas,
                     {S.ADV: 1, S.MU: mu, S.PI: q(6, 10), sym: D}, D, q(delta), -1))
     return out
 

@@ -58,16 +58,16 @@ def residual_at(name, params):
 def _extras(name, rng):
     import sympy as sp
 
-    from drpo_analysis.core import methods, symbolic as S
+    from drpo_analysis.core import methods
 
     out = {}
-    for k in S.extra_symbols(methods.get(name)):
-        if k == "seq_log_ratio":
-            out[k] = sp.Rational(rng.randint(-9, 9), 10**4)
-        elif k == "seq_len":
-            out[k] = sp.Integer(rng.randint(1, 64))
-        else:  # Top-K divergence value
-            out[k] = sp.Rational(rng.randint(0, 30), 100)
+    for q in methods.get(name).arguments:   # exact values in each quantity's admissible range
+        if q.low is not None and q.low >= 1:      # a count (|y|)
+            out[q.name] = sp.Integer(rng.randint(1, 64))
+        elif q.low is not None:                   # a divergence (Top-K), ≥ 0
+            out[q.name] = sp.Rational(rng.randint(0, 30), 100)
+        else:                                     # a log-ratio (GSPO's L)
+            out[q.name] = sp.Rational(rng.randint(-9, 9), 10**4)
     return out
 
 

@@ -7,12 +7,12 @@
   the time of a plain PPO-clip loss written naively in torch on the same tensors; target ≤ 1.2.
   ``torch_ppo_clip_vs_naive_ppo``: the registry's own PPO-clip against the same naive loss.
 * ``prove_wall_time``: ``drpo-analysis prove`` in a subprocess against its 120 s budget.
+* ``numpy_compiler_<how>/<method>``: the same simplified weight expression compiled by
+  ``symbolic.lambdify_where`` (shipped) and plain ``sympy.lambdify``, each against ``np.exp``.
 
-Threads: the targeted rows run single-threaded on both sides (numpy kernels with
-``losses_np.THREADS = 1`` against the single-thread ``np.exp`` floor; torch with one intra-op
-thread for the registry loss and the naive loss alike). ``numpy_weight_threaded/drpo`` shows the
-kernel with its thread pool (env ``DRPO_ANALYSIS_THREADS``) against the same floor, no target.
-Single-thread rows time CPU time (``time.thread_time`` / ``process_time``): on a machine shared
+Threads: every row runs single-threaded on both sides (the numpy kernels have no thread pool: a
+two-thread pool measured 0.87-0.95x of one thread on a 2-core machine; torch with one intra-op
+thread for the registry loss and the naive loss alike). Single-thread rows time CPU time (``time.thread_time`` / ``process_time``): on a machine shared
 with other jobs, descheduling inflates a long kernel more than its short floor and would bias the
 ratio; CPU time is immune to that (not to cache or memory-bandwidth contention). Each row's
 ``detail`` records its setting.
@@ -35,39 +35,37 @@ TOPK_K = 4                              # Top-K set size of the benchmark inputs
 PROVE_BUDGET_S = 120.0
 
 
-def token_inputs(method: str, n: int, seed: int = 0):
-    """ℓ, ℓ_μ, Â [n] and the method's extras for ``n`` tokens (μ log-uniform down to e^−9)."""
-    rng = np.random.default_rng(seed)
-    ell_mu = rng.uniform(-9.0, 0.0, n)                              # [n]
+def token_inputs(method: str, n: int, seed: int = 0, *, rng: np.random.Generator | None = None,
+                 log_mu_low: float = -9.0, k: int = TOPK_K):
+    """ℓ, ℓ_μ, Â [n] and the method's extras for ``n`` tokens (μ log-uniform down to
+    e^``log_mu_low``), each extra drawn from its admissible values whatever its name: a
+    log-probability set [n, k] (Top-K), a count in [1, 50) (|y|), else a small log-ratio (GSPO's L)."""
+    rng = np.random.default_rng(seed) if rng is None else rng
+    ell_mu = rng.uniform(log_mu_low, 0.0, n)                        # [n]
     ell = np.minimum(ell_mu + rng.normal(0.0, 0.5, n), 0.0)         # [n]
     adv = rng.normal(0.0, 1.0, n)                                   # [n]
     extras = {}
     for e in methods.get(method).extras:
-        if e.name == "seq_log_ratio":
-            extras[e.name] = rng.normal(0.0, 3e-4, n)
-        elif e.name == "seq_len":
+        if e.trailing:
+            extras[e.name] = np.log(rng.dirichlet(np.ones(k + 1), n)[:, :k])   # [n, k]
+        elif e.low is not None and e.low >= 1:
             extras[e.name] = rng.integers(1, 50, n).astype(np.float64)
-        elif e.name in ("topk_logp_mu", "topk_logp"):
-            extras[e.name] = np.log(rng.dirichlet(np.ones(TOPK_K + 1), n)[:, :TOPK_K])   # [n, K]
+        else:
+            extras[e.name] = rng.normal(0.0, 3e-4, n)
     return ell, ell_mu, adv, extras
 
 
-def _weight_row(name: str, n: int, repeat: int, threads: int, label: str, target: str):
+def _weight_row(name: str, n: int, repeat: int, label: str, target: str):
     ell, ell_mu, adv, extras = token_inputs(name, n)
     losses_np.gradient_weight(name, ell[:8], ell_mu[:8], adv[:8],       # compile outside the timing
                               extras={k: v[:8] for k, v in extras.items()})
     out = np.empty_like(ell)   # preallocated like the floor's: both time the pass, not page faults
-    clock = time.thread_time if threads == 1 else time.perf_counter
-    saved, losses_np.THREADS = losses_np.THREADS, threads
-    try:
-        floor = bench.exp_floor(ell, repeat=repeat, clock=clock)
-        t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, extras=extras, out=out),
-                            repeat=repeat, clock=clock)
-    finally:
-        losses_np.THREADS = saved
-    detail = (f"{n:.0e} tokens, numpy threads={threads}, chunk={losses_np.CHUNK}, "
-              f"{'CPU' if threads == 1 else 'wall'} time")
-    if name.startswith("dppo_topk_"):
+    clock = time.thread_time
+    floor = bench.exp_floor(ell, repeat=repeat, clock=clock)
+    t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, extras=extras, out=out),
+                        repeat=repeat, clock=clock)
+    detail = f"{n:.0e} tokens, chunk={losses_np.CHUNK}, single thread, CPU time"
+    if any(e.trailing for e in methods.get(name).extras):   # a Top-K set [n, K]
         detail += f", K={TOPK_K}"
     return bench.measure(f"{label}/{name}", n / t, "tokens/s", floor, target, detail=detail)
 
@@ -82,13 +80,9 @@ def _stream_row(name: str, n: int, repeat: int):
     def stream():
         np.add(ell, ell_mu, out=out)
         np.add(out, adv, out=out)
-    saved, losses_np.THREADS = losses_np.THREADS, 1
-    try:
-        floor = n / bench.best_time(stream, repeat=repeat, clock=time.thread_time)
-        t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, out=out),
-                            repeat=repeat, clock=time.thread_time)
-    finally:
-        losses_np.THREADS = saved
+    floor = n / bench.best_time(stream, repeat=repeat, clock=time.thread_time)
+    t = bench.best_time(lambda: losses_np.gradient_weight(name, ell, ell_mu, adv, out=out),
+                        repeat=repeat, clock=time.thread_time)
     return bench.measure(f"numpy_weight_vs_stream/{name}", n / t, "tokens/s", floor, "",
                          detail="floor = out = ℓ + ℓ_μ + Â (same bytes moved), single thread, CPU time")
 
@@ -96,13 +90,53 @@ def _stream_row(name: str, n: int, repeat: int):
 @bench.benchmark("numpy_weight", group="core")
 def numpy_weights(*, quick: bool = False) -> list[bench.Measurement]:
     """Gradient-weight throughput of every method against one np.exp pass over the same array,
-    both single-threaded; plus DRPO with the kernel's thread pool (informative, no target)."""
+    both single-threaded."""
     n, repeat = WEIGHT_TOKENS[quick], (2 if quick else 3)
-    rows = [_weight_row(name, n, repeat, 1, "numpy_weight", ">= 0.40") for name in methods.names()]
+    rows = [_weight_row(name, n, repeat, "numpy_weight", ">= 0.40") for name in methods.names()]
     rows += [_stream_row(name, n, repeat) for name in ("pg_is", "drpo")]
-    if losses_np.THREADS > 1:
-        rows.append(_weight_row("drpo", n, repeat, losses_np.THREADS, "numpy_weight_threaded", ""))
     return rows
+
+
+def _compiler_rows(name: str, n: int, repeat: int) -> list[bench.Measurement]:
+    """The shipped weight kernel (``symbolic.lambdify_where``: Piecewise as nested ``numpy.where``)
+    and plain ``sympy.lambdify`` (Piecewise as ``numpy.select``) of the *same* simplified weight
+    expression (``symbolic.simplified_weight``), each run chunk by chunk (``losses_np.CHUNK``) into
+    a preallocated output, single thread, CPU time; both as a ratio to one ``np.exp`` pass."""
+    import sympy as sp
+
+    from drpo_analysis.core import symbolic
+
+    ell, ell_mu, adv, extras = token_inputs(name, n)
+    arrays = [ell, ell_mu, adv, *methods.get(name).argument_values(extras)]   # [n] each
+    syms, w = symbolic.simplified_weight(name)
+    out = np.empty_like(ell)
+
+    def chunked(fn):
+        def run():
+            for i in range(0, n, losses_np.CHUNK):
+                sl = slice(i, i + losses_np.CHUNK)
+                out[sl] = fn(*(a[sl] for a in arrays))
+        return run
+
+    detail = f"{n:.0e} tokens, chunk={losses_np.CHUNK}, single thread, CPU time, same expression"
+    rows = []
+    with np.errstate(all="ignore"):
+        floor = bench.exp_floor(ell, repeat=repeat, clock=time.thread_time)
+        for label, fn in (("lambdify_where", symbolic.lambdify_where(syms, w)),
+                          ("lambdify", sp.lambdify(syms, w, modules="numpy", cse=True))):
+            t = bench.best_time(chunked(fn), repeat=repeat, clock=time.thread_time)
+            rows.append(bench.measure(f"numpy_compiler_{label}/{name}", n / t, "tokens/s", floor, "",
+                                      detail=detail))
+    return rows
+
+
+@bench.benchmark("numpy_compiler", group="core")
+def numpy_compilers(*, quick: bool = False) -> list[bench.Measurement]:
+    """How the simplified weight is compiled: nested ``where`` against lambdify's ``select``,
+    every method, ratios to one ``np.exp`` pass (an earlier in-place code generator measured
+    0.66-1.37x of ``lambdify_where`` here and was removed)."""
+    n, repeat = WEIGHT_TOKENS[quick], (2 if quick else 3)
+    return [row for name in methods.names() for row in _compiler_rows(name, n, repeat)]
 
 
 def naive_ppo_clip(logp, logp_mu, adv, eps_low=0.2, eps_high=0.28):

@@ -36,17 +36,26 @@ from typing import Any, Callable, Mapping
 
 from drpo_analysis.claims import empirical as emp
 from drpo_analysis.claims.empirical import EMPIRICAL_VERDICTS, NOT_EVALUATED
+from drpo_analysis.core import methods
 
 VERDICTS = ("holds", "fails", "holds only in a stated regime", *EMPIRICAL_VERDICTS, NOT_EVALUATED)
 
 # Hyperparameters the papers report using (docs/settings.md#paper-hyperparameters).
+def _paper(method: str, param: str, *, reported: bool = False):
+    """The registry's paper default (exact), with the other values the paper reports if asked."""
+    p = methods.get(method).param(param)
+    values = tuple(Fraction(str(v)) for v in (p.default, *p.reported))
+    return values if reported else values[0]
+
+
+# The papers' hyperparameters, read from the registry (each Param cites its source).
 PAPER = {
-    "drpo_delta": Fraction(25, 2),      # DRPO paper, all runs
-    "spo_eps": Fraction(25, 2),         # DRPO paper's SPO baseline
-    "dppo_tv_delta": (Fraction(3, 20), Fraction(1, 5)),  # DPPO: 0.15 sanity, 0.2 scaling
-    "dppo_kl_delta": Fraction(1, 20),   # DPPO Binary-KL
-    "grpo_eps": (Fraction(1, 5), Fraction(7, 25)),       # ε_l = 0.2, ε_h = 0.28 (clip-higher)
-    "dual_clip_c": Fraction(3),         # verl default
+    "drpo_delta": _paper("drpo", "delta"),                                # DRPO paper, all runs
+    "spo_eps": _paper("spo", "eps"),                                      # DRPO paper's SPO baseline
+    "dppo_tv_delta": _paper("dppo_binary_tv", "delta_high", reported=True),  # 0.15 sanity, 0.2 scaling
+    "dppo_kl_delta": _paper("dppo_binary_kl", "delta_high"),              # DPPO Binary-KL
+    "grpo_eps": (_paper("ppo_clip", "eps_low"), _paper("ppo_clip", "eps_high")),  # 0.2 / 0.28
+    "dual_clip_c": _paper("dual_clip", "dual_clip_c"),                    # Ye et al.; verl default
 }
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from drpo_analysis.core import methods
 from drpo_analysis.util.paths import repo_root
 from typing import Callable
 
@@ -265,7 +266,7 @@ def fig2_ratio_volatile(ev: Evidence) -> list[Finding]:
             top = [b for b in res["buckets"] if _upper(b["bucket"]) == 1.0]
             lr, tr = _pooled(rare, "abs_log_r_mean"), _pooled(top, "abs_log_r_mean")
             smax = max(b["abs_shift_max"] for b in rare)
-            oks.append(lr > 5 * tr and smax < 0.15)
+            oks.append(lr > 5 * tr and smax < DPPO_DELTA)
             parts.append(f"{res['mismatch']}: mean |log r| μ≤0.1 {lr:.3g} vs μ>0.5 {tr:.3g}, max |Δ| μ≤0.1 {smax:.2g}")
         v = "reproduced" if oks and all(oks) else "not reproduced" if oks and not any(oks) else "inconclusive"
         out.append(Finding("simulation", v, "; ".join(parts) + " (rule as the RL report's claim 7: rare tokens' "
@@ -326,7 +327,7 @@ def _sim_clip_misfire(results: list[dict]) -> tuple[str, str]:
         both = {k: (x["pos"] + x["neg"]) / 2 for k, x in ppo.items()}  # Â > 0 and Â < 0 equally likely
         dppo = max(_pooled(rare, f"masked_dppo_binary_tv_{s}") for s in ("pos", "neg"))
         smax = max(b["abs_shift_max"] for b in rare)
-        oks.append(both["rare"] > both["top"] and both["rare"] > dppo and smax < 0.15)
+        oks.append(both["rare"] > both["top"] and both["rare"] > dppo and smax < DPPO_DELTA)
         parts.append(f"{res['mismatch']}: PPO-clip masks μ≤0.1 {ppo['rare']['pos']:.2%} / {ppo['rare']['neg']:.2%} "
                      f"(Â > 0 / Â < 0) vs μ>0.5 {ppo['top']['pos']:.2%} / {ppo['top']['neg']:.2%}, DPPO-TV μ≤0.1 "
                      f"{dppo:.2%} (either sign), max |Δ| μ≤0.1 {smax:.2g}")
@@ -473,7 +474,7 @@ def mask_drpo_close(ev: Evidence) -> list[Finding]:
 # ---- the same claims at the papers' hyperparameters -------------------------------------------------
 # The RL runs use DRPO δ = 12.5, SPO ε = 12.5, DPPO-TV δ = 0.15, GRPO ε = 0.2 / 0.28 unless a label
 # says otherwise (label "drpo" = δ 12.5, "dppo_binary_tv" = δ 0.15); the simulation likewise.
-DRPO_DELTA, DPPO_DELTA = 12.5, 0.15
+DRPO_DELTA, DPPO_DELTA = methods.get("drpo").default("delta"), methods.DPPO_TV_DELTA
 
 
 def _per_regime(ev: Evidence, fn: Callable[[RLRegime], str]) -> str:

@@ -9,21 +9,15 @@ All inputs share one token shape (``[B, T]``, ``[N]``, ...); extras add trailing
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
 import numpy as np
 
 from drpo_analysis.core import validate, methods
-from drpo_analysis.core.divergences import topk_divergence
 from drpo_analysis.core.methods.base import Method, TokenView, make_namespace
 
 CHUNK = 1 << 13  # tokens per chunk for lambdified kernels: float64 temporaries of 64 KiB stay
 #                  below glibc's mmap threshold (128 KiB), so the loop reuses heap memory
-# Threads for the chunked kernels: DRPO_ANALYSIS_THREADS, else every core (at most 8).
-THREADS = max(1, int(os.environ.get("DRPO_ANALYSIS_THREADS", "0") or 0) or min(os.cpu_count() or 1, 8))
-_POOL: ThreadPoolExecutor | None = None
 # Value checks of the per-token inputs (shared by check_inputs and the chunked kernels).
 _VALUE_SPECS = ({"allow_neg_inf": True, "upper": 0.0}, {"upper": 0.0}, {})
 
@@ -51,12 +45,8 @@ class NumpyOps:
         return e
 
     @staticmethod
-    def extra(view, name):
-        return view.extras[name]
-
-    @staticmethod
-    def topk_divergence(view, kind):
-        return topk_divergence(view.extras["topk_logp_mu"], view.extras["topk_logp"], kind)
+    def extra(view, quantity):
+        return quantity.value(view.extras)
 
 
 def check_inputs(method: Method, ell, ell_mu, adv, extras: Mapping[str, Any] | None,
@@ -81,16 +71,13 @@ def check_inputs(method: Method, ell, ell_mu, adv, extras: Mapping[str, Any] | N
         raise ValueError(f"method {method.name!r} needs extra input(s) {missing}")
     out = {}
     for name, spec in wanted.items():
-        a = validate.as_float_array(name, extras[name], allow_neg_inf=name.startswith("topk"),
-                                     upper=0.0 if name.startswith("topk") else None,
-                                     lower=1.0 if name == "seq_len" else None)
+        a = validate.as_float_array(name, extras[name], allow_neg_inf=spec.allow_neg_inf,
+                                     upper=spec.high, lower=spec.low)
         if a.shape[:a.ndim - spec.trailing] != shape or (spec.trailing and a.ndim != len(shape) + spec.trailing):
             raise ValueError(f"{name} must have shape {list(shape)}{' + [K]' if spec.trailing else ''}, "
                              f"got {list(a.shape)}")
         out[name] = a
-    if "topk_logp" in out and out["topk_logp"].shape != out["topk_logp_mu"].shape:
-        raise ValueError(f"topk_logp_mu{list(out['topk_logp_mu'].shape)} and topk_logp"
-                         f"{list(out['topk_logp'].shape)} must list the same K tokens (same shape)")
+    method.check_statistic_shapes({k: v.shape for k, v in out.items()})
     return ell, ell_mu, adv, out, method.resolve_params(params)
 
 
@@ -111,23 +98,6 @@ def _kernel(kind: str, m: Method, p: Mapping[str, float]):
     return symbolic.compiled(m.name, key).grad if kind == "grad" else symbolic.weight_kernel(m.name, key)
 
 
-def _pool():
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="losses_np")
-    return _POOL
-
-
-def _forget_pool_after_fork():
-    """A forked child inherits the pool object but not its threads: work sent there would never
-    run. The child starts a pool of its own on first use."""
-    global _POOL
-    _POOL = None
-
-
-os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
-
 def _out_array(out, shape) -> np.ndarray:
     """The caller's output buffer: float64, C-contiguous, of the token shape (no allocation)."""
     if not isinstance(out, np.ndarray) or out.dtype != np.float64 or not out.flags.c_contiguous \
@@ -139,17 +109,16 @@ def _out_array(out, shape) -> np.ndarray:
 
 
 def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extras, out=None) -> np.ndarray:
-    """Evaluate a lambdified kernel chunk by chunk (cache-sized temporaries), the chunks spread
-    over :data:`THREADS` threads (numpy ufuncs release the GIL; each output element depends on its
-    own inputs only, so the result is bitwise independent of the thread count). The value checks
-    of ℓ, ℓ_μ, Â run per chunk, on data already in cache."""
+    """Evaluate a lambdified kernel chunk by chunk (cache-sized temporaries; each output element
+    depends on its own inputs only, so the result is bitwise independent of the chunk size). The
+    value checks of ℓ, ℓ_μ, Â run per chunk, on data already in cache."""
     m = methods.get(method)
     ell, ell_mu, adv, extras, p = check_inputs(m, ell, ell_mu, adv, extras, params, values=False)
     fn = _kernel(kind, m, p)
     n = int(np.prod(ell.shape))
     arrays = [np.ascontiguousarray(a, dtype=np.float64).reshape(n, *a.shape[ell.ndim:])
               for a in (ell, ell_mu, adv, *(extras[e.name] for e in m.extras))]   # [N] / [N, K]
-    topk = m.name.rsplit("_", 1)[1] if m.name.startswith("dppo_topk_") else None
+    names = [e.name for e in m.extras]
     out = np.empty(n, dtype=np.float64) if out is None else _out_array(out, ell.shape)   # [N]
 
     def run(i):
@@ -164,8 +133,7 @@ def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extra
             for name, a, spec in zip(("ell", "ell_mu", "adv"), (a_ell, a_mu, a_adv), _VALUE_SPECS):
                 validate.values_in_range(name, a, **spec)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if topk:  # the Top-K divergence over top-K(μ) ∪ {sampled} ∪ {rest}, per chunk
-                a_x = [topk_divergence(a_x[0], a_x[1], topk, check=False)]
+            a_x = m.argument_values(dict(zip(names, a_x)))   # e.g. a Top-K divergence, per chunk
             if kind == "weight":
                 fn(a_ell, a_mu, a_adv, *a_x, out=out[sl])
             else:
@@ -173,13 +141,8 @@ def _lambdified(kind: str, method: str | Method, ell, ell_mu, adv, params, extra
             if kind == "weight" and not a_adv.all():  # w = (∂J/∂ℓ)/(Â r) is undefined at Â = 0
                 out[sl][a_adv == 0] = np.nan
 
-    starts = range(0, out.size, CHUNK)
-    if THREADS > 1 and len(starts) > 2:
-        for _ in _pool().map(run, starts):
-            pass
-    else:
-        for i in starts:
-            run(i)
+    for i in range(0, out.size, CHUNK):
+        run(i)
     return out.reshape(ell.shape)
 
 

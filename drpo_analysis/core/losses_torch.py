@@ -21,8 +21,8 @@ from typing import Any, Mapping
 import torch
 
 from drpo_analysis.core import aggregation, methods
-from drpo_analysis.core.divergences import topk_divergence
-from drpo_analysis.core.methods.base import Method, TokenView, make_namespace
+from drpo_analysis.core.methods.base import BatchInputs, Method, TokenView, make_namespace
+from drpo_analysis.core.methods.sequence_ratio import SEQ_LOG_RATIO
 
 
 def _as_tensor_like(v, ref):
@@ -63,12 +63,8 @@ class TorchOps:
         return e.clamp(-bound, bound)
 
     @staticmethod
-    def extra(view, name):
-        return view.extras[name].detach()
-
-    @staticmethod
-    def topk_divergence(view, kind):
-        return topk_divergence(view.extras["topk_logp_mu"].detach(), view.extras["topk_logp"].detach(), kind)
+    def extra(view, quantity):
+        return quantity.value({k: v.detach() for k, v in view.extras.items()})
 
 
 _SAFE_LOGP = math.log(0.5)  # stand-in for masked positions: π = μ = 1/2, Â = 0
@@ -137,6 +133,7 @@ def _check(method: Method, logp, logp_mu, adv, mask, extras):
         if t.dim() != logp.dim() + spec.trailing or tuple(t.shape[:logp.dim()]) != tuple(logp.shape):
             raise ValueError(f"{name} must have shape {list(logp.shape)}{' + [K]' if spec.trailing else ''}, "
                              f"got {list(t.shape)}")
+    method.check_statistic_shapes({k: v.shape for k, v in extras.items()})
     return extras
 
 
@@ -161,7 +158,7 @@ def per_token_loss(method: str | Method, logp: torch.Tensor, logp_mu: torch.Tens
         ell = torch.where(valid, ell, safe)
         ell_mu = torch.where(valid, ell_mu, safe.detach())
         a = torch.where(valid, a, torch.zeros_like(a))
-        extras = {k: _mask_extra(k, v, valid) for k, v in extras.items()}
+        extras = {e.name: _mask_extra(e, extras[e.name], valid) for e in m.extras}
     view = TokenView(TorchOps, ell, ell_mu, a, extras)
     loss = -m.objective(view, make_namespace(p))
     if mask is not None:
@@ -169,11 +166,10 @@ def per_token_loss(method: str | Method, logp: torch.Tensor, logp_mu: torch.Tens
     return loss
 
 
-def _mask_extra(name, v, valid):
+def _mask_extra(extra, v, valid):
     if v.dim() > valid.dim():  # Top-K [..., K]: a uniform stand-in
         return torch.where(valid[..., None], v, torch.full_like(v, math.log(0.5 / v.shape[-1])))
-    fill = 1.0 if name == "seq_len" else 0.0
-    return torch.where(valid, v, torch.full_like(v, fill))
+    return torch.where(valid, v, torch.full_like(v, extra.fill))
 
 
 def policy_loss(method: str | Method, logp, logp_mu, adv, mask, *, agg: str = "token-mean",
@@ -198,6 +194,4 @@ def sequence_log_ratio(logp, logp_mu, mask):
                          f"{list(logp_mu.shape)}")
     valid = check_mask(mask, logp.shape)
     _check_values(logp.detach(), logp_mu.detach(), torch.zeros(()), valid)
-    diff = torch.where(valid, logp.detach() - logp_mu, torch.zeros_like(logp))
-    n = valid.sum(-1, keepdim=True).clamp(min=1)
-    return (diff.sum(-1, keepdim=True) / n).expand_as(logp)
+    return SEQ_LOG_RATIO.build(torch, BatchInputs(logp.detach(), logp_mu, valid))

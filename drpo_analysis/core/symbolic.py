@@ -20,7 +20,6 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sympy as sp
 
-from drpo_analysis.core import inplace
 from drpo_analysis.core import methods as _methods
 from drpo_analysis.core.methods.base import Method, TokenView, make_namespace
 
@@ -30,12 +29,13 @@ ELL_MU = sp.Symbol("ell_mu", real=True)    # ℓ_μ = log μ
 ADV = sp.Symbol("A", real=True)            # Â
 PI = sp.Symbol("pi", real=True)            # π (display / probability-space form)
 MU = sp.Symbol("mu", real=True)            # μ
-EXTRA_SYMBOLS = {
-    "seq_log_ratio": sp.Symbol("L", real=True),
-    "seq_len": sp.Symbol("T", positive=True),
-    "topk_tv": sp.Symbol("D_TV^K", real=True),
-    "topk_kl": sp.Symbol("D_KL^K", real=True),
-}
+
+
+def extra_symbol(quantity) -> sp.Symbol:
+    """The real SymPy symbol of an extra quantity (:class:`Extra` or :class:`Statistic`), positive
+    when its lower bound is."""
+    return sp.Symbol(quantity.symbol, real=True,
+                     positive=True if quantity.low is not None and quantity.low > 0 else None)
 
 
 class SympyOps:
@@ -76,12 +76,8 @@ class SympyOps:
         return e
 
     @staticmethod
-    def extra(view, name):
-        return EXTRA_SYMBOLS[name]
-
-    @staticmethod
-    def topk_divergence(view, kind):
-        return EXTRA_SYMBOLS[f"topk_{kind}"]
+    def extra(view, quantity):
+        return extra_symbol(quantity)
 
 
 def param_symbols(method: Method) -> dict[str, sp.Symbol]:
@@ -95,15 +91,9 @@ def param_symbols(method: Method) -> dict[str, sp.Symbol]:
 
 
 def extra_symbols(method: Method) -> dict[str, sp.Symbol]:
-    """The extra-input symbols the method's expressions use (Top-K divergences, GSPO's L and T)."""
-    out = {}
-    for e in method.extras:
-        if e.name in EXTRA_SYMBOLS:
-            out[e.name] = EXTRA_SYMBOLS[e.name]
-    if method.name.startswith("dppo_topk_"):
-        kind = method.name.rsplit("_", 1)[1]
-        out = {f"topk_{kind}": EXTRA_SYMBOLS[f"topk_{kind}"]}
-    return out
+    """The symbols of the frozen extra quantities the method's expressions use (GSPO's L and T,
+    a Top-K divergence), in the order of :attr:`Method.arguments`."""
+    return {q.name: extra_symbol(q) for q in method.arguments}
 
 
 @lru_cache(maxsize=None)
@@ -222,16 +212,28 @@ def _param_subs(m: Method, params) -> dict[sp.Symbol, sp.Rational]:
     return {ps[k]: sp.nsimplify(v, rational=True) for k, v in values.items()}
 
 
-@lru_cache(maxsize=256)
-def weight_kernel(name: str, params: tuple[tuple[str, float], ...] = ()) -> Callable[..., np.ndarray]:
-    """The *simplified* weight :func:`weight` mapped back to log space (π → e^ℓ, μ → e^ℓ_μ,
-    s → sign Â, products of exponentials combined: π/μ → e^{ℓ−ℓ_μ}), compiled for in-place
-    chunk evaluation (:mod:`drpo_analysis.core.inplace`; ``lambdify`` where that cannot).
+def canonical_relation(rel):
+    """``lhs op rhs`` as ``g op k`` with the constant moved right and a negative coefficient of
+    ``g`` divided out (``ε_l < 1 − r`` → ``r < 1 − ε_l``): fewer operations, and shared ``g``."""
+    flip = {sp.StrictGreaterThan: sp.StrictLessThan, sp.StrictLessThan: sp.StrictGreaterThan,
+            sp.GreaterThan: sp.LessThan, sp.LessThan: sp.GreaterThan}
+    if type(rel) not in flip:
+        return rel
+    k, g = (rel.lhs - rel.rhs).as_coeff_Add()
+    c, h = g.as_coeff_Mul()
+    if not (k.is_Number and c.is_Number) or c == 0 or h.is_Number:
+        return rel
+    op = flip[type(rel)] if c < 0 else type(rel)
+    return op(h, -k / c)
 
-    ``kernel(ell, ell_mu, adv, *extras, out=None)``, arguments as :func:`compiled`. It is the fast
-    path of ``losses_np.gradient_weight``: DRPO's ``1 + 2s(μ − π)/25`` costs two ``exp`` and four
-    in-place operations instead of the five ``exp`` and allocations of ``(∂J/∂ℓ)/(Â r)``. Tested
-    equal to ``compiled(...).weight`` wherever Â ≠ 0.
+
+@lru_cache(maxsize=256)
+def simplified_weight(name: str, params: tuple[tuple[str, float], ...] = ()) -> tuple[list, sp.Expr]:
+    """``(args, w)``: the *simplified* weight :func:`weight` mapped back to log space (π → e^ℓ,
+    μ → e^ℓ_μ, s → sign Â, products of exponentials combined: π/μ → e^{ℓ−ℓ_μ}), parameters
+    substituted, conditions in canonical form; ``args`` = ``[ℓ, ℓ_μ, Â, *extras]`` as
+    :func:`compiled`. DRPO's ``1 + 2s(μ − π)/25`` costs two ``exp`` and four operations instead
+    of the five ``exp`` of ``(∂J/∂ℓ)/(Â r)``.
     """
     m = _methods.get(name)
     xs = extra_symbols(m)
@@ -247,18 +249,39 @@ def weight_kernel(name: str, params: tuple[tuple[str, float], ...] = ()) -> Call
     if isinstance(w, sp.Piecewise):   # rebuilt unevaluated: SymPy would merge equal-valued pieces
         w = sp.Piecewise(*[(to_log_space(fewest_ops(v)),
                             to_log_space(c).replace(lambda n: isinstance(n, sp.core.relational.Relational),
-                                                    inplace.canonical_relation))
+                                                    canonical_relation))
                            for v, c in w.args], evaluate=False)  # into one condition in CNF
     else:
         w = to_log_space(fewest_ops(w))
-    try:
-        return inplace.compile_expr(w, syms)
-    except NotImplementedError:
-        return _lambdified_with_out(sp.lambdify(syms, w, modules="numpy", cse=True))
+    return syms, w
+
+
+_WHERE = sp.Function("where")   # printed as numpy.where by lambdify_where
+
+
+def lambdify_where(args, expr: sp.Expr) -> Callable[..., np.ndarray]:
+    """``sympy.lambdify`` with every Piecewise printed as nested ``numpy.where`` (first true
+    condition wins; NaN where none holds) instead of lambdify's ``numpy.select``, which evaluates
+    all conditions into a list first (measured by ``drpo-analysis bench --only numpy_compiler``)."""
+    def nested(pieces):
+        (value, cond), *rest = pieces
+        if cond == sp.true:
+            return value
+        return _WHERE(cond, value, nested(rest) if rest else sp.nan)
+    e = sp.sympify(expr).replace(lambda n: isinstance(n, sp.Piecewise), lambda pw: nested(pw.args))
+    return sp.lambdify(args, e, modules=[{"where": np.where}, "numpy"], cse=True)
+
+
+@lru_cache(maxsize=256)
+def weight_kernel(name: str, params: tuple[tuple[str, float], ...] = ()) -> Callable[..., np.ndarray]:
+    """:func:`simplified_weight` compiled by :func:`lambdify_where`: the fast path of
+    ``losses_np.gradient_weight``. ``kernel(ell, ell_mu, adv, *extras, out=None)``, arguments as
+    :func:`compiled`; tested equal to ``compiled(...).weight`` wherever Â ≠ 0."""
+    return _lambdified_with_out(lambdify_where(*simplified_weight(name, params)))
 
 
 def _lambdified_with_out(fn):
-    """A lambdified function with the ``out=`` protocol of :class:`inplace.InplaceKernel`."""
+    """A lambdified function that writes into ``out`` when given (else returns a fresh array)."""
     def kernel(*args, out=None):
         value = fn(*args)
         if out is None:
@@ -312,3 +335,86 @@ def rational_probe(expr: sp.Expr, var: sp.Symbol, at: Any, subs: Mapping[sp.Symb
     """Exact values of ``expr`` at ``at ∓ h`` (rational ``h``): confirms one-sided limits."""
     e = expr.subs(subs or {})
     return sp.nsimplify(e.subs(var, at - h)), sp.nsimplify(e.subs(var, at + h))
+
+
+# --- kinks: where a condition of the Piecewise gradient switches -------------------------------
+
+RATIO = sp.Symbol("r", positive=True)      # r = π/μ
+SHIFT = sp.Symbol("Delta", real=True)      # Δ = π − μ
+
+
+def _relations(expr: sp.Expr) -> set:
+    """Every relational atom of the Piecewise conditions in ``expr`` (nested ones included)."""
+    out = set()
+    for pw in expr.atoms(sp.Piecewise):
+        for value, cond in pw.args:
+            out |= {a for a in sp.sympify(cond).atoms(sp.core.relational.Relational)}
+    return out
+
+
+def _branch_values(expr: sp.Expr) -> list[sp.Expr]:
+    """``expr`` with each inner Piecewise replaced by each of its branch values (the boundary of
+    ``P(x) ≤ c`` lies where one of P's branches crosses c)."""
+    pws = list(expr.atoms(sp.Piecewise))
+    if not pws:
+        return [expr]
+    return [v for value, _ in pws[0].args for v in _branch_values(expr.xreplace({pws[0]: value}))]
+
+
+@lru_cache(maxsize=256)
+def kinks(name: str, params: tuple[tuple[str, float], ...] = ()) -> tuple[tuple[str, float], ...]:
+    """``(coordinate, value)`` of every point where a condition of the method's Piecewise gradient
+    ``∂J/∂ℓ`` switches and the gradient jumps or bends there, sorted. A condition's boundary is solved for
+    the ratio (``"log_ratio"``, value log r), the shift (``"shift"``, value Δ = π − μ) or an extra
+    quantity that declares a coordinate (GSPO's sequence log-ratio: ``"log_ratio"``); ``sign(Â)``
+    is tried as +1 and −1. Conditions on Â alone or on a quantity none of these decide (a Top-K
+    divergence) give no point; a boundary where both sides agree in value and slope (Binary-KL's
+    Δ = 0, where the divergence is 0) is dropped.
+    """
+    m = _methods.get(name)
+    g = gradient(name).subs(_param_subs(m, params))
+    coords = [("log_ratio", RATIO, {ELL: ELL_MU + sp.log(RATIO)}),
+              ("shift", SHIFT, {ELL: sp.log(sp.exp(ELL_MU) + SHIFT)})]
+    coords += [(q.coordinate, extra_symbol(q), {}) for q in m.arguments if q.coordinate]
+    out = set()
+    for rel in _relations(g):
+        for f in _branch_values(rel.lhs - rel.rhs):
+            for s in (1, -1):
+                fs = f.subs(sp.sign(ADV), s)
+                for kind, var, to in coords:
+                    h = sp.simplify(fs.subs(to))
+                    if h.free_symbols != {var}:
+                        continue
+                    for root in _real_roots(h, var):
+                        if kind == "log_ratio" and var is RATIO:
+                            if not root.is_positive:
+                                continue
+                            root = sp.log(root)
+                        if _switches(g, rel, to, var, root if var is not RATIO else sp.exp(root)):
+                            out.add((kind, float(root)))
+    return tuple(sorted(out))
+
+
+def _real_roots(h: sp.Expr, var: sp.Symbol) -> list:
+    """Real roots of ``h = 0``: ``solveset``'s when it lists them, else ``solve``'s real ones
+    (transcendental boundaries such as ``r − 1 − log r = δ`` come back as LambertW values)."""
+    roots = sp.solveset(h, var, domain=sp.S.Reals)
+    if isinstance(roots, sp.FiniteSet):
+        return list(roots)
+    try:
+        found = sp.solve(h, var)
+    except NotImplementedError:
+        return []
+    return [r for r in found if r.is_real or (r.evalf().is_real)]
+
+
+def _switches(g: sp.Expr, rel, to: Mapping, var: sp.Symbol, at: sp.Expr) -> bool:
+    """Whether forcing ``rel`` True or False changes the gradient, or its derivative along
+    ``var``, at ``var = at`` (differences left undecided by a free Â or Top-K divergence count as
+    changes). Equal values and slopes: the condition switches where no branch differs."""
+    sides = [g.xreplace({rel: b}).subs(to) for b in (sp.true, sp.false)]
+    for order in (0, 1):
+        a, b = (sp.simplify(sp.diff(e, var, order).subs(var, at)) for e in sides)
+        if sp.simplify(a - b) != 0:
+            return True
+    return False

@@ -188,13 +188,13 @@ class Context:
 
     @property
     def adv_per(self) -> str:
-        seq = self.target.adv_per_sequence or any(e.name in ("seq_log_ratio", "seq_len") for e in self.method.extras)
+        seq = self.target.adv_per_sequence or self.method.per_sequence
         return "sequence" if seq or self.rng.random() < 0.5 else "token"
 
     def sample(self, **kw) -> Batch:
         opts = dict(batch=int(self.rng.integers(1, self.batch + 1)), length=int(self.rng.integers(1, self.length + 1)),
                     kinks=oracle.kinks(self.target.method, self.target.params), adv_per=self.adv_per,
-                    topk=any(e.name.startswith("topk") for e in self.method.extras))
+                    topk="topk_logp" in self.method.batch_fields)
         opts.update(kw)
         return sample_batch(self.rng, **opts)
 
@@ -274,7 +274,7 @@ def check_region_coverage(ctx: Context, per_stratum: int = 4) -> CheckResult:
     whole sequence (GSPO) are compared on the pooled batches only."""
     res = CheckResult("region_coverage")
     m = ctx.method
-    per_row = any(e.name in ("seq_log_ratio", "seq_len") for e in m.extras)
+    per_row = m.per_sequence
     pools, labels_all, counts = [], [], {}
     for _ in range(max(4, ctx.examples)):
         b = ctx.sample(batch=8, length=16, min_mu=1e-12)

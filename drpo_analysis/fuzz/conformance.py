@@ -91,6 +91,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("verl", "verl cispo", "verl:cispo", "verl"),
     Entry("verl", "verl gpg", "verl:gpg", "verl"),
     Entry("verl", "verl dro", "verl:dro", "verl"),
+    Entry("verl", "verl rollout_rs=token_k1 (thresholds 0.5_2.0)", "verl:rollout_rs=token_k1", "verl"),
+    Entry("verl", "verl rollout_rs=token_k2 (threshold 0.1)", "verl:rollout_rs=token_k2", "verl"),
     # -- TRL 1.16.0 (trl/trainer/grpo_trainer.py) -------------------------------------------------------------
     Entry("TRL", "TRL GRPO loss_type=grpo", "trl:grpo", "trl"),
     Entry("TRL", "TRL GRPO loss_type=bnpo", "trl:bnpo", "trl",
@@ -222,9 +224,12 @@ NOT_CHECKED = (
     ("verl", "policy_loss modes sapo, clip_cov, kl_cov, geo_mean, bypass_mode; compute_policy_loss_reinforce",
      "no SAPO / GMPO reference in the registry; covariance-selected tokens (clip_cov, kl_cov) have no per-token "
      "reference; bypass_mode and reinforce are rollout-correction compositions not wired yet"),
-    ("verl", "rollout correction (rollout_is / rollout_rs modes)",
-     "registry references exist (tis_token, masked_is_token, rs_token_k*); the verl adapter does not drive "
-     "verl's rollout_corr_helper yet"),
+    ("verl", "rollout_rs=token_k3", "the fuzzer's hyperparameter sweep of rs_token_k3 (transcendental kinks "
+     "re-derived for every drawn δ) did not finish within 2 min here; `drpo-analysis fuzz "
+     "verl:rollout_rs=token_k3 --check gradient ...` runs the other checks"),
+    ("verl", "rollout correction: rollout_is weights, sequence-level rollout_rs modes",
+     "the verl adapter drives the token-level rollout_rs criteria (rows above); token TIS weights and the "
+     "sequence-level criteria are not wired (sequence-level references are not in the registry)"),
     ("AReaL", "sapo_loss_fn", "no SAPO reference in the registry yet (soft sigmoid gate, arXiv 2511.20347)"),
     ("AReaL", "rejection_sampling level=sequence; metrics kl_k1/kl_k2/kl_k3",
      "sequence-level IS references are not in the registry (per-token view only); the KL-metric masks are not "

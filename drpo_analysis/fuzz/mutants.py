@@ -13,25 +13,24 @@ from typing import Callable
 import torch
 
 from drpo_analysis.core import aggregation, losses_torch, methods
+from drpo_analysis.core.methods.base import BatchInputs, build_extras
 
 
 def correct(name: str, *, agg: str = "token-mean", horizon: float | None = None) -> Callable:
     """The torch face of method ``name`` aggregated by ``agg``, with the canonical signature
     (GSPO's frozen sequence statistics computed from the batch, Top-K sets as keyword arguments)."""
     m = methods.get(name)
-    wanted = {e.name for e in m.extras}
+    wanted = m.batch_fields - {"logp", "logp_mu", "mask"}   # batch inputs passed as keywords
 
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, group_ids=None, **params):
-        extras = {k: params.pop(k) for k in list(params) if k in wanted}
-        if "seq_log_ratio" in wanted:
-            extras["seq_log_ratio"] = losses_torch.sequence_log_ratio(logp, logp_mu, mask)
-        if "seq_len" in wanted:
-            extras["seq_len"] = mask.sum(-1, keepdim=True).clamp(min=1).expand(mask.shape).to(logp.dtype)
+        given = {k: params.pop(k) for k in list(params) if k in wanted}
+        extras = build_extras(m, BatchInputs(logp.detach(), logp_mu, losses_torch.check_mask(mask, logp.shape),
+                                             **given)) if m.extras else None
         kw = {"horizon": horizon} if agg == "seq-mean-token-sum-norm" else {}
         if agg == "prompt-mean":
             kw["group_ids"] = group_ids
         return losses_torch.policy_loss(name, logp, logp_mu, adv, mask, agg=agg, params=params,
-                                        extras=extras or None, num_tokens=num_tokens, num_seqs=num_seqs, **kw)
+                                        extras=extras, num_tokens=num_tokens, num_seqs=num_seqs, **kw)
     loss.__name__ = loss.__qualname__ = f"correct_{name}"
     return loss
 

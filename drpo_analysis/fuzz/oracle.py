@@ -39,9 +39,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from drpo_analysis.core import aggregation, losses_np, methods
-from drpo_analysis.core.divergences import topk_divergence
 from drpo_analysis.fuzz.strategies import Batch, Kink
-from drpo_analysis.core.methods.base import TokenView, make_namespace
+from drpo_analysis.core.methods.base import BatchInputs, TokenView, build_extras, make_namespace
 
 
 @dataclass(frozen=True)
@@ -125,24 +124,12 @@ class Expected:
 
 
 def batch_extras(method: str, batch: Batch) -> dict[str, np.ndarray]:
-    """Per-token extras the reference needs: GSPO's frozen sequence statistics from the batch
-    itself (mean over valid tokens of ℓ − ℓ_μ, and |y|), Top-K sets from ``batch.extras``."""
-    m = methods.get(method)
-    out = {}
-    names = {e.name for e in m.extras}
-    if "seq_log_ratio" in names or "seq_len" in names:
-        valid = batch.mask
-        n = np.maximum(valid.sum(-1, keepdims=True), 1)
-        with np.errstate(invalid="ignore"):
-            diff = np.where(valid, batch.logp - batch.logp_mu, 0.0)
-        L = diff.sum(-1, keepdims=True) / n
-        if "seq_log_ratio" in names:
-            out["seq_log_ratio"] = np.broadcast_to(L, batch.shape)
-        if "seq_len" in names:
-            out["seq_len"] = np.broadcast_to(n.astype(float), batch.shape)
-    for k in names - set(out):
-        out[k] = batch.extras[k]
-    return out
+    """Per-token extras the reference needs, each from its own builder: GSPO's frozen sequence
+    statistics from the batch itself, Top-K sets from ``batch.extras``."""
+    b = BatchInputs(batch.logp, batch.logp_mu, batch.mask, batch.extras.get("topk_logp_mu"),
+                    batch.extras.get("topk_logp"))
+    with np.errstate(invalid="ignore"):
+        return build_extras(methods.get(method), b)
 
 
 def valid_inputs(method: str, batch: Batch):
@@ -231,30 +218,25 @@ def _clamped_kernel(method: str, params: tuple, lo: float, hi: float, scope: str
                                   modules="numpy", cse=True)
 
 
-def _kernel_extras(method: str, names, extras):
-    if method.startswith("dppo_topk_"):
-        return [topk_divergence(extras["topk_logp_mu"], extras["topk_logp"], method.rsplit("_", 1)[1])]
-    return [extras[k] for k in names]
-
-
 def _clamped_gradient(method, params, clamp, ell, ell_mu, adv, extras, scope="everywhere"):
     m = methods.get(method)
     p = m.resolve_params(params)
-    names, fn = _clamped_kernel(m.name, tuple(sorted(p.items())), float(clamp[0]), float(clamp[1]), scope)
+    _, fn = _clamped_kernel(m.name, tuple(sorted(p.items())), float(clamp[0]), float(clamp[1]), scope)
     ell, ell_mu, adv = (np.asarray(a, dtype=np.float64) for a in (ell, ell_mu, adv))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        out = fn(ell, ell_mu, adv, *_kernel_extras(m.name, names, extras))
+        out = fn(ell, ell_mu, adv, *m.argument_values(extras))
     return np.broadcast_to(np.asarray(out, dtype=np.float64), ell.shape).copy()
 
 
-def _shifted_extras(ex: dict, dh):
-    """Frozen extras that carry a kink move with ℓ for the one-sided values: GSPO's sequence
-    log-ratio, and the Top-K log π set (all of it, so the Top-K divergence moves off its value)."""
+def _shifted_extras(method, ex: dict, dh):
+    """Frozen extras that move with ℓ (``Extra.moves_with_ell``: GSPO's sequence log-ratio, the
+    Top-K log π set) shifted with it for the one-sided values, so a kink they carry is crossed;
+    clipped to the extra's upper bound (log-probabilities stay ≤ 0)."""
     out = dict(ex)
-    if "seq_log_ratio" in ex:
-        out["seq_log_ratio"] = ex["seq_log_ratio"] + dh
-    if "topk_logp" in ex:
-        out["topk_logp"] = np.minimum(ex["topk_logp"] + np.asarray(dh)[..., None], 0.0)
+    for e in methods.get(method).extras:
+        if e.moves_with_ell and e.name in ex:
+            v = ex[e.name] + np.asarray(dh)[(...,) + (None,) * e.trailing]
+            out[e.name] = v if e.high is None else np.minimum(v, e.high)
     return out
 
 
@@ -289,14 +271,14 @@ def expected(method: str, params: Mapping[str, float] | None, batch: Batch, conv
         h = margin(e)
         out = []
         for side in (-1.0, 1.0):
-            e_s, ex_s = np.minimum(e + side * h, 0.0), _shifted_extras(exj, side * h)
+            e_s, ex_s = np.minimum(e + side * h, 0.0), _shifted_extras(m.name, exj, side * h)
             out.append(-aj * token_gradient(m.name, params, e_s, em, ad, ex_s, conv))
             out.extend(-aj * leaf_values(m.name, params, e, em, ad, exj, at=(e_s, ex_s), conv=conv))
         return np.stack(out)
 
     def value_bounds():
         vals = [-a_flat * token_objective(m.name, params, np.minimum(ell + s * margin(ell), 0.0), ell_mu, adv,
-                                          _shifted_extras(ex, s * margin(ell)), conv) for s in (-1.0, 1.0)]
+                                          _shifted_extras(m.name, ex, s * margin(ell)), conv) for s in (-1.0, 1.0)]
         vals = np.stack(vals + [-a_flat * token_objective(m.name, params, ell, ell_mu, adv, ex, conv)])
         with np.errstate(invalid="ignore"):
             # a one-sided value is evaluated at ℓ ± h, not at ℓ: allow for its drift over the margin
@@ -402,22 +384,14 @@ def compare(exp: Expected, mask: np.ndarray, grad: np.ndarray, value: float | No
 # --- kinks and regions (for the samplers and the region-coverage check) -------------------------
 
 def kinks(method: str, params: Mapping[str, float] | None = None) -> list[Kink]:
-    """The method's kinks in the coordinate that defines each (log r or Δ), from its parameters."""
+    """The method's kinks in the coordinate that defines each (log r or Δ): the boundaries where a
+    condition of its Piecewise gradient switches and the gradient jumps
+    (:func:`drpo_analysis.core.symbolic.kinks`), at the given parameters."""
+    from drpo_analysis.core import symbolic
+
     m = methods.get(method)
     p = m.resolve_params(params)
-    out = []
-    for name, v in p.items():
-        if name in ("eps_low",) and v < 1:
-            out.append(Kink("log_ratio", float(np.log1p(-v))))
-        elif name == "eps_high":
-            out.append(Kink("log_ratio", float(np.log1p(v))))
-        elif name in ("dual_clip_c", "clip_max") or (name == "clip_min" and v > 0):
-            out.append(Kink("log_ratio", float(np.log(v))))
-        elif name in ("delta_low", "delta_high", "delta_mask") and ("tv" in m.name or m.name == "mask_drpo"):
-            out.append(Kink("shift", -v if name == "delta_low" else v))
-            if name == "delta_mask":
-                out.append(Kink("shift", -v))
-    return out
+    return [Kink(kind, value) for kind, value in symbolic.kinks(m.name, tuple(sorted(p.items())))]
 
 
 @lru_cache(maxsize=64)
@@ -450,8 +424,8 @@ def _region_kernel(method: str, params: tuple):
 
 
 def _leaf_index(method, params, ell, ell_mu, adv, extras) -> np.ndarray:
-    names, conds, _ = _region_kernel(method, tuple(sorted(params.items())))
-    ex = _kernel_extras(method, names, extras or {})
+    _, conds, _ = _region_kernel(method, tuple(sorted(params.items())))
+    ex = methods.get(method).argument_values(extras or {})
     leaf = np.full(np.shape(ell), -1)
     with np.errstate(all="ignore"):
         for i, f in enumerate(conds):
@@ -468,9 +442,9 @@ def leaf_values(method: str, params: Mapping[str, float], ell, ell_mu, adv, extr
     formula at the token's actual inputs, not at the shifted point). NaN beyond a log-ratio clamp."""
     m = methods.get(method)
     p = m.resolve_params(params)
-    names, _, values = _region_kernel(m.name, tuple(sorted(p.items())))
+    _, _, values = _region_kernel(m.name, tuple(sorted(p.items())))
     leaf = _leaf_index(m.name, p, at[0], ell_mu, adv, at[1])
-    ex = _kernel_extras(m.name, names, extras)
+    ex = m.argument_values(extras)
     out = np.full(np.shape(ell), np.nan)
     with np.errstate(all="ignore"):
         for i, f in enumerate(values):

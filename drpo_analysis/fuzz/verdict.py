@@ -78,9 +78,9 @@ def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tupl
     mask = np.asarray(ce["mask"], dtype=bool)
     with np.errstate(invalid="ignore"):
         masked_nonfinite = (~np.isfinite(logp) | ~np.isfinite(logp_mu))[~mask].any()
-    if kind == "non-finite" and not mask.any():
-        return EDGE, ("a batch without valid tokens (all-masked or empty) gives 0/0 = NaN; a micro-batch "
-                      "without response tokens does not occur in real batching")
+    if kind in ("non-finite", "raises") and not mask.any():
+        return EDGE, ("a batch without valid tokens (all-masked or empty) gives 0/0 = NaN or raises; a "
+                      "micro-batch without response tokens does not occur in real batching")
     if kind == "non-finite" and (check == "padding" or masked_nonfinite):
         return EDGE, ("non-finite values at padded positions leak through `x * mask` (NaN·0 = NaN) or a 0/0 "
                       "normaliser; harmless where padded positions hold finite log-probs")

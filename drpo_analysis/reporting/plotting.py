@@ -10,6 +10,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from drpo_analysis.core import methods as _registry  # noqa: E402
+
+# the papers' trust-region sizes, from the registry
+DPPO_TV_DELTA = _registry.DPPO_TV_DELTA
+DPPO_KL_DELTA = _registry.get("dppo_binary_kl").default("delta_high")
+PPO_EPS = (_registry.get("ppo_clip").default("eps_low"), _registry.get("ppo_clip").default("eps_high"))
+
 # One colour per method family member, stable across every figure.
 PALETTE = {
     "pg_is": "#7f7f7f", "cispo": "#8c564b", "gpg": "#bcbd22",
@@ -56,26 +63,24 @@ def save(fig, path: str | Path) -> Path:
 # losses_np.objective), never a re-typed formula.
 
 def single_token_extras(method: str, ell, ell_mu) -> dict:
-    """Extras that make a method well defined for an isolated token (shape of ``ell``).
+    """Extras that make a method well defined for an isolated token (shape of ``ell``), from the
+    registry's builders with every token its own one-token sequence.
 
     Top-K methods get K = 1 (the sampled token plus the rest bucket), where the Top-K divergence
     *is* the binary one; GSPO gets a one-token sequence (L = ℓ − ℓ_μ, |y| = 1), where the
     sequence ratio is the token ratio.
     """
-    from drpo_analysis.core import methods
-
     import numpy as np
-    out = {}
-    for e in methods.get(method).extras:
-        if e.name == "topk_logp_mu":
-            out[e.name] = np.asarray(ell_mu, dtype=float)[..., None]   # [..., 1]
-        elif e.name == "topk_logp":
-            out[e.name] = np.asarray(ell, dtype=float)[..., None]      # [..., 1]
-        elif e.name == "seq_log_ratio":
-            out[e.name] = np.asarray(ell, dtype=float) - ell_mu
-        elif e.name == "seq_len":
-            out[e.name] = np.ones(np.shape(ell))
-    return out
+
+    from drpo_analysis.core import methods
+    from drpo_analysis.core.methods.base import BatchInputs, build_extras
+
+    ell, ell_mu = np.broadcast_arrays(np.asarray(ell, dtype=float), np.asarray(ell_mu, dtype=float))
+    col = (ell.reshape(-1, 1), ell_mu.reshape(-1, 1))                    # [N, 1]: one token per row
+    batch = BatchInputs(*col, np.ones((ell.size, 1), bool), col[1][..., None], col[0][..., None])
+    with np.errstate(invalid="ignore"):
+        built = build_extras(methods.get(method), batch)
+    return {k: v.reshape(ell.shape + v.shape[2:]) for k, v in built.items()}
 
 
 def token_weight(method: str, pi, mu, adv, params=None):
@@ -110,7 +115,7 @@ def shift_grid(mu: float, n: int = 1201):
 
 
 def weight_vs_shift(specs, mu: float, sign: float, *, ax=None, ylim=(-2.0, 3.0),
-                    dppo_delta: float | None = 0.15, dppo_kl_delta: float | None = 0.05,
+                    dppo_delta: float | None = DPPO_TV_DELTA, dppo_kl_delta: float | None = DPPO_KL_DELTA,
                     title: str | None = None):
     """Gradient weight ``w`` against the probability shift Δ = π − μ (DRPO Fig. 1, extended).
 
@@ -260,12 +265,13 @@ def mismatch_scatter(mu, pi, *, kind: str = "ratio", ax=None, title=None, max_po
     ax.set_xscale("log")
     if kind == "ratio":
         ax.axhline(1.0, color="k", lw=0.6)
-        for b in (0.8, 1.28):
+        for b in (1 - PPO_EPS[0], 1 + PPO_EPS[1]):
             ax.axhline(b, color="k", lw=0.6, ls=":")
         ax.set_ylabel("ratio r = π/μ")
     else:
         ax.set_yscale("log")
-        ax.axhline(0.15, color=color("dppo_binary_tv"), lw=0.8, ls="--", label="DPPO δ = 0.15")
+        ax.axhline(DPPO_TV_DELTA, color=color("dppo_binary_tv"), lw=0.8, ls="--",
+                   label=f"DPPO δ = {DPPO_TV_DELTA:g}")
         ax.set_ylabel("|π − μ|")
         ax.legend(loc="upper left")
     ax.set_xlabel("μ (inference-engine probability)")

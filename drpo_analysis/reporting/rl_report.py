@@ -20,6 +20,7 @@ from scipy import stats
 
 from drpo_analysis.rl.experiments import choose_regime
 from drpo_analysis.rl.matrix import load_results
+from drpo_analysis.core.methods import DPPO_TV_DELTA
 from drpo_analysis.util.stats import bootstrap_ci
 
 GROUPS = ("sweep", "main", "ablation", "delta", "anchor")
@@ -194,7 +195,7 @@ def claim3(g):
         lm, tm, ls, ts = findings["ppo_clip"]
         dlm = findings["dppo_binary_tv"][0]
         rare_clip = lm[1] > tm[2] and lm[1] > dlm[2]  # clipped more on rare tokens than common ones / than DPPO
-        verdict = "reproduced" if rare_clip and ls[0] < 0.15 else ("not reproduced" if lm[2] <= tm[1] else "inconclusive")
+        verdict = "reproduced" if rare_clip and ls[0] < DPPO_TV_DELTA else ("not reproduced" if lm[2] <= tm[1] else "inconclusive")
     table = ["| method | zero-weight share μ<0.1 | zero-weight share μ≥0.5 | \\|r−1\\| μ<0.1 | \\|r−1\\| μ≥0.5 | "
              "\\|Δ\\| μ<0.1 | \\|Δ\\| μ≥0.5 | mean w μ<0.1 |", "|---|---|---|---|---|---|---|---|", *rows]
     rule = ("reproduced iff PPO-clip zeroes the gradient of rare (μ<0.1) tokens more often than of common "
@@ -286,7 +287,7 @@ def claim7(prec: list[dict]):
         ts = ci([pooled(r, "abs_shift_median", (TOP_BUCKET,)) for r in runs])
         lmax = max(max((b["abs_shift_max"] or 0) for b in r["buckets"] if b["bucket"] in LOW_BUCKETS) for r in runs)
         clip = ci([pooled(r, "ppo_clip_outside", LOW_BUCKETS) for r in runs])
-        ok = lr[1] > 5 * tr[2] and lmax < 0.15
+        ok = lr[1] > 5 * tr[2] and lmax < DPPO_TV_DELTA
         oks.append(ok)
         rows.append(f"| {mm} | {len(runs)} | {fmt(lr, 4)} | {fmt(tr, 5)} | {fmt(ls, 5)} | {fmt(ts, 5)} | {lmax:.4f} | {fmt(clip)} |")
     verdict = "reproduced" if oks and all(oks) else "not reproduced" if oks and not any(oks) else "inconclusive"

@@ -32,7 +32,8 @@ import torch
 
 from drpo_analysis.core import aggregation, methods
 from drpo_analysis.core.advantages import group_advantages
-from drpo_analysis.core.losses_torch import policy_loss, sequence_log_ratio
+from drpo_analysis.core.losses_torch import policy_loss
+from drpo_analysis.core.methods.base import BatchInputs, build_extras
 from drpo_analysis.rl import checkpoint, tasks, warmstart
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
 from drpo_analysis.rl.rollout import MISMATCH, Sampler
@@ -291,7 +292,7 @@ class Run:
         self.sync_sampler()
         prompts, answers = task.sample(self.np_rng, G)
         prompts, answers = np.repeat(prompts, n, 0), np.repeat(answers, n, 0)  # [B, P], [B, A]
-        needs_topk = any(e.name == "topk_logp_mu" for e in self.method.extras)
+        needs_topk = "topk_logp_mu" in self.method.batch_fields
         t0 = time.perf_counter()
         ro = self.sampler.sample(torch.as_tensor(prompts, device=dev), task.answer_len, self.gens["sample"],
                                  topk=min(TOPK, cfg.model.vocab_size) if needs_topk else 0)
@@ -364,20 +365,13 @@ class Run:
         return loss.item(), gn, ok
 
     def extras(self, ro, rows, leaf, anchor, mask, logp_all) -> dict:
-        """The method's extra inputs (Top-K sets, GSPO sequence ratio), built by name."""
-        out = {}
-        for e in self.method.extras:
-            if e.name == "topk_logp_mu":
-                out[e.name] = ro.topk_logp_mu[rows]
-            elif e.name == "topk_logp":
-                out[e.name] = logp_all.detach().gather(-1, ro.topk_ids[rows])
-            elif e.name == "seq_log_ratio":
-                out[e.name] = sequence_log_ratio(leaf, anchor, mask)
-            elif e.name == "seq_len":
-                out[e.name] = mask.sum(-1, keepdim=True).clamp(min=1).float().expand_as(leaf)
-            else:  # pragma: no cover - a new extra needs a line here
-                raise ValueError(f"the RL harness does not provide extra {e.name!r}")
-        return out
+        """The method's extra inputs (Top-K sets, GSPO sequence ratio), each from the registry's
+        own builder; the Top-K columns are read from the rollout's top-K(μ) ids."""
+        topk = "topk_logp" in self.method.batch_fields
+        batch = BatchInputs(leaf.detach(), anchor, mask,
+                            ro.topk_logp_mu[rows] if topk else None,
+                            logp_all.detach().gather(-1, ro.topk_ids[rows]) if topk else None)
+        return build_extras(self.method, batch)
 
 
 def _truncate_jsonl(path: Path, step: int) -> None:

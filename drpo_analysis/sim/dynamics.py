@@ -48,6 +48,7 @@ import numpy as np
 
 from drpo_analysis.core import validate, advantages, losses_np, methods
 from drpo_analysis.core.divergences import topk_columns, topk_ids
+from drpo_analysis.core.methods.base import BatchInputs, build_extras
 from drpo_analysis.util.stats import bootstrap_ci
 from drpo_analysis.sim.vocab import MISMATCH, Vocabulary, apply_mismatch, context_logits
 
@@ -69,17 +70,13 @@ class MethodSpec:
     params: tuple[tuple[str, float], ...] = ()
     k: int | None = None   # K of top-K(μ), Top-K methods only
 
-    @property
-    def extras(self) -> frozenset[str]:
-        return frozenset(e.name for e in methods.get(self.name).extras)
-
     @classmethod
     def parse(cls, spec: str) -> "MethodSpec":
         if not isinstance(spec, str) or not spec:
             raise TypeError(f"method must be a string like 'drpo' or 'drpo:delta=0.2', got {spec!r}")
         name, _, rest = spec.partition(":")
         m = methods.get(name)
-        topk = "topk_logp" in {e.name for e in m.extras}
+        topk = "topk_logp" in m.batch_fields
         k = TOPK if topk else None
         kv = {}
         for item in filter(None, rest.split(",")):
@@ -204,32 +201,34 @@ def token_gradients(specs, ell, ell_mu, adv, extras=None) -> np.ndarray:
 
 def method_extras(spec: MethodSpec, ell, ell_mu, length: int, lp=None, topk_mu=None, top=None,
                   tok=None) -> dict | None:
-    """The extra inputs of ``spec``'s method for one method's tokens (``None`` if it needs none).
+    """The extra inputs of ``spec``'s method for one method's tokens (``None`` if it needs none),
+    each from the registry's own builder (:func:`~drpo_analysis.core.methods.base.build_extras`).
 
-    ell, ell_mu: [S, C, G] sampled-token log-probabilities, contexts ``C = P·L`` prompt-major.
-    GSPO (arXiv 2507.18071 eq. 5/13): ``seq_log_ratio`` = mean over each response's ``L`` tokens
-    of ``ℓ − ℓ_μ`` (a response is prompt p, group member g, positions t = 0..L−1), broadcast per
-    token, and ``seq_len = L``. Top-K DPPO (§4.2): ``topk_logp_mu`` = ``topk_mu`` (the μ columns,
-    fixed per rollout) and ``topk_logp`` = the same tokens (``top`` [S·C, K] ids, ``tok``
-    [S, C, G] sampled) read from the current log π ``lp`` [S, C, V]; both [S, C, G, K+1].
+    ell, ell_mu: [S, C, G] sampled-token log-probabilities, contexts ``C = P·L`` prompt-major; a
+    response is prompt p, group member g, positions t = 0..L−1, all valid. Top-K DPPO (§4.2):
+    the μ columns ``topk_mu`` are fixed per rollout, the π columns are the same tokens (``top``
+    [S·C, K] ids, ``tok`` [S, C, G] sampled) read from the current log π ``lp`` [S, C, V]; both
+    [S, C, G, K+1].
     """
-    names = spec.extras
-    if not names:
+    m = methods.get(spec.name)
+    if not m.extras:
         return None
-    out = {}
-    if "seq_log_ratio" in names:
-        S, C, G = ell.shape
-        d = (ell - ell_mu).reshape(S, C // length, length, G)             # [S, P, L, G]
-        L = np.broadcast_to(d.mean(2, keepdims=True), d.shape).reshape(S, C, G)
-        out["seq_log_ratio"] = L
-    if "seq_len" in names:
-        out["seq_len"] = np.full(ell.shape, float(length))
-    if "topk_logp" in names:
-        S, C, G = tok.shape
-        V = lp.shape[-1]
-        out["topk_logp_mu"] = topk_mu
-        out["topk_logp"] = topk_columns(lp.reshape(-1, V), top, tok.reshape(-1, G)).reshape(topk_mu.shape)
-    return out
+    S, C, G = ell.shape
+
+    def rows(a):   # [S, C, G, ...] → [S·P·G, L, ...], one row per response
+        a = a.reshape(S, C // length, length, G, *a.shape[3:])
+        return np.moveaxis(a, 2, 3).reshape(-1, length, *a.shape[4:])
+
+    def back(a):   # the inverse of rows
+        a = a.reshape(S, C // length, G, length, *a.shape[2:])
+        return np.moveaxis(a, 3, 2).reshape(S, C, G, *a.shape[4:])
+
+    topk = "topk_logp" in m.batch_fields
+    topk_pi = topk_columns(lp.reshape(-1, lp.shape[-1]), top, tok.reshape(-1, G)).reshape(topk_mu.shape) \
+        if topk else None
+    batch = BatchInputs(rows(ell), rows(ell_mu), np.ones((S * C * G // length, length), bool),
+                        rows(topk_mu) if topk else None, rows(topk_pi) if topk else None)
+    return {k: back(v) for k, v in build_extras(m, batch).items()}
 
 
 def logit_gradient(g: np.ndarray, pi: np.ndarray, tok: np.ndarray, out: np.ndarray | None = None):

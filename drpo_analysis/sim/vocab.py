@@ -26,6 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from drpo_analysis.core import validate, divergences, losses_np
+from drpo_analysis.core.methods import DPPO_TV_DELTA
 from drpo_analysis.core.mismatch import MismatchGrammar, MismatchSpec
 
 #: Default edges of the μ buckets of the sampled-token statistics.
@@ -34,7 +35,7 @@ BUCKET_EDGES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 0.5, 1.0)
 MASK_METHODS = ("ppo_clip", "dppo_binary_tv", "dppo_binary_kl")
 #: DRPO weight distributions tabulated per bucket: label → (registry name, parameters); the
 #: paper's runs use δ = 12.5, the DPPO-consistent boundary is δ = 0.15.
-WEIGHT_METHODS = {"drpo": ("drpo", {}), "drpo_d0.15": ("drpo", {"delta": 0.15})}
+WEIGHT_METHODS = {"drpo": ("drpo", {}), "drpo_d0.15": ("drpo", {"delta": DPPO_TV_DELTA})}
 BLOCK_ROWS = 8  # rows per block: 8 × 151,936 float32 ≈ 4.9 MB per buffer
 
 

@@ -35,6 +35,7 @@ def run(args) -> Result:
             "name": m.name, "family": m.family, "title": m.title, "source": m.source,
             "params": {p.name: p.default for p in m.params},
             "param_docs": {p.name: p.doc for p in m.params},
+            "param_sources": {p.name: p.source for p in m.params},
             "extras": [e.name for e in m.extras],
             "value_meaningful": m.value_meaningful,
             "weight": symbolic.weight_text(m.name),

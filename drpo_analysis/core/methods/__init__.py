@@ -6,12 +6,17 @@
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from drpo_analysis.core.methods import (divergence_mask, quadratic_penalty, ratio_clip, rollout_correction,
                                    sampled_penalty, sequence_ratio)
-from drpo_analysis.core.methods.base import Extra, Method, Param, TokenView
+from drpo_analysis.core.methods.base import Extra, Method, Param, Statistic, TokenView
+from drpo_analysis.core.methods.quadratic_penalty import DPPO_CONSISTENT, DPPO_TV_DELTA
 
 _FAMILIES = (ratio_clip, divergence_mask, quadratic_penalty, sampled_penalty, sequence_ratio, rollout_correction)
 REGISTRY: dict[str, Method] = {}
+_RETIRED: set[str] = set()   # names unregistered in this process (derivations are cached by name)
 
 
 def register(method: Method) -> Method:
@@ -20,8 +25,28 @@ def register(method: Method) -> Method:
         raise TypeError(f"method must be a Method, got {type(method).__name__}")
     if method.name in REGISTRY:
         raise ValueError(f"method {method.name!r} is already registered")
+    if method.name in _RETIRED:
+        raise ValueError(f"method name {method.name!r} was registered and removed before in this "
+                         "process; derivations are cached by name, so choose a new name")
     REGISTRY[method.name] = method
     return method
+
+
+def unregister(name: str) -> Method:
+    """Remove a method registered with :func:`register`; its name cannot be registered again."""
+    method = REGISTRY.pop(get(name).name)
+    _RETIRED.add(method.name)
+    return method
+
+
+@contextmanager
+def registered(method: Method) -> Iterator[Method]:
+    """``with methods.registered(m):`` the method is in the registry inside the block only."""
+    register(method)
+    try:
+        yield method
+    finally:
+        unregister(method.name)
 
 
 for _family in _FAMILIES:
@@ -45,4 +70,5 @@ def get(name: str | Method) -> Method:
         raise ValueError(f"unknown method {name!r}; known: {', '.join(REGISTRY)}") from None
 
 
-__all__ = ["Extra", "Method", "Param", "TokenView", "REGISTRY", "get", "names", "register"]
+__all__ = ["DPPO_CONSISTENT", "DPPO_TV_DELTA", "Extra", "Method", "Param", "Statistic", "TokenView", "REGISTRY", "get", "names", "register",
+           "registered", "unregister"]

@@ -7,7 +7,8 @@ gradient equals that of the objective ``J = M r Â`` used here (mask frozen).
 """
 from __future__ import annotations
 
-from drpo_analysis.core.methods.base import Extra, Method, Param
+from drpo_analysis.core.divergences import topk_divergence
+from drpo_analysis.core.methods.base import Extra, Method, Param, Statistic
 
 
 def masked_pg(x, too_far_up, too_far_down):
@@ -35,37 +36,53 @@ def dppo_binary_kl(x, p):
     return masked_pg(x, (shift > 0) & (d > p.delta_high), (shift < 0) & (d > p.delta_low))
 
 
-def _topk(kind):
+def _topk(statistic):
     def objective(x, p):
-        shift, d = x.sg(x.shift), x.topk_divergence(kind)
+        shift, d = x.sg(x.shift), x.extra(statistic)
         return masked_pg(x, (shift > 0) & (d > p.delta_high), (shift < 0) & (d > p.delta_low))
-    objective.__name__ = f"dppo_topk_{kind}"
-    objective.__doc__ = (f"DPPO Top-K {kind.upper()}: masked iff the divergence over top-K(μ) ∪ "
-                         "{sampled} ∪ {rest} exceeds δ and s Δ > 0 (DPPO §4.2).")
+    objective.__name__ = f"dppo_{statistic.name}"
+    objective.__doc__ = (f"DPPO {statistic.doc}: masked iff it exceeds δ and s Δ > 0 (DPPO §4.2).")
     return objective
 
 
-def _deltas(default, what):
-    return (Param("delta_low", default, f"{what} threshold for Â < 0 tokens", low=0.0, symbol="delta_l"),
-            Param("delta_high", default, f"{what} threshold for Â > 0 tokens", low=0.0, symbol="delta_h"))
+def _deltas(default, what, source, reported=()):
+    return (Param("delta_low", default, f"{what} threshold for Â < 0 tokens", low=0.0, symbol="delta_l",
+                  source=source, reported=reported),
+            Param("delta_high", default, f"{what} threshold for Â > 0 tokens", low=0.0, symbol="delta_h",
+                  source=source, reported=reported))
 
 
-TOPK_EXTRAS = (
-    Extra("topk_logp_mu", "log μ of the tokens in top-K(μ) ∪ {sampled}, [..., K]", trailing=1),
-    Extra("topk_logp", "log π of the same tokens, [..., K]", trailing=1),
-)
+TV_SOURCE = "DPPO (arXiv 2602.04879) experiments: δ = 0.15 in the sanity runs, 0.2 in the scaling runs"
+KL_SOURCE = "DPPO (arXiv 2602.04879) experiments: Binary-KL δ = 0.05"
+
+
+TOPK_LOGP_MU = Extra("topk_logp_mu", "log μ of the tokens in top-K(μ) ∪ {sampled}, [..., K]",
+                     lambda xp, b: b.topk_logp_mu, trailing=1, high=0.0, allow_neg_inf=True,
+                     reads=("topk_logp_mu",))
+TOPK_LOGP = Extra("topk_logp", "log π of the same tokens, [..., K]", lambda xp, b: b.topk_logp,
+                  trailing=1, high=0.0, allow_neg_inf=True, moves_with_ell=True, reads=("topk_logp",))
+
+
+def _topk_statistic(kind):
+    def compute(logp_mu_k, logp_k):
+        return topk_divergence(logp_mu_k, logp_k, kind, check=False)
+    return Statistic(f"topk_{kind}", f"Top-K {kind.upper()} over top-K(μ) ∪ {{sampled}} ∪ {{rest}}",
+                     f"D_{kind.upper()}^K", (TOPK_LOGP_MU, TOPK_LOGP), compute, low=0.0)
+
+
+TOPK_TV, TOPK_KL = _topk_statistic("tv"), _topk_statistic("kl")
 
 METHODS = (
     Method("dppo_binary_tv", "divergence_mask", "DPPO Binary-TV mask",
            "DPPO (arXiv 2602.04879) eq. 11; verl 'dppo_tv'", dppo_binary_tv,
-           params=_deltas(0.15, "TV (absolute probability shift)")),
+           params=_deltas(0.15, "TV (absolute probability shift)", TV_SOURCE, (0.2,))),
     Method("dppo_binary_kl", "divergence_mask", "DPPO Binary-KL mask",
            "DPPO (arXiv 2602.04879) eq. 12; verl 'dppo_kl'", dppo_binary_kl,
-           params=_deltas(0.05, "binary KL(μ‖π)")),
+           params=_deltas(0.05, "binary KL(μ‖π)", KL_SOURCE)),
     Method("dppo_topk_tv", "divergence_mask", "DPPO Top-K TV mask",
-           "DPPO (arXiv 2602.04879) §4.2, K = 20", _topk("tv"),
-           params=_deltas(0.15, "Top-K TV"), extras=TOPK_EXTRAS),
+           "DPPO (arXiv 2602.04879) §4.2, K = 20", _topk(TOPK_TV),
+           params=_deltas(0.15, "Top-K TV", TV_SOURCE, (0.2,)), statistics=(TOPK_TV,)),
     Method("dppo_topk_kl", "divergence_mask", "DPPO Top-K KL mask",
-           "DPPO (arXiv 2602.04879) §4.2, K = 20", _topk("kl"),
-           params=_deltas(0.05, "Top-K KL(μ‖π)"), extras=TOPK_EXTRAS),
+           "DPPO (arXiv 2602.04879) §4.2, K = 20", _topk(TOPK_KL),
+           params=_deltas(0.05, "Top-K KL(μ‖π)", KL_SOURCE), statistics=(TOPK_KL,)),
 )

@@ -8,6 +8,11 @@ stay finite for μ down to the smallest normal float, where ``Δ²/μ`` would di
 from __future__ import annotations
 
 from drpo_analysis.core.methods.base import Method, Param
+from drpo_analysis.core.methods.divergence_mask import METHODS as _DPPO
+from drpo_analysis.core.methods.ratio_clip import EPS_LOW
+
+#: DPPO Binary-TV's δ (0.15): DRPO's "DPPO-consistent" scale and Mask-DRPO's boundary.
+DPPO_TV_DELTA = _DPPO[0].default("delta_high")
 
 
 def spo(x, p):
@@ -44,19 +49,26 @@ def drpo_no_abs_adv(x, p):
 
 
 DELTA = Param("delta", 12.5, "DRPO penalty scale δ (paper's runs: 12.5; DPPO-consistent: 0.15)",
-              low=0.0, symbol="delta")
+              low=0.0, symbol="delta", source="DRPO (arXiv 2606.09821) experimental setup, δ = 12.5 in all runs")
+
+#: The "DPPO-consistent" trust-region sizes of the figures and the simulator: DRPO's δ at DPPO-TV's
+#: δ (0.15), SPO's ε at PPO's ε_l (0.2).
+DPPO_CONSISTENT = {"drpo": {"delta": DPPO_TV_DELTA}, "mask_drpo": {"delta": DPPO_TV_DELTA},
+                   "drpo_no_abs_adv": {"delta": DPPO_TV_DELTA}, "spo": {"eps": EPS_LOW.default}}
 
 METHODS = (
     Method("spo", "quadratic_penalty", "SPO (Simple Policy Optimization)",
            "SPO (Xie et al., arXiv 2401.16025) eq. 11", spo,
            params=(Param("eps", 12.5, "SPO penalty scale ε (DRPO paper's baseline: 12.5)", low=0.0,
-                         symbol="epsilon"),)),
+                         symbol="epsilon", source="DRPO (arXiv 2606.09821) experimental setup: SPO "
+                                                  "baseline ε = 12.5"),)),
     Method("drpo", "quadratic_penalty", "DRPO (divergence-regularised PO)",
            "DRPO (arXiv 2606.09821) eq. 6", drpo, params=(DELTA,)),
     Method("mask_drpo", "quadratic_penalty", "Mask-DRPO (penalty only outside DPPO's region)",
            "DRPO (arXiv 2606.09821) §5 ablation, Fig. 11", mask_drpo,
-           params=(DELTA, Param("delta_mask", 0.15, "DPPO-TV boundary where the penalty switches on",
-                                low=0.0, symbol="delta_m"))),
+           params=(DELTA, Param("delta_mask", DPPO_TV_DELTA, "DPPO-TV boundary where the penalty switches on",
+                                low=0.0, symbol="delta_m",
+                                source="our choice: DPPO-TV's δ (DRPO §5 does not state the boundary)"))),
     Method("drpo_no_abs_adv", "quadratic_penalty", "DRPO without the |Â| factor",
            "DRPO (arXiv 2606.09821) §5 ablation, Fig. 4", drpo_no_abs_adv, params=(DELTA,)),
 )

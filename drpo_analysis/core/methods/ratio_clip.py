@@ -52,9 +52,11 @@ def gpg(x, p):
 
 
 EPS_LOW = Param("eps_low", 0.2, "lower clip offset ε_l (ratio floor 1−ε_l)", low=0.0, high=1.0,
-                low_open=False, high_open=True, symbol="epsilon_l")
+                low_open=False, high_open=True, symbol="epsilon_l",
+                source="PPO (arXiv 1707.06347) §6.1, ε = 0.2; DAPO (arXiv 2503.14476) §3.1 ε_low = 0.2")
 EPS_HIGH = Param("eps_high", 0.28, "upper clip offset ε_h (ratio ceiling 1+ε_h); DAPO clip-higher",
-                 low=0.0, low_open=False, symbol="epsilon_h")
+                 low=0.0, low_open=False, symbol="epsilon_h",
+                 source="DAPO (arXiv 2503.14476) §3.1, clip-higher ε_high = 0.28")
 
 METHODS = (
     Method("pg_is", "ratio_clip", "PG-IS (unregularised surrogate)",
@@ -62,9 +64,11 @@ METHODS = (
     Method("cispo", "ratio_clip", "CISPO / truncated importance sampling (TIS)",
            "MiniMax-M1 (2025) eq. 4; TIS (Yao et al. 2025)", cispo,
            params=(Param("clip_max", 2.0, "upper truncation C of the detached IS weight", low=0.0,
-                         symbol="C"),
+                         symbol="C", source="our choice: MiniMax-M1 (arXiv 2506.13585) eq. 4 and TIS "
+                                            "tune C per model"),
                    Param("clip_min", 0.0, "lower truncation of the detached IS weight (0: none)",
-                         low=0.0, low_open=False, symbol="C_min")),
+                         low=0.0, low_open=False, symbol="C_min",
+                         source="MiniMax-M1 (arXiv 2506.13585) eq. 4 truncates from above only")),
            value_meaningful=False,
            notes="value -sg(w)Âℓ is a gradient device, not an objective"),
     Method("ppo_clip", "ratio_clip", "PPO / GRPO ratio clip (asymmetric ε)",
@@ -74,7 +78,8 @@ METHODS = (
            "Ye et al. 2020 (arXiv 1912.09729) eq. 5; verl 'vanilla' with clip_ratio_c", dual_clip,
            params=(EPS_LOW, EPS_HIGH,
                    Param("dual_clip_c", 3.0, "dual-clip constant c (> 1) for Â < 0", low=1.0,
-                         symbol="c"))),
+                         symbol="c", source="Ye et al. (arXiv 1912.09729) eq. 5, c = 3; verl's "
+                                            "default clip_ratio_c = 3"))),
     Method("gpg", "ratio_clip", "GPG (REINFORCE on the sampled token)",
            "GPG (Chu et al. 2025) eq. 3; verl 'gpg'", gpg, value_meaningful=False,
            notes="value -Âℓ is a gradient device"),

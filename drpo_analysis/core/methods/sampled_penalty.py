@@ -42,7 +42,8 @@ def dro(x, p):
 
 
 BETA = Param("beta", 0.1, "penalty coefficient β (not stated in the DRPO paper)", low=0.0,
-             low_open=False, symbol="beta")
+             low_open=False, symbol="beta",
+             source="our choice: DRPO (arXiv 2606.09821) Fig. 5 gives neither form nor coefficient")
 
 METHODS = (
     Method("pg_kl", "sampled_penalty", "PG-IS + sampled KL(π‖μ) penalty",
@@ -57,5 +58,5 @@ METHODS = (
     Method("dro", "sampled_penalty", "DRO (Kimi k1.5 style squared log-ratio)",
            "Kimi k1.5 (2025) eq. 3; verl 'dro'", dro,
            params=(Param("beta", 0.1, "squared log-ratio coefficient β (verl dro: tau)", low=0.0,
-                         symbol="beta"),)),
+                         symbol="beta", source="our choice: Kimi k1.5 (arXiv 2501.12599) eq. 3 tunes τ"),)),
 )

@@ -10,7 +10,7 @@ log-ratio ``L = sg(mean_t(ℓ − ℓ_μ))`` as an extra input:
 """
 from __future__ import annotations
 
-from drpo_analysis.core.methods.base import Extra, Method, Param
+from drpo_analysis.core.methods.base import BatchInputs, Extra, Method, Param
 from drpo_analysis.core.methods.ratio_clip import clipped_ratio_objective
 
 
@@ -18,7 +18,7 @@ def sequence_ratio(x):
     """``S_t = exp(sg(L) + ℓ_t − sg(ℓ_t))``: value S, gradient S per token. The exponent goes
     through the backend's log-ratio clamp like ``x.log_ratio`` (torch: the dtype's exp range;
     the fuzz oracle: an implementation's documented clamp, e.g. verl's ``max=10``)."""
-    return x.ops.exp(x.ops.clamp_log_ratio(x.extra("seq_log_ratio") + x.ell - x.sg(x.ell)))
+    return x.ops.exp(x.ops.clamp_log_ratio(x.extra(SEQ_LOG_RATIO) + x.ell - x.sg(x.ell)))
 
 
 def gspo_token(x, p):
@@ -28,19 +28,42 @@ def gspo_token(x, p):
 
 def gspo_seq(x, p):
     """GSPO sequence objective (GSPO eq. 5) spread over its ``|y|`` tokens."""
-    return gspo_token(x, p) / x.extra("seq_len")
+    return gspo_token(x, p) / x.extra(SEQ_LEN)
 
 
 PARAMS = (Param("eps_low", 3e-4, "sequence-ratio clip ε_l (GSPO: 3e-4)", low=0.0, high=1.0,
-                low_open=False, high_open=True, symbol="epsilon_l"),
+                low_open=False, high_open=True, symbol="epsilon_l",
+                source="GSPO (arXiv 2507.18071) experiments: ε_left = 3e-4"),
           Param("eps_high", 4e-4, "sequence-ratio clip ε_h (GSPO: 4e-4)", low=0.0, low_open=False,
-                symbol="epsilon_h"))
-SEQ_LOG_RATIO = Extra("seq_log_ratio", "frozen mean over the sequence of ℓ − ℓ_μ (broadcast per token)")
+                symbol="epsilon_h", source="GSPO (arXiv 2507.18071) experiments: ε_right = 4e-4"))
+
+
+def valid_count(xp, b: BatchInputs):
+    """|y| per row, an integer [B, 1], at least 1 (an empty row divides by 1, not 0)."""
+    return b.mask.sum(-1)[..., None].clip(min=1)
+
+
+def build_seq_log_ratio(xp, b: BatchInputs):
+    """``L = mean_t (ℓ − ℓ_μ)`` over the row's valid tokens, broadcast per token [B, T]; frozen."""
+    ell = b.logp.detach() if hasattr(b.logp, "detach") else b.logp
+    diff = xp.where(b.mask, ell - b.logp_mu, 0.0)
+    return xp.broadcast_to(diff.sum(-1)[..., None] / valid_count(xp, b), diff.shape)
+
+
+def build_seq_len(xp, b: BatchInputs):
+    """``|y|``, the row's number of valid tokens, broadcast per token [B, T] (float)."""
+    return xp.broadcast_to(valid_count(xp, b) * 1.0, b.mask.shape)
+
+
+SEQ_LOG_RATIO = Extra("seq_log_ratio", "frozen mean over the sequence of ℓ − ℓ_μ (broadcast per token)",
+                      build_seq_log_ratio, symbol="L", moves_with_ell=True, coordinate="log_ratio")
+SEQ_LEN = Extra("seq_len", "number of valid tokens |y| of the sequence", build_seq_len, symbol="T",
+                low=1.0, fill=1.0)
 
 METHODS = (
     Method("gspo_token", "sequence_ratio", "GSPO-token (per-token form, verl 'gspo')",
            "GSPO (arXiv 2507.18071) eq. 13", gspo_token, params=PARAMS, extras=(SEQ_LOG_RATIO,)),
     Method("gspo_seq", "sequence_ratio", "GSPO sequence form (gradient S Â / |y| per token)",
            "GSPO (arXiv 2507.18071) eq. 5", gspo_seq, params=PARAMS,
-           extras=(SEQ_LOG_RATIO, Extra("seq_len", "number of valid tokens |y| of the sequence"))),
+           extras=(SEQ_LOG_RATIO, SEQ_LEN)),
 )

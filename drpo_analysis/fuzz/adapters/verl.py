@@ -220,7 +220,58 @@ def user_target(fn, *, method=None, params=None, agg="token-mean", horizon=None,
     return t
 
 
+#: verl's token-level rollout rejection criteria (``rollout_rs``) and the registry's references
+ROLLOUT_RS = {"token_k1": "rs_token_k1", "token_k2": "rs_token_k2", "token_k3": "rs_token_k3"}
+
+
+def rollout_rs_target(option, *, method=None, params=None, agg="token-mean", timeout=20.0) -> Target:
+    """verl's ``compute_rollout_rejection_mask(log_ratio, response_mask, rollout_rs=option,
+    rollout_rs_threshold=...)`` on ``log r = ℓ − ℓ_μ`` (π the trained, μ the rollout policy),
+    applied to the importance-sampled PG ``−M r Â`` and aggregated by verl's ``agg_loss`` over the
+    original response mask: the rejection criterion is what is compared (thresholds from the
+    method's parameters)."""
+    import torch
+    from verl.trainer.ppo import core_algos
+    from verl.trainer.ppo.rollout_corr_helper import compute_rollout_rejection_mask
+
+    if option not in ROLLOUT_RS:
+        raise ValueError(f"verl rollout_rs must be one of {', '.join(ROLLOUT_RS)}, got {option!r}")
+    method = method or ROLLOUT_RS[option]
+    if method != ROLLOUT_RS[option]:
+        raise ValueError(f"verl rollout_rs={option!r} implements {ROLLOUT_RS[option]!r}, not {method!r}")
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    threshold = f"{p['lower']}_{p['upper']}" if option == "token_k1" else str(p["delta"])
+
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
+        rm = mask.to(logp.dtype)
+        with torch.no_grad():
+            keep, _ = compute_rollout_rejection_mask(log_ratio=(logp - logp_mu).detach(), response_mask=rm,
+                                                     rollout_rs=option, rollout_rs_threshold=threshold)
+        lr = torch.where(mask, logp - logp_mu, torch.zeros_like(logp)).clamp(-CLAMP, CLAMP)   # as verl's losses
+        per_token = -torch.exp(lr) * adv
+        info = {"dp_size": dp_size or 1, "batch_num_tokens": num_tokens, "global_batch_size": num_seqs}
+        # verl's trainer replaces response_mask by the rejection mask, so rejected tokens also leave the
+        # normaliser; here the mask multiplies the loss and the normaliser counts every valid token (the
+        # registry's J = M r Â): what is compared is the rejection criterion itself
+        return core_algos.agg_loss(per_token * keep, rm, agg, **info) / (dp_size or 1)
+
+    spec = f"verl:rollout_rs={option}"
+    conv = plain.conventions(agg=agg, count_empty_rows=agg in ("token-mean", "token-sum"), log_ratio_clamp=CLAMP)
+    t = Target(spec, loss, m.name, p, conv, call_params={},
+               reproducer=reproducer_line(spec, "verl", m.name, params, {} if agg == "token-mean" else {"agg": agg}),
+               timeout=timeout, agg_modes=AGG_MODES[:4])
+
+    def variant(params=None, agg=None):
+        return rollout_rs_target(option, method=m.name, params=p if params is None else params,
+                                 agg=conv.agg if agg is None else agg, timeout=timeout)
+    t.variant = variant
+    return t
+
+
 def load(spec, *, method=None, params=None, **options) -> Target:
+    if spec.startswith("verl:rollout_rs="):
+        return rollout_rs_target(spec.split("=", 1)[1], method=method, params=params, **options)
     if spec.startswith("verl:"):
         return target(spec.split(":", 1)[1], method=method, params=params, **options)
     if spec in MODES:
