@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install -q -c constraints.txt
 CLI    := $(VENV)/bin/drpo-analysis
 
-.PHONY: lm demo test test-all figures bench prove audit repro clean conformance
+.PHONY: lm chromium demo test test-all figures bench prove audit repro gpu-check clean conformance
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,12 @@ lm: $(VENV)/.stamp-lm
 demo: $(VENV)/.stamp-base
 	$(CLI) demo
 
-test: $(VENV)/.stamp-test $(VENV)/.stamp-peers $(VENV)/.stamp-lm
+# A real headless browser for the HTML report test (skipped with a reason when it cannot be installed).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  sudo -n apt-get install -y -q chromium >/dev/null 2>&1) || echo "chromium not installed: the browser test will be skipped"
+
+test: $(VENV)/.stamp-test $(VENV)/.stamp-peers $(VENV)/.stamp-lm chromium
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2 --durations=15
 
@@ -67,6 +72,14 @@ prove: $(VENV)/.stamp-base
 
 audit: $(VENV)/.stamp-base
 	$(CLI) audit
+
+# GRPO on SmolLM2-135M-Instruct on one GPU, at most ~8 minutes: the bf16 sampler's mismatch at
+# identical weights, then DRPO, PPO-clip and DPPO-TV runs (one seed) -> results/gpu-check/
+# (REPORT.md, report.json, study.png). Re-running resumes. The same pipeline at smoke size on CPU:
+#   make gpu-check GPU_CHECK_ARGS="--device cpu --smoke"      (-> results/gpu-check-smoke/)
+GPU_CHECK_ARGS ?= --device cuda
+gpu-check: $(VENV)/.stamp-lm
+	$(CLI) lmrl --preset gpu-check $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

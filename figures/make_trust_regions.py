@@ -29,7 +29,9 @@ def main(outdir) -> list[Path]:
                                       title=f"Â {'> 0' if s > 0 else '< 0'}, {'log' if log else 'linear'} axes: "
                                             "boundary where w stops being > 0")
     axes[0, 1].legend(loc="upper left", fontsize=7)
-    fig.suptitle("Trust regions in the (μ, π) plane (the region contains the diagonal π = μ)")
+    fig.suptitle("Trust regions in the (μ, π) plane. Shaded in each method's colour: the band between the diagonal "
+                 "π = μ and its boundary,\nwhere the update may still move π away from μ in Â's direction (w > 0); "
+                 "moves back towards μ are allowed by every method shown")
     return [plotting.save(fig, Path(outdir) / "trust_regions.png")]
 
 

@@ -169,6 +169,7 @@ def test_regions_cover_signs_and_leaves():
     assert {lab.split("|")[0] for lab in labels} == {"A+", "A-"} and len(labels) >= 3
 
 
+@pytest.mark.slow   # ~4 min on 2 cores (65 targets, sweeps included); the outside corpus runs by default
 def test_self_test_one_seed_kills_every_mutant():
     res = mutants.self_test(seeds=(0,))
     assert res["mutants"] >= 25 and res["score"] == 1.0 and res["false_positives"] == 0, res["survivors"]
@@ -188,3 +189,48 @@ def test_cli_usage_errors():
     with pytest.raises(SystemExit) as e:
         cli.main(["fuzz", "nosuchmodule_xyz:f", "--method", "drpo"])
     assert e.value.code == 2
+
+
+def test_declared_clamp_freezes_pi_and_shift_too_unless_scoped_to_the_ratio():
+    ell, ell_mu, adv = np.array([-0.1]), np.array([-25.0]), np.array([1.0])     # log r = 24.9 > 20
+    conv = oracle.Conventions(log_ratio_clamp=(-20.0, 20.0))
+    assert oracle.token_gradient("drpo", {"delta": 0.2}, ell, ell_mu, adv, {}, conv)[0] == 0.0
+    ratio_only = oracle.Conventions(log_ratio_clamp=(-20.0, 20.0), clamp_scope="ratio")
+    assert oracle.token_gradient("drpo", {"delta": 0.2}, ell, ell_mu, adv, {}, ratio_only)[0] != 0.0
+
+
+def test_cli_api_and_plugin_share_the_example_count():
+    import inspect
+
+    from drpo_analysis.fuzz import runner
+    parser = cli.build_parser()
+    assert parser.parse_args(["fuzz", "x:y"]).examples == runner.DEFAULT_EXAMPLES
+    assert inspect.signature(runner.assert_conforms).parameters["examples"].default == runner.DEFAULT_EXAMPLES
+
+
+def test_cli_edge_cases_exit_0_unless_strict(capsys):
+    args = ["fuzz", "drpo_analysis.fuzz.mutants:nan_times_zero", "--method", "pg_is", "--check", "padding", "--json"]
+    assert cli.main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "edge cases only" and out["findings"][0]["severity"] == "edge case"
+    assert out["findings"][0]["sub_check"] and out["findings"][0]["fix"]
+    assert cli.main(args + ["--strict"]) == 1
+
+
+def test_cli_timeout_is_settable(tmp_path, capsys):
+    f = tmp_path / "slow.py"
+    f.write_text("import time\n\ndef loss(logp, logp_mu, adv, mask):\n    time.sleep(2)\n    return logp.sum()\n")
+    assert cli.main(["fuzz", f"{f}:loss", "--method", "pg_is", "--check", "gradient", "--timeout", "0.2",
+                     "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["findings"][0]["kind"] == "timeout"
+
+
+def test_path_targets_import_their_siblings_and_kwargs_targets_are_told(tmp_path, capsys):
+    (tmp_path / "helpers_xyz.py").write_text("def mean(x, mask, n=None):\n    return (x * mask).sum() / mask.sum()\n")
+    (tmp_path / "loss.py").write_text("import torch\nfrom helpers_xyz import mean\n\n"
+                                      "def loss(logp, logp_mu, adv, mask, **kw):\n"
+                                      "    return mean(-torch.exp(logp - logp_mu).masked_fill(~mask, 0) * adv, mask)\n")
+    code = cli.main(["fuzz", f"{tmp_path / 'loss.py'}:loss", "--method", "pg_is", "--check", "aggregation", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["findings"][0]["sub_check"] in ("micro-batch split", "data-parallel split")
+    assert "**kwargs" in out["findings"][0]["fix"] and "num_tokens" in out["findings"][0]["fix"]

@@ -17,13 +17,7 @@ from drpo_analysis.rl.rollout import MISMATCH, Sampler, fp8_round, generate
 TINY = ModelConfig(d_model=16, n_layer=1, n_head=2, max_len=16)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (no spin-waiting when the cores are shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +203,7 @@ def test_existing_run_needs_resume_and_same_config(root, tmp_path):
     trainer.run(cfg, tmp_path, root=root, progress=False)
     with pytest.raises(ValueError, match="already holds a run"):
         trainer.run(cfg, tmp_path, root=root, progress=False)
-    with pytest.raises(ValueError, match="differs"):
+    with pytest.raises(ValueError, match=r"records another configuration: lr: recorded 0\.0003, requested 0\.01$"):
         trainer.run(tiny(lr=1e-2), tmp_path, root=root, progress=False, resume=True)
 
 
@@ -222,4 +216,4 @@ def test_cli_smoke_json(tmp_path, capsys):
     assert code == 0 and out["status"] == "ok" and out["steps_logged"] == 2
     with pytest.raises(SystemExit) as exc:
         cli.main(["rl", "--smoke", "--param", "delta"])
-    assert exc.value.code == 2
+    assert exc.value.code == 2 and "--param expects K=V, got 'delta'" in capsys.readouterr().err

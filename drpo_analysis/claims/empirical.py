@@ -10,6 +10,8 @@ Sources (paths relative to the checkout root; each is produced by the command na
   (:func:`drpo_analysis.reporting.rl_report.paired_diff`);
 * **simulation, vocabulary**: ``figures/sim_vocab.json`` (``drpo-analysis figures sim_vocab``):
   sampled-token statistics per μ bucket at identical weights, V = 151936;
+* **real model**: ``paper_repro/real_model/mismatch.json`` (``drpo-analysis rollouts ... --summary``):
+  SmolLM2-135M-Instruct sampled under bf16 / fp16 / fp8-e4m3 and scored under fp32, per μ bucket;
 * **simulation, dynamics**: ``figures/data/sim_*.jsonl`` (``drpo-analysis figures sim_dynamics``):
   softmax-policy RL (V = 256), final expected reward with 95% bootstrap intervals over 8 seeds and
   collapse rates, over a grid of learning rate × staleness × mismatch.
@@ -33,6 +35,7 @@ from pathlib import Path
 
 from drpo_analysis.core import methods
 from drpo_analysis.util.paths import repo_root
+from drpo_analysis.util.stats import MU_LABELS
 from typing import Callable
 
 import numpy as np
@@ -42,6 +45,7 @@ NOT_EVALUATED = "not evaluated here"
 PRECISIONS = ("bf16", "fp16", "fp8_e4m3", "fp8_e5m2")   # sim_vocab mismatches that are pure rounding
 RARE_UPPER = 0.1          # "rare": μ-bucket upper edge ≤ 0.1, as the RL report's LOW_BUCKETS
 TR, NO_TR = ("dppo_binary_tv", "drpo"), ("pg_is", "cispo")
+RARE_BUCKETS, TOP_BUCKETS = MU_LABELS[:3], MU_LABELS[4:]   # the real model's μ ≤ 0.1 and μ > 0.5 buckets
 
 RL_REGIMES = {  # name: (results dir, report, producing command)
     "noise": ("paper_repro/results", "paper_repro/REPORT.md", "`drpo-analysis repro`"),
@@ -51,6 +55,9 @@ RL_REGIMES = {  # name: (results dir, report, producing command)
 }
 SIM_VOCAB = ("figures/sim_vocab.json", "`drpo-analysis figures sim_vocab`")
 SIM_DYN_CMD = "`drpo-analysis figures sim_dynamics`"
+REAL_MODEL = ("paper_repro/real_model/mismatch.json",
+              "`drpo-analysis rollouts --precision bf16 --precision fp16 --precision fp8-e4m3 --tokens 1000 "
+              "--batch 16 --group 4 --max-new-tokens 96 --seed 0 --summary paper_repro/real_model/mismatch.json`")
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,10 @@ class Evidence:
         lines.append(f"simulation, vocabulary: V = {v['settings']['vocab']['V']}, {v['settings']['contexts']} contexts × "
                      f"{v['settings']['samples']} samples per mismatch model (`{SIM_VOCAB[0]}`)" if v else
                      f"simulation, vocabulary: `{SIM_VOCAB[0]}` missing ({SIM_VOCAB[1]})")
+        rm = self.real
+        lines.append(f"real model: {rm['model']} at " + ", ".join(f"{p} ({s['tokens']} sampled tokens)" for p, s in
+                     rm["precisions"].items()) + f" against fp32 (`{REAL_MODEL[0]}`)" if rm else
+                     f"real model: `{REAL_MODEL[0]}` missing ({REAL_MODEL[1]})")
         lines.append("simulation, dynamics: softmax policy, V = 256, 8 seeds, grid of lr × staleness × logit noise "
                      "(`figures/data/sim_*.jsonl`, figures/make_sim_dynamics.py)")
         return lines
@@ -139,6 +150,11 @@ class Evidence:
     @cached_property
     def vocab(self) -> dict | None:
         p = self.root / SIM_VOCAB[0]
+        return json.loads(p.read_text()) if p.exists() else None
+
+    @cached_property
+    def real(self) -> dict | None:
+        p = self.root / REAL_MODEL[0]
         return json.loads(p.read_text()) if p.exists() else None
 
     def sim(self, name: str) -> list[dict] | None:
@@ -237,6 +253,17 @@ def rare_token_share(ev: Evidence) -> list[Finding]:
             f"top-1 mass ~ Beta({vs['top1_a']}, {vs['top1_b']}): a modelling choice, so this is consistency, not an "
             "independent measurement; rule: within a factor 2 of 7.8%)", f"{SIM_VOCAB[0]} ({SIM_VOCAB[1]})"))
 
+    if ev.real is None:
+        out.append(_missing("real model", *REAL_MODEL))
+    else:
+        shares = {p: x["share_mu_le_0.01"] for p, x in ev.real["precisions"].items()}
+        inside = [m for m, x in shares.items() if ok(x)]
+        v = "reproduced" if len(inside) == len(shares) else "not reproduced" if not inside else "inconclusive"
+        out.append(Finding("real model", v, f"share of sampled tokens with μ ≤ 0.01, {ev.real['model']} on the "
+                           "project's short prompts: " + ", ".join(f"{p} {x:.1%} of {ev.real['precisions'][p]['tokens']}"
+                                                                  for p, x in shares.items()) +
+                           " (rule: within a factor 2 of 7.8%)", f"{REAL_MODEL[0]} ({REAL_MODEL[1]})"))
+
     def body(r: RLRegime):
         from drpo_analysis.reporting import rl_report as report
 
@@ -250,7 +277,27 @@ def rare_token_share(ev: Evidence) -> list[Finding]:
         return ("reproduced" if ok(lo) and ok(hi) else "not reproduced" if not (ok(lo) or ok(hi)) else "inconclusive",
                 f"{m:.2%} [{lo:.2%}, {hi:.2%}] of all sampled tokens over {len(runs)} runs (a narrow addition task: "
                 "near-deterministic next tokens)")
-    return out + _rl_findings(ev, body)
+    return out + _rl_findings(ev, body) + [real_model_rare_share(ev, ok)]
+
+
+REAL_MODEL = ("paper_repro/real_model/mismatch.json",
+              "`drpo-analysis rollouts --precision bf16 --precision fp16 --precision fp8-e4m3 --summary mismatch.json` "
+              "(SmolLM2-135M-Instruct sampled at each precision, scored in fp32)")
+
+
+def real_model_rare_share(ev: Evidence, ok) -> Finding:
+    """The μ ≤ 0.01 share on a real pretrained model, from ``precisions/<p>/share_mu_le_0.01`` of
+    REAL_MODEL[0]. Rule: reproduced iff every precision's share satisfies ``ok``; not reproduced
+    iff none does; else inconclusive."""
+    p = ev.root / REAL_MODEL[0]
+    if not p.exists():
+        return _missing("real model", REAL_MODEL[0], REAL_MODEL[1])
+    shares = {k: v["share_mu_le_0.01"] for k, v in json.loads(p.read_text())["precisions"].items()}
+    inside = [k for k, x in shares.items() if ok(x)]
+    verdict = "reproduced" if len(inside) == len(shares) else "not reproduced" if not inside else "inconclusive"
+    return Finding("real model", verdict, "share of sampled tokens with μ ≤ 0.01: " +
+                   ", ".join(f"{k} {x:.1%}" for k, x in shares.items()) + " (rule: within a factor 2 of 7.8%)",
+                   f"{REAL_MODEL[0]} ({REAL_MODEL[1]})")
 
 
 def fig2_ratio_volatile(ev: Evidence) -> list[Finding]:
@@ -272,6 +319,22 @@ def fig2_ratio_volatile(ev: Evidence) -> list[Finding]:
         out.append(Finding("simulation", v, "; ".join(parts) + " (rule as the RL report's claim 7: rare tokens' "
                            "|log r| > 5× the common ones' while no rare |Δ| reaches 0.15, for every precision)",
                            f"{SIM_VOCAB[0]} ({SIM_VOCAB[1]})"))
+    if ev.real is None:
+        out.append(_missing("real model", *REAL_MODEL))
+    else:
+        parts, oks = [], []
+        for p, res in ev.real["precisions"].items():
+            rows = res["sampled"]
+            rare = [b for b in rows if b["bucket"] in RARE_BUCKETS and b["tokens"]]
+            top = [b for b in rows if b["bucket"] in TOP_BUCKETS and b["tokens"]]
+            pool = lambda bs, k: sum(b[k] * b["tokens"] for b in bs) / sum(b["tokens"] for b in bs)  # noqa: E731
+            lr, tr, sr = pool(rare, "mean_abs_r_minus_1"), pool(top, "mean_abs_r_minus_1"), pool(rare, "mean_abs_pi_minus_mu")
+            oks.append(lr > 5 * tr and sr < 0.15)
+            parts.append(f"{p}: mean |r − 1| μ≤0.1 {lr:.3g} vs μ>0.5 {tr:.3g}, mean |Δ| μ≤0.1 {sr:.2g}")
+        v = "reproduced" if all(oks) else "not reproduced" if not any(oks) else "inconclusive"
+        out.append(Finding("real model", v, "; ".join(parts) + " (sampled tokens; rule: rare tokens' mean |r − 1| > 5× "
+                           "the common ones' while their mean |Δ| stays below 0.15, for every precision)",
+                           f"{REAL_MODEL[0]} ({REAL_MODEL[1]})"))
     r = ev.rl("noise")
     if r is None:
         out.append(_missing("RL (model at identical weights)", RL_REGIMES["noise"][0], RL_REGIMES["noise"][2]))
@@ -536,3 +599,201 @@ def not_hyperparameter_dependent(ev: Evidence) -> str:
 
 def penalty_beta(ev: Evidence) -> str:
     return "DRPO δ = 12.5; KL / TV / K3 at β = 0.1 (registry default; the paper states no value)"
+
+
+# ---- rows added for the explainer's and DPPO's remaining claims -------------------------------------
+
+DPPO_MASKS = ("dppo_binary_tv", "dppo_binary_kl")
+
+
+def long_tail_crosses_boundary(ev: Evidence) -> list[Finding]:
+    """Explainer: "long-tail tokens are the ones that cross the boundary". From sim_vocab: the
+    sampled tokens DPPO's Binary-TV / Binary-KL masks (both advantage signs, every mismatch model),
+    by μ bucket. Rule: reproduced iff at least half of the masked tokens are rare (μ ≤ 0.1); not
+    reproduced iff fewer than half are; inconclusive with fewer than 10 masked tokens."""
+    if ev.vocab is None:
+        return [_missing("simulation", *SIM_VOCAB)]
+    return [Finding("simulation", *masked_rare_share(ev.vocab["results"]), f"{SIM_VOCAB[0]} ({SIM_VOCAB[1]})")]
+
+
+def masked_rare_share(results: list[dict]) -> tuple[str, str]:
+    """``(verdict, text)`` of :func:`long_tail_crosses_boundary` from sim_vocab's ``results`` rows
+    (``buckets``: ``bucket`` "(lo, hi]", ``count``, ``masked_<method>_<pos|neg>`` shares)."""
+    def masked(method: str) -> tuple[float, float]:
+        rare = common = 0.0
+        for res in results:
+            for b in res["buckets"]:
+                n = b["count"] * sum(b.get(f"masked_{method}_{s}", 0.0) for s in ("pos", "neg"))
+                if _upper(b["bucket"]) <= RARE_UPPER:
+                    rare += n
+                else:
+                    common += n
+        return rare, common
+    dppo = [masked(m) for m in DPPO_MASKS]
+    rare, common = sum(r for r, _ in dppo), sum(c for _, c in dppo)
+    ppo_rare, ppo_common = masked("ppo_clip")
+    total = rare + common
+    verdict = ("inconclusive" if total < 10 else "reproduced" if rare >= total / 2 else "not reproduced")
+    share = f"{common / total:.1%}" if total else "n/a"
+    return verdict, (f"{total:.0f} token-sign cases masked by DPPO Binary-TV/KL over {len(results)} mismatch models: "
+                     f"{share} have μ > {RARE_UPPER:g} ({common:.0f}) and {rare:.0f} have μ ≤ {RARE_UPPER:g}; PPO's clip, "
+                     f"by contrast, masks {ppo_rare:.0f} rare vs {ppo_common:.0f} common (rule: reproduced iff ≥ half of "
+                     "DPPO-masked tokens have μ ≤ 0.1; inconclusive below 10 masked)")
+
+
+def _trend(run: dict, key: str) -> float:
+    """|last-quarter mean − first-quarter mean| of a run's curve ``key``, relative to the first quarter."""
+    c = np.asarray(run["curves"][key], float)
+    q = max(1, len(c) // 4)
+    head, tail = float(np.mean(c[:q])), float(np.mean(c[-q:]))
+    return abs(tail - head) / max(abs(head), 1e-12)
+
+
+TREND_KEYS = ("entropy/mean", "response/length_mean")
+
+
+def trend_verdict(groups: dict[str, list[dict]]) -> tuple[str, str]:
+    """Rule for the entropy / response-length claim on one set of runs (label → runs): per metric,
+    the relative drift |late − early|/early of each unregularised method (PG-IS, CISPO) vs each
+    trust-region method (DPPO-TV, DRPO) as a paired-by-seed difference with a 95% bootstrap CI.
+    Reproduced iff every such CI lies above 0 for both metrics; not reproduced iff some CI lies
+    below 0; else inconclusive."""
+    from drpo_analysis.reporting import rl_report as report
+
+    above = below = n = 0
+    parts = []
+    for key in TREND_KEYS:
+        for a in NO_TR:
+            for b in TR:
+                if a not in groups or b not in groups:
+                    continue
+                va = {r["config"]["seed"]: _trend(r, key) for r in groups[a]}
+                vb = {r["config"]["seed"]: _trend(r, key) for r in groups[b]}
+                seeds = sorted(set(va) & set(vb))
+                if len(seeds) < 2:
+                    continue
+                m, lo, hi = report.ci([va[s] - vb[s] for s in seeds])
+                n += 1
+                above += lo > 0
+                below += hi < 0
+                parts.append(f"{key} {a} − {b}: {m:.3f} [{lo:.3f}, {hi:.3f}]")
+    verdict = "inconclusive" if not n else "reproduced" if above == n else "not reproduced" if below else "inconclusive"
+    return verdict, ("relative drift |late − early|/early, paired by seed: " + "; ".join(parts) +
+                     f" ({above}/{n} CIs above 0, {below}/{n} below; rule: reproduced iff all above)")
+
+
+def entropy_length_trends(ev: Evidence) -> list[Finding]:
+    """DPPO §5: entropy and response length stay stable under a trust region and drift in the
+    unregularised runs (judged per RL regime by :func:`trend_verdict`)."""
+    return _rl_findings(ev, lambda r: trend_verdict(r.groups))
+
+
+# Files that only the new runs provide (same run-JSON format as paper_repro/results/main).
+TOPK_RUNS = "paper_repro/results/main/dppo_topk_tv-s*.json"
+BINARY_KL_RUNS = "paper_repro/results/main/dppo_binary_kl-s*.json"
+FP8_RUNS = "paper_repro/results_fp8/main/drpo-s*.json"
+FP8_CMD = ("`drpo-analysis repro --results paper_repro/results_fp8 --regime mismatch=fp8` (RL runs with an fp8 "
+           "sampler; not yet produced)")
+COMPARABLE_MARGIN = 0.05   # |paired reward-AUC difference| CI within ±0.05 reads "comparable"
+OVERHEAD_MAX = 1.10        # train tokens/s of Binary-TV over the variant's: at most 10% slower reads "negligible"
+
+
+def comparable_verdict(groups: dict[str, list[dict]]) -> tuple[str, str] | None:
+    """Rule for "Binary-KL and Top-K perform comparably at negligible overhead" on one set of runs:
+    each of dppo_binary_kl / dppo_topk_tv against dppo_binary_tv, paired by seed: reward-AUC
+    difference CI inside ±COMPARABLE_MARGIN and mean train tokens/s ratio (Binary-TV / variant)
+    ≤ OVERHEAD_MAX → reproduced; a CI wholly outside the margin or a ratio above → not reproduced;
+    else inconclusive. None when a needed group is missing."""
+    from drpo_analysis.reporting import rl_report as report
+
+    base = "dppo_binary_tv"
+    variants = [v for v in ("dppo_binary_kl", "dppo_topk_tv") if v in groups]
+    if base not in groups or len(variants) < 2:
+        return None
+    ok = bad = 0
+    parts = []
+    for v in variants:
+        m, lo, hi = report.paired_diff(groups[v], groups[base], "auc")
+        speed = lambda runs: float(np.mean([np.mean(r["curves"]["perf/train_tokens_per_s"]) for r in runs]))  # noqa: E731
+        ratio = speed(groups[base]) / speed(groups[v])
+        inside = -COMPARABLE_MARGIN < lo and hi < COMPARABLE_MARGIN and ratio <= OVERHEAD_MAX
+        outside = lo > COMPARABLE_MARGIN or hi < -COMPARABLE_MARGIN or ratio > OVERHEAD_MAX
+        ok += inside
+        bad += outside
+        parts.append(f"{v} − {base} reward AUC {m:.3f} [{lo:.3f}, {hi:.3f}], time per token ×{ratio:.2f}")
+    verdict = "reproduced" if ok == len(variants) else "not reproduced" if bad else "inconclusive"
+    return verdict, "; ".join(parts) + (f" (rule: reproduced iff every CI within ±{COMPARABLE_MARGIN} and every "
+                                        f"slowdown ≤ ×{OVERHEAD_MAX})")
+
+
+def binary_kl_topk_comparable(ev: Evidence) -> list[Finding]:
+    def body(r: RLRegime):
+        out = comparable_verdict(r.groups)
+        return out or (NOT_EVALUATED, f"{BINARY_KL_RUNS} and {TOPK_RUNS} missing (runs of DPPO Binary-KL and Top-K "
+                                      "next to Binary-TV)")
+    return _rl_findings(ev, body)
+
+
+def fp8_verdict(fp8: list[dict], bf16: list[dict]) -> tuple[str, str]:
+    """Rule for DRPO's robustness under an fp8 sampler: DRPO's reward AUC with fp8 minus with the
+    base mismatch, paired by seed, CI above −COMPARABLE_MARGIN and no fp8 run diverged → reproduced;
+    CI wholly below −COMPARABLE_MARGIN or a diverged run → not reproduced; else inconclusive."""
+    from drpo_analysis.reporting import rl_report as report
+
+    m, lo, hi = report.paired_diff(fp8, bf16, "auc")
+    diverged = sum(r["status"] == "diverged" for r in fp8)
+    verdict = ("not reproduced" if diverged or hi < -COMPARABLE_MARGIN else
+               "reproduced" if lo > -COMPARABLE_MARGIN else "inconclusive")
+    return verdict, (f"DRPO reward AUC, fp8 sampler − base: {m:.3f} [{lo:.3f}, {hi:.3f}], {diverged}/{len(fp8)} fp8 "
+                     f"runs diverged (rule: reproduced iff the CI lies above −{COMPARABLE_MARGIN} and none diverged)")
+
+
+def fp8_robustness(ev: Evidence) -> list[Finding]:
+    import glob
+
+    paths = sorted(glob.glob(str(ev.root / FP8_RUNS)))
+    base = ev.rl("noise")
+    if not paths or base is None or "drpo" not in base.groups:
+        return [Finding("RL fp8 sampler", NOT_EVALUATED, f"{FP8_RUNS} missing; produced by {FP8_CMD}", FP8_CMD)]
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    return [Finding("RL fp8 sampler", *fp8_verdict(runs, base.groups["drpo"]), f"{FP8_RUNS} ({FP8_CMD})")]
+
+
+def collapse_precursor(ev: Evidence) -> list[Finding]:
+    """DPPO: collapse is driven by a few large-shift negative-advantage updates. The run logs hold
+    per-step max |π − μ| but not its split by advantage sign, so the test is of the large-shift
+    part: in runs of the unregularised methods, the late max |π − μ| relative to the early one
+    (paired with the trust-region methods by seed). Rule: reproduced iff every unregularised −
+    trust-region CI of late/early max-shift growth lies above 0 and the unregularised runs' tail
+    reward is below their head reward; not reproduced iff some CI lies below 0; else inconclusive."""
+    def body(r: RLRegime):
+        from drpo_analysis.reporting import rl_report as report
+
+        def growth(run):
+            s = report.scalars(run)
+            c = np.asarray(run["curves"]["shift/max_abs"], float)
+            q = max(1, len(c) // 4)
+            return s["late_max_shift"] / max(float(np.mean(c[:q])), 1e-12)
+        above = below = n = 0
+        parts = []
+        for a in NO_TR:
+            for b in TR:
+                if a not in r.groups or b not in r.groups:
+                    continue
+                va = {x["config"]["seed"]: growth(x) for x in r.groups[a]}
+                vb = {x["config"]["seed"]: growth(x) for x in r.groups[b]}
+                seeds = sorted(set(va) & set(vb))
+                m, lo, hi = report.ci([va[s] - vb[s] for s in seeds])
+                n += 1
+                above += lo > 0
+                below += hi < 0
+                parts.append(f"{a} − {b}: {m:.2f} [{lo:.2f}, {hi:.2f}]")
+        drops = all(np.mean([report.scalars(x)["tail_reward"] < report.scalars(x)["head_reward"] for x in r.groups[a]]) > 0.5
+                    for a in NO_TR if a in r.groups)
+        verdict = ("inconclusive" if not n else "reproduced" if above == n and drops else
+                   "not reproduced" if below else "inconclusive")
+        return verdict, ("growth of max |π − μ| (late/early quarter), paired by seed: " + "; ".join(parts) +
+                         f"; unregularised tail reward below head in most runs: {drops} (the sign of the advantage "
+                         "of the large-shift tokens is not logged: field `shift/max_abs_neg_adv` missing from the run "
+                         "curves, so the 'negative-advantage' part is not evaluated)")
+    return _rl_findings(ev, body)

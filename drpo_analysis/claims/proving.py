@@ -7,7 +7,9 @@ Each file ``proofs/<claim>.py`` states ONE claim and exposes
   ``"exact rational enumeration"``, ``"interval"``, ``"randomised numeric"`` or a combination),
 * optional ``ASSERTED`` (default True): False marks a claim *made by a paper* that the project
   does not vouch for; its failure is a finding, not a defect, and does not fail ``prove``;
-* ``check() -> ProofResult``: ``proved`` / ``failed`` (with a concrete counterexample) / ``error``.
+* ``check() -> ProofResult``: ``proved`` (a symbolic, exact or interval argument over the whole
+  stated domain) / ``no counterexample found`` (sampled evidence: the evidence says how many
+  instances and which search) / ``failed`` (with a concrete counterexample) / ``error``.
 
 :func:`run_claims` discovers and runs them, each under a time limit and exception capture, and
 times each one. The comparison helpers below (:func:`first_mismatch`, :func:`is_zero_exact`,
@@ -30,7 +32,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-STATUSES = ("proved", "failed", "error")
+NO_COUNTEREXAMPLE = "no counterexample found"
+STATUSES = ("proved", NO_COUNTEREXAMPLE, "failed", "error")
 METHODS = ("symbolic", "exact rational enumeration", "interval", "randomised numeric")
 DEFAULT_TIMEOUT_S = 90.0
 
@@ -52,6 +55,11 @@ class ProofResult:
 
 def proved(evidence: Any) -> ProofResult:
     return ProofResult("proved", evidence)
+
+
+def no_counterexample(evidence: Any) -> ProofResult:
+    """Sampled evidence only (random points, an adversarial search): never labelled proved."""
+    return ProofResult(NO_COUNTEREXAMPLE, evidence)
 
 
 def failed(evidence: Any, counterexample: Mapping[str, Any]) -> ProofResult:
@@ -84,6 +92,98 @@ def first_mismatch(expected: np.ndarray, got: np.ndarray, *, rtol: float, atol: 
     for k, v in (inputs or {}).items():
         out[k] = float(np.broadcast_to(v, expected.shape).flat[i])
     return out
+
+
+def nonnegative_certificate(slack, products: Sequence[Sequence[str]], facts: Mapping[str, Any]) -> str | None:
+    """Check ``slack ≡ Σ_i Π_j facts[products[i][j]]`` as a polynomial identity (SymPy ``expand``).
+
+    ``facts`` maps names to expressions that are ≥ 0 under the step's hypotheses (each stated
+    with its justification by the caller); a product may also hold nonnegative rational numbers
+    as strings (``"2"``). If the identity holds, ``slack ≥ 0`` on the whole domain where the facts
+    hold. Returns None when the certificate is valid, else the nonzero residual (or the unknown
+    fact name) as text, so a wrong inequality step is reported rather than accepted.
+    """
+    import sympy as sp
+
+    total = sp.Integer(0)
+    for prod in products:
+        term = sp.Integer(1)
+        for name in prod:
+            if name in facts:
+                term *= sp.sympify(facts[name])
+            else:
+                try:
+                    c = sp.Rational(name)
+                except (TypeError, ValueError):
+                    return f"unknown fact {name!r}"
+                if c < 0:
+                    return f"negative coefficient {name!r}"
+                term *= c
+        total += term
+    residual = sp.expand(sp.sympify(slack) - total)
+    return None if residual == 0 else str(residual)
+
+
+def batched_ascent(objective, x0, *, steps: int = 300, lr: float = 0.05) -> tuple[float, np.ndarray]:
+    """Maximise ``objective`` from many starts at once: Adam on the rows of ``x0`` [B, n] (torch
+    float64 autograd; ``objective(x)`` returns [B] values, one per start). Tracks every row's best
+    value over all steps (non-finite values ignored). Returns ``(best value, its x)``: the
+    gradient-based multi-start search behind the sampled claims' reported maxima.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: threads only contend on a shared 2-core machine
+    try:
+        return _adam_rows(objective, x0, steps, lr)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _adam_rows(objective, x0, steps, lr):
+    import torch
+
+    x = torch.tensor(np.asarray(x0, float), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([x], lr=lr)
+    best, arg = -np.inf, None
+    for _ in range(steps + 1):
+        val = objective(x)                                                      # [B]
+        with torch.no_grad():
+            v = torch.where(torch.isfinite(val), val, torch.full_like(val, -np.inf))
+            i = int(torch.argmax(v))
+            if float(v[i]) > best:
+                best, arg = float(v[i]), x[i].detach().numpy().copy()
+        opt.zero_grad()
+        (-torch.where(torch.isfinite(val), val, torch.zeros_like(val)).sum()).backward()
+        opt.step()
+    return best, arg
+
+
+def fd_ascent(fun, x0, *, steps: int = 20, h: float = 1e-4, lr: float = 0.2,
+              lower=None, upper=None) -> tuple[float, np.ndarray]:
+    """Maximise ``fun`` (numpy: ``[B, n] -> [B]``) from every row of ``x0`` at once by
+    finite-difference gradient ascent (central differences, normalised steps of length ``lr``,
+    clipped to ``[lower, upper]``), for functions with no autograd (e.g. the error of a numeric
+    implementation). Tracks every row's best value; returns ``(best value, its x)``.
+    """
+    x = np.array(x0, float)
+    lo = -np.inf if lower is None else np.asarray(lower, float)
+    hi = np.inf if upper is None else np.asarray(upper, float)
+    best, arg = -np.inf, None
+    for _ in range(steps + 1):
+        v = np.where(np.isfinite(val := np.asarray(fun(x), float)), val, -np.inf)
+        i = int(np.argmax(v))
+        if v[i] > best:
+            best, arg = float(v[i]), x[i].copy()
+        grad = np.zeros_like(x)
+        for j in range(x.shape[1]):
+            e = np.zeros(x.shape[1])
+            e[j] = h
+            up, dn = np.asarray(fun(np.clip(x + e, lo, hi)), float), np.asarray(fun(np.clip(x - e, lo, hi)), float)
+            grad[:, j] = np.nan_to_num((up - dn) / (2 * h), nan=0.0, posinf=0.0, neginf=0.0)
+        norm = np.linalg.norm(grad, axis=1, keepdims=True)
+        x = np.clip(x + lr * grad / np.where(norm > 0, norm, 1.0), lo, hi)
+    return best, arg
 
 
 def max_rel_error(expected: np.ndarray, got: np.ndarray, atol: float) -> float:
@@ -139,6 +239,8 @@ def _iv_eval(e):
     iv = mpmath.iv
     if e.is_Rational:
         return iv.mpf(int(e.p)) / iv.mpf(int(e.q))
+    if e == sp.E:
+        return iv.exp(iv.mpf(1))
     if isinstance(e, sp.Add):
         out = iv.mpf(0)
         for a in e.args:

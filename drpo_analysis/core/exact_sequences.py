@@ -102,6 +102,33 @@ class SequenceModel:
     def xi(self) -> Fraction:
         return max(abs(r) for r in self.reward.values())
 
+    @cached_property
+    def by_recursion(self) -> dict[Prefix, dict[str, Fraction]]:
+        """``V^μ, V^π, L′, Δ, D̄`` at every state ``s`` by the one-step recursions (conditioning on
+        the first action ``a``; ``G_a = V^π_a − V^μ_a``)::
+
+            V^μ(s) = Σ_a μ_a V^μ_a,  V^π(s) = Σ_a π_a V^π_a,  L′(s) = Σ_a [(π_a − μ_a) V^μ_a + μ_a L′_a],
+            Δ(s) = Σ_a [μ_a Δ_a + (μ_a − π_a) G_a],  D̄(s) = D_TV(s) + Σ_a μ_a D̄_a,
+
+        from a full sequence's ``V^μ = V^π = R``, ``L′ = Δ = D̄ = 0``. At the root they must equal
+        ``J(μ)``, ``J(π)``, :attr:`surrogate`, :attr:`correction`, :attr:`expected_tv_sum`.
+        """
+        zero = Fraction(0)
+        out = {y: {"Vmu": self.reward[y], "Vpi": self.reward[y], "L": zero, "Delta": zero, "Dbar": zero}
+               for y in self.sequences}
+        for pre in reversed(self.prefixes):  # children before parents
+            kids = [out[pre + (a,)] for a in range(self.vocab)]
+            mu, pi = self.mu[pre], self.pi[pre]
+            out[pre] = {
+                "Vmu": sum((mu[a] * c["Vmu"] for a, c in enumerate(kids)), zero),
+                "Vpi": sum((pi[a] * c["Vpi"] for a, c in enumerate(kids)), zero),
+                "L": sum(((pi[a] - mu[a]) * c["Vmu"] + mu[a] * c["L"] for a, c in enumerate(kids)), zero),
+                "Delta": sum((mu[a] * c["Delta"] + (mu[a] - pi[a]) * (c["Vpi"] - c["Vmu"])
+                              for a, c in enumerate(kids)), zero),
+                "Dbar": self.tv(pre) + sum((mu[a] * c["Dbar"] for a, c in enumerate(kids)), zero),
+            }
+        return out
+
     def as_dict(self) -> dict:
         """A JSON-able description (strings of Fractions) for counterexamples."""
         def d(pol):
@@ -132,37 +159,3 @@ def random_model(rng: random.Random, vocab: int, horizon: int, *, spread: int = 
     reward = {y: Fraction(rng.randint(-reward_den, reward_den), reward_den)
               for y in itertools.product(range(vocab), repeat=horizon)}
     return SequenceModel(vocab, horizon, mu, pi, reward)
-
-
-def mutate(model: SequenceModel, rng: random.Random) -> SequenceModel:
-    """A neighbour of ``model`` for adversarial search: one prefix's π or μ redrawn, or one
-    reward set to ±1."""
-    mu, pi, reward = dict(model.mu), dict(model.pi), dict(model.reward)
-    u = rng.random()
-    if u < 0.8:
-        pre = rng.choice(model.prefixes)
-        spread = rng.choice([2, 20, 200])
-        if u < 0.4:
-            pi[pre] = random_distribution(rng, model.vocab, positive=False, spread=spread)
-        else:
-            mu[pre] = random_distribution(rng, model.vocab, positive=True, spread=spread)
-    else:
-        reward[rng.choice(model.sequences)] = Fraction(rng.choice([-1, 1]))
-    return SequenceModel(model.vocab, model.horizon, mu, pi, reward)
-
-
-def hill_climb(score, rng: random.Random, vocab: int, horizon: int, *, restarts: int, steps: int):
-    """Maximise ``score(model)`` (a Fraction) by random-restart hill climbing; returns
-    ``(best_score, best_model)``. Used to search for counterexamples to an inequality."""
-    best = (None, None)
-    for _ in range(restarts):
-        m = random_model(rng, vocab, horizon)
-        s = score(m)
-        for _ in range(steps):
-            m2 = mutate(m, rng)
-            s2 = score(m2)
-            if s2 >= s:
-                m, s = m2, s2
-        if best[0] is None or s > best[0]:
-            best = (s, m)
-    return best

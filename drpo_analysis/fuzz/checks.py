@@ -437,20 +437,34 @@ def check_dtype(ctx: Context) -> CheckResult:
     return res
 
 
-def draw_params(rng: np.random.Generator, method, around: dict) -> dict:
+#: factors on a parameter's distance to its lower bound: a small fixed set, so that the sympy
+#: derivations a parameter set needs (kinks, kernels; cached) are shared across seeds and targets
+SWEEP_FACTORS = (0.5, 1.6)
+
+
+def draw_params(rng: np.random.Generator, method, around: dict, *, keep_ties: bool = False) -> dict:
     """Parameters drawn away from ``around`` (the target's own values), inside their intervals:
-    a factor e^U with |U| in [0.3, 1] on the distance to the lower bound (or on the value)."""
-    out = {}
+    each one's distance to its lower bound scaled by a factor of :data:`SWEEP_FACTORS` (a value at
+    its lower bound moves to 40% of the interval, or to lower + 0.4). Equal values get different
+    factors, or with ``keep_ties`` the same one."""
+    out, factor_of = {}, {}
     for prm in method.params:
         v0 = float(around[prm.name])
         lo = prm.low if prm.low is not None else 0.0
-        f = float(np.exp(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 1.0)))
-        v = lo + (v0 - lo) * f if v0 > lo else lo + rng.uniform(0.2, 0.6) * (1.0 if prm.high is None else prm.high - lo)
+        # keep_ties: parameters set equal stay equal (a symmetric clip read from one config field);
+        # otherwise a tie is broken on purpose (one parameter used in place of the other shows)
+        f = float(rng.choice(SWEEP_FACTORS))
+        if v0 in factor_of:
+            f = factor_of[v0] if keep_ties else next(x for x in SWEEP_FACTORS if x != factor_of[v0])
+        factor_of.setdefault(v0, f)
+        v = lo + (v0 - lo) * f if v0 > lo else lo + 0.4 * (1.0 if prm.high is None else prm.high - lo)
         if prm.high is not None:
             v = min(v, lo + 0.9 * (prm.high - lo))
         out[prm.name] = float(f"{v:.4g}")
     if "clip_min" in out and "clip_max" in out and out["clip_min"] >= out["clip_max"]:
         out["clip_min"] = float(f"{out['clip_max'] / 2:.4g}")
+    if "lower" in out and "upper" in out and out["lower"] >= out["upper"]:
+        out["lower"] = float(f"{out['upper'] / 2:.4g}")
     return out
 
 
@@ -464,8 +478,8 @@ def check_hyperparameters(ctx: Context) -> CheckResult:
         res.detail = "no parameters" if not m.params else "the adapter cannot reconfigure this target"
         return res
     drawn = []
-    for _ in range(max(3, ctx.examples // 4)):
-        params = draw_params(ctx.rng, m, t.params)
+    for _ in range(max(2, ctx.examples // 8)):        # each draw re-derives kinks and kernels (sympy)
+        params = draw_params(ctx.rng, m, t.params, keep_ties=t.keep_ties)
         v = t.variant(params=params)
         sub = ", ".join(f"{k}={x:g}" for k, x in params.items())
         drawn.append(sub)

@@ -49,6 +49,8 @@ class Target:
                                                         # configured otherwise (sweeps); None: fixed
     agg_modes: tuple[str, ...] = ()                     # aggregation modes the target can be told
     adv_per_sequence: bool = False                      # takes one advantage per sequence (TRL's shape)
+    keep_ties: bool = False                             # sweeps keep equal parameters equal (a framework
+                                                        # config may hold one field for both, e.g. clip_ratio)
 
     @property
     def named(self) -> set[str]:

@@ -87,13 +87,14 @@ def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tupl
     if check == "overflow" and np.isneginf(logp[mask]).any():
         return EDGE, ("π = 0 exactly (ℓ = −inf) in a valid position: unreachable from log_softmax of finite "
                       "logits")
-    if check == "overflow" and kind == "non-finite" and ce.get("token") is not None:
+    if check == "overflow" and ce.get("token") is not None:
         b, t = ce["token"]
         lr = abs(logp[b][t] - logp_mu[b][t])
         limit = float(np.log(np.finfo("float32").max)) - 8.0
-        if lr > limit:    # beyond float32's exp range (less a margin), where code computing in float32 overflows
-            return EDGE, (f"exp(ℓ − ℓ_μ) overflows at |log r| = {lr:.1f} > {limit:.1f} (no clamp before exp); needs "
-                          "μ below 1e−35·π, unreachable for sampled tokens")
+        if lr > limit:    # beyond float32's exp range (less a margin): the reference there is a clamped one
+            return EDGE, (f"|log r| = {lr:.1f} > {limit:.1f}, beyond float32's exp range: exp(ℓ − ℓ_μ) overflows "
+                          "without a clamp, and the reference is the clamped ratio's; needs μ below 1e−35·π, "
+                          "unreachable for sampled tokens")
     if kind == "gradient mismatch" and ce.get("token") is not None and ce.get("dtype") in ("bfloat16", "float16"):
         b, t = ce["token"]
         lr = logp[b][t] - logp_mu[b][t]

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from drpo_analysis.core import methods as _registry  # noqa: E402
+from drpo_analysis.util import io  # noqa: E402
 
 # the papers' trust-region sizes, from the registry
 DPPO_TV_DELTA = _registry.DPPO_TV_DELTA
@@ -50,11 +51,13 @@ def get_ax(ax=None, figsize=(4.2, 3.2)):
 
 
 def save(fig, path: str | Path) -> Path:
-    """Write ``fig`` as PNG (creating the folder) and close it."""
+    """Write ``fig`` as PNG atomically (creating the folder) and close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with io.atomic_open(path, "wb") as f:
+            fig.savefig(f, format="png", metadata={"Software": None})  # no matplotlib version in the file
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -137,16 +140,17 @@ def weight_vs_shift(specs, mu: float, sign: float, *, ax=None, ylim=(-2.0, 3.0),
             off_scale.append(f"{label}: w ∈ [{lo:.3g}, {hi:.3g}]")
         ax.plot(shift, np.clip(w, *ylim) if ylim else w, color=color(method), label=label,
                 ls=_style_for(method, params), zorder=3)
+    edges = []  # boundaries, named on a top axis so their labels never sit on the curves
     if dppo_delta is not None and -mu < sign * dppo_delta < 1 - mu:
         ax.axvline(sign * dppo_delta, color="k", lw=0.8, ls="--", zorder=1)
-        ax.annotate(f"DPPO-TV  sΔ=δ={dppo_delta:g}", (sign * dppo_delta, 1), xycoords=("data", "axes fraction"),
-                    rotation=90, va="top", ha="right", fontsize=7)
+        edges.append((sign * dppo_delta, f"DPPO-TV sΔ=δ={dppo_delta:g}"))
     if dppo_kl_delta is not None:
         edge = binary_kl_boundary(mu, dppo_kl_delta, sign)
         if edge is not None:
             ax.axvline(edge - mu, color="0.45", lw=0.8, ls=":", zorder=1)
-            ax.annotate(f"DPPO-KL  D=δ={dppo_kl_delta:g}", (edge - mu, 1), xycoords=("data", "axes fraction"),
-                        rotation=90, va="top", ha="left", fontsize=7, color="0.35")
+            # a trailing newline lifts this label one line above the TV one: the two boundaries are
+            # often within a few pixels of each other (μ = 0.5: 0.15 vs ≈ 0.155)
+            edges.append((edge - mu, f"DPPO-KL D=δ={dppo_kl_delta:g}" + ("\n" if edges else "")))
     ax.axhline(0, color="0.6", lw=0.6)
     ax.axhline(1, color="0.8", lw=0.6)
     if off_scale:
@@ -161,9 +165,15 @@ def weight_vs_shift(specs, mu: float, sign: float, *, ax=None, ylim=(-2.0, 3.0),
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.tick_params(axis="x", labelsize=7)
     ax.set_xlim(-mu, 1 - mu)
-    ax.set_xlabel("probability shift Δ = π − μ")
+    ax.set_xlabel("probability shift Δ = π − μ" + (f"  (symlog axis: linear for |Δ| < {mu:g})" if mu < 0.05 else ""))
     ax.set_ylabel("gradient weight w")
-    ax.set_title(title or f"μ = {mu:g}, Â {'> 0' if sign > 0 else '< 0'}")
+    if edges:
+        top = ax.secondary_xaxis("top")
+        if mu < 0.05:
+            top.set_xscale("symlog", linthresh=mu, linscale=1.0)
+        top.set_xticks([x for x, _ in edges], [t for _, t in edges], fontsize=6)
+        top.tick_params(length=3, pad=1)
+    ax.set_title(title or f"μ = {mu:g}, Â {'> 0' if sign > 0 else '< 0'}", pad=6 + 8 * len(edges))
     return ax
 
 
@@ -219,27 +229,38 @@ def trust_region_map(specs, sign: float, *, ax=None, log: bool = False, n: int =
     """Boundary of each method's trust region in the (μ, π) plane: the curve where the registry's
     gradient weight for Â = ``sign`` stops being positive (masked, clipped or turned corrective).
 
-    Inside (towards π = μ) the token pushes π in the direction of Â; outside its gradient is 0 or
-    points back. A method whose weight stays positive on the whole square draws no curve (said in
-    its legend entry).
+    Inside (towards π = μ; the band between the diagonal and the boundary is shaded in the method's
+    colour) the token pushes π in the direction of Â; outside its gradient is 0 or points back. A method whose weight stays positive on the whole
+    square has no boundary to draw: a note in the panel says so (no legend entry without a curve).
     """
     import numpy as np
 
     ax = get_ax(ax)
     axis = np.logspace(-4, 0, n)[:-1] if log else np.linspace(0, 1, n + 2)[1:-1]   # [n]
     mu, pi = np.meshgrid(axis, axis)                                               # [n, n]
+    no_boundary = []
     for method, params in specs:
         w = token_weight(method, pi, mu, np.full_like(pi, float(sign)), params)
         label = method_label(method, params)
-        if (w > 0).all() or (w <= 0).all():
-            label += " (no boundary: w > 0 everywhere)" if (w > 0).all() else " (w ≤ 0 everywhere)"
-            ax.plot([], [], color=color(method), ls=_style_for(method, params), label=label)
+        if (w > 0).all() or (w <= 0).all():  # nothing to draw: say so in the panel, not as a legend entry
+            # name its parameters even at their defaults (e.g. DRPO's δ = 12.5): there is no curve to tell
+            resolved = _registry.get(method).resolve_params(params)
+            shown = f"{method} ({', '.join(f'{k}={v:g}' for k, v in resolved.items())})"
+            no_boundary.append(f"{shown}: w {'> 0' if (w > 0).all() else '≤ 0'} everywhere")
             continue
-        # contour the (clipped) weight itself just above 0: smooth where w crosses 0 continuously
-        # (DRPO, SPO), on the grid cell edge where it jumps (clips, masks)
+        # shade the allowed band between the diagonal and the boundary (w > 0 with sΔ > 0: the token
+        # may still move away from μ in Â's direction; with sΔ ≤ 0 every method here allows it), then
+        # contour the (clipped) weight just above 0: smooth where w crosses 0 continuously (DRPO,
+        # SPO), on the grid cell edge where it jumps (clips, masks)
+        band = (w > 0) & (float(sign) * (pi - mu) > 0)
+        ax.contourf(mu, pi, band.astype(float), levels=[0.5, 1.5], colors=[color(method)], alpha=0.10)
         ax.contour(mu, pi, np.clip(w, -1.0, 1.0), levels=[1e-9], colors=[color(method)],
                    linestyles=[_style_for(method, params)], linewidths=1.6)
         ax.plot([], [], color=color(method), ls=_style_for(method, params), label=label)
+    if no_boundary:
+        ax.text(0.98, 0.02, "no boundary on this square:\n" + "\n".join(no_boundary), transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="0.3",
+                bbox=dict(boxstyle="round", fc="white", ec="0.8", alpha=0.85))
     ax.plot(axis, axis, color="0.6", lw=0.6)
     if log:
         ax.set_xscale("log")

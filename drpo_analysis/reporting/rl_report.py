@@ -12,7 +12,6 @@ Per-run scalars (from the run summaries of :mod:`drpo_analysis.rl.matrix`):
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from scipy import stats
 from drpo_analysis.rl.experiments import choose_regime
 from drpo_analysis.rl.matrix import load_results
 from drpo_analysis.core.methods import DPPO_TV_DELTA
+from drpo_analysis.util import io
 from drpo_analysis.util.stats import bootstrap_ci
 
 GROUPS = ("sweep", "main", "ablation", "delta", "anchor")
@@ -360,11 +360,11 @@ def write_report(results="paper_repro/results", out="paper_repro/REPORT.md", *, 
     lines += ["", "## Every configuration (means over seeds, 95% bootstrap CI)", "",
               "| run | seeds | AUC of reward | tail reward | final greedy acc | late mean \\|π−μ\\| | "
               "late max \\|π−μ\\| | late zero-weight share |", "|---|---|---|---|---|---|---|---|", *summary_rows]
-    Path(out).write_text("\n".join(lines) + "\n")
+    io.write_text(out, "\n".join(lines) + "\n")
     verdicts = {cid: v[0] for cid, _, v, _ in claims}
-    Path(results, "claims.json").write_text(json.dumps({"claims": [
+    io.write_json(Path(results, "claims.json"), {"claims": [
         {"id": cid, "claim": text, "verdict": v[0], "rule": v[2], "table": v[1], "figure": f"figures/{fig}"}
-        for cid, text, v, fig in claims]}, indent=1))
+        for cid, text, v, fig in claims]}, indent=1)
     return verdicts
 
 

@@ -6,10 +6,10 @@ for :mod:`drpo_analysis.rl.matrix` and chooses the regime from the sweep's resul
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 from drpo_analysis.rl.matrix import load_results, spec_id
+from drpo_analysis.util import io
 
 
 def mismatch_spec(precision: str, noise: float, stale: int) -> str:
@@ -19,7 +19,7 @@ def mismatch_spec(precision: str, noise: float, stale: int) -> str:
 
 def load_config(cfg) -> dict:
     """A config dict, or the JSON file it names."""
-    return cfg if isinstance(cfg, dict) else json.loads(Path(cfg).read_text())
+    return cfg if isinstance(cfg, dict) else io.read_json(cfg)
 
 
 def sweep_specs(cfg="paper_repro/sweep.json") -> list[dict]:

@@ -13,10 +13,8 @@ One training iteration (``step``):
    the recomputed old policy π_old (``anchor="old"``, MiniRL) with a truncated IS weight
    ``min(π_old/μ, tis_cap)`` folded into the per-token advantage (a positive per-token scale).
 
-The per-token gradient weight ``w`` of DRPO's Table 1 convention (``∂J/∂ℓ = Â r w``) is read off
-autograd: the loss is computed on a leaf copy of ``ℓ``, its gradient ``g = −a Â r w`` (``a`` the
-aggregation weight) is back-propagated into the model, and ``w = −g / (a Â r)`` feeds the
-masked / attenuated / amplified / reversed fractions.
+The loss and the per-token gradient weights ``w`` (``∂J/∂ℓ = Â r w``, read off autograd) come from
+:mod:`drpo_analysis.rl.policy_update`, shared with the Hugging Face model path.
 """
 from __future__ import annotations
 
@@ -32,11 +30,11 @@ import torch
 
 from drpo_analysis.core import aggregation, methods
 from drpo_analysis.core.advantages import group_advantages
-from drpo_analysis.core.losses_torch import policy_loss
-from drpo_analysis.core.methods.base import BatchInputs, build_extras
 from drpo_analysis.rl import checkpoint, tasks, warmstart
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
+from drpo_analysis.rl.policy_update import aggregation_kwargs, loss_and_weights, needs_topk
 from drpo_analysis.rl.rollout import MISMATCH, Sampler
+from drpo_analysis.util import io
 
 MU_BUCKETS = (0.0, 1e-3, 1e-2, 1e-1, 0.5, 1.0)  # μ edges of the per-bucket statistics
 TOPK = 20
@@ -236,42 +234,47 @@ class Run:
         from tqdm import tqdm
 
         cfg, out = self.cfg, self.out
-        ckpt_path, metrics_path = out / "ckpt.pt", out / "metrics.jsonl"
-        if not resume and (ckpt_path.exists() or metrics_path.exists()):
+        ckpt_path, metrics_path, config_path = out / "ckpt.pt", out / "metrics.jsonl", out / "config.json"
+        # every check first: nothing in the folder is written before they pass
+        io.writable_dir(out)
+        if not resume and any(p.exists() for p in (ckpt_path, metrics_path, config_path)):
             raise ValueError(f"{out} already holds a run; pass resume=True (--resume) or another out dir")
-        if resume and not ckpt_path.exists() and metrics_path.exists():
-            metrics_path.unlink()  # killed before the first checkpoint: start over
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.as_dict(), indent=1, default=str))
+        state = None
+        if resume:
+            if config_path.exists():
+                check_same_config(io.read_json(config_path), cfg.as_dict(), f"--resume: {config_path}")
+            if ckpt_path.exists():
+                state = checkpoint.load(ckpt_path, self.dev)
+                check_same_config(state["config"], cfg.as_dict(), f"--resume: {ckpt_path}")
+        io.ensure_dir(out)
+        if not config_path.exists():
+            io.write_json(config_path, cfg.as_dict(), indent=1, default=str)
         torch.manual_seed(cfg.seed)
         self._build()
-        if resume and ckpt_path.exists():
-            state = checkpoint.load(ckpt_path, self.dev)
-            if json.dumps(state["config"], default=str) != json.dumps(cfg.as_dict(), default=str):
-                raise ValueError(f"--resume: config of {ckpt_path} differs from the requested one")
+        if state is not None:
             self.restore(state)
-            _truncate_jsonl(metrics_path, self.step)
+            checkpoint.truncate_metrics(metrics_path, self.step)  # a torn last line is dropped too
+        elif metrics_path.exists():
+            metrics_path.unlink()  # killed before the first checkpoint: start over
         end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
         bar = tqdm(range(self.step, end), initial=self.step, total=cfg.steps, disable=not self.progress,
                    desc=f"rl {cfg.method} {cfg.mismatch} s{cfg.seed}", leave=False)
         status = "ok"
-        with open(metrics_path, "a") as log:
-            for _ in bar:
-                m = self.rl_step()
-                if self.step % cfg.eval_every == 0:
-                    m.update(self.evaluate())
-                self.step += 1
-                log.write(json.dumps(m) + "\n")
-                log.flush()
-                bar.set_postfix(reward=f"{m['reward/mean']:.2f}", shift=f"{m['shift/mean_abs'] or 0:.3f}")
-                if not m["finite"]:
-                    status = "diverged"
-                    break
-                if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
-                    checkpoint.save_atomic(self.state(), ckpt_path)
-            if self.step == cfg.steps or status == "diverged":
-                final = {"step": self.step, **self.evaluate()}
-                log.write(json.dumps(final) + "\n")
+        for _ in bar:
+            m = self.rl_step()
+            if self.step % cfg.eval_every == 0:
+                m.update(self.evaluate())
+            self.step += 1
+            io.append_jsonl(metrics_path, m)
+            bar.set_postfix(reward=f"{m['reward/mean']:.2f}", shift=f"{m['shift/mean_abs'] or 0:.3f}")
+            if not m["finite"]:
+                status = "diverged"
+                break
+            if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
+                checkpoint.save_atomic(self.state(), ckpt_path)
+        if self.step == cfg.steps or status == "diverged":
+            final = {"step": self.step, **self.evaluate()}
+            io.append_jsonl(metrics_path, final)
         return {"status": status if self.step == cfg.steps or status == "diverged" else "partial",
                 "step": self.step, "warm_acc": self.warm_acc, "out": str(out)}
 
@@ -292,10 +295,9 @@ class Run:
         self.sync_sampler()
         prompts, answers = task.sample(self.np_rng, G)
         prompts, answers = np.repeat(prompts, n, 0), np.repeat(answers, n, 0)  # [B, P], [B, A]
-        needs_topk = "topk_logp_mu" in self.method.batch_fields
         t0 = time.perf_counter()
         ro = self.sampler.sample(torch.as_tensor(prompts, device=dev), task.answer_len, self.gens["sample"],
-                                 topk=min(TOPK, cfg.model.vocab_size) if needs_topk else 0)
+                                 topk=min(TOPK, cfg.model.vocab_size) if needs_topk(self.method) else 0)
         t_sample = time.perf_counter() - t0
         rewards = task.reward(answers, ro.tokens.cpu().numpy())  # [B]
         adv = group_advantages(rewards.reshape(G, n), std_normalize=cfg.std_normalize, eps=cfg.adv_eps)
@@ -338,52 +340,39 @@ class Run:
         seq, mask = ro.sequences[rows], ro.mask[rows]  # [b, P + A], [b, A]
         logp, logp_all = self.policy_logp(seq)  # [b, A], [b, A, V]
         anc, adv = anchor[rows], adv_tok[rows]
-        leaf = logp.detach().requires_grad_()
-        agg_kw = {"horizon": self.task.answer_len} if cfg.agg == "seq-mean-token-sum-norm" else {}
-        if cfg.agg == "prompt-mean":
-            agg_kw = {"group_ids": torch.as_tensor(group_ids)[rows.cpu()]}
-        extras = self.extras(ro, rows, leaf, anc, mask, logp_all)
-        loss = policy_loss(self.method, leaf, anc, adv, mask, agg=cfg.agg, params=cfg.params,
-                           extras=extras, **agg_kw)
-        (g,) = torch.autograd.grad(loss, leaf)  # [b, A] = −a Â r w
-        ok = bool(torch.isfinite(loss)) and bool(torch.isfinite(g).all())
+        agg_kw = aggregation_kwargs(cfg.agg, horizon=self.task.answer_len, group_ids=group_ids[rows.cpu().numpy()])
+        topk = {"topk_ids": ro.topk_ids[rows], "topk_logp_mu": ro.topk_logp_mu[rows]} if ro.topk_ids is not None else {}
+        u = loss_and_weights(self.method, logp, anc, adv, mask, agg=cfg.agg, params=cfg.params,
+                             extras_kw={"logp_all": logp_all, **topk}, agg_kw=agg_kw)
         self.opt.zero_grad(set_to_none=True)
-        logp.backward(torch.where(mask, g, torch.zeros_like(g)))
+        logp.backward(u.grad)
         gn = float(torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.grad_clip))
-        ok &= math.isfinite(gn)
+        ok = u.finite and math.isfinite(gn)
         if ok:
             self.opt.step()
         with torch.no_grad():
-            a = aggregation.aggregation_weights(mask, cfg.agg, **agg_kw).to(g.dtype)
-            r = (leaf - anc).clamp(-80, 80).exp()
-            denom = a * adv * r
-            w = torch.where(denom != 0, -g / torch.where(denom != 0, denom, torch.ones_like(denom)),
-                            torch.zeros_like(g))
-            token_stats(st, leaf, ro.logp_mu[rows], adv, w, mask)
+            token_stats(st, logp.detach(), ro.logp_mu[rows], adv, u.weight, mask)
             ent = -(logp_all.exp() * logp_all).sum(-1)
             st.add("entropy", ent[mask])
-        return loss.item(), gn, ok
-
-    def extras(self, ro, rows, leaf, anchor, mask, logp_all) -> dict:
-        """The method's extra inputs (Top-K sets, GSPO sequence ratio), each from the registry's
-        own builder; the Top-K columns are read from the rollout's top-K(μ) ids."""
-        topk = "topk_logp" in self.method.batch_fields
-        batch = BatchInputs(leaf.detach(), anchor, mask,
-                            ro.topk_logp_mu[rows] if topk else None,
-                            logp_all.detach().gather(-1, ro.topk_ids[rows]) if topk else None)
-        return build_extras(self.method, batch)
+        return u.loss.item(), gn, ok
 
 
-def _truncate_jsonl(path: Path, step: int) -> None:
-    """Keep only the metric lines of steps < ``step`` (written before the checkpoint)."""
-    if not path.exists():
-        return
-    keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] < step]
-    path.write_text("".join(ln + "\n" for ln in keep))
+def check_same_config(recorded: dict, requested: dict, where: str) -> None:
+    """Raise ``ValueError`` naming every field where ``requested`` differs from ``recorded``."""
+    diffs = differences(recorded, requested)
+    if diffs:
+        raise ValueError(f"{where} records another configuration: {'; '.join(diffs)}")
+
+
+def differences(recorded: dict, requested: dict) -> list[str]:
+    """``"field: recorded X, requested Y"`` for each top-level field (of the JSON forms) that differs."""
+    a, b = (json.loads(json.dumps(d, default=str)) for d in (recorded, requested))
+    return [f"{k}: recorded {a.get(k)!r}, requested {b.get(k)!r}"
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
 def read_metrics(path) -> list[dict]:
-    return [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
+    return io.read_jsonl(path)
 
 
 def run(cfg: RLConfig, out_dir, *, resume=False, root="runs", progress=True, stop_after=None) -> dict:

@@ -5,13 +5,16 @@ import time
 
 from drpo_analysis.cli import Result, UsageError
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "run the machine-checked claims in proofs/ (symbolic, exact rational, interval, numeric)"
 DESCRIPTION = """\
 Run every claim in proofs/ (one claim per file) and print a table: id, status, how it was
-checked, seconds, and the evidence. A claim is 'proved', 'failed' (with a concrete
-counterexample) or 'error' (the check crashed or timed out).
+checked, seconds, and the evidence. A claim is 'proved' (symbolic, exact or interval argument
+over the whole stated domain), 'no counterexample found' (sampled evidence: random points and an
+adversarial search, both counted in the evidence), 'failed' (with a concrete counterexample) or
+'error' (the check crashed or timed out).
 
 Claims of kind 'asserted' are mathematics the project relies on. Claims of kind 'tested' are
 statements the project does NOT vouch for (a paper's or explainer's numbers, our own conjectures):
@@ -28,10 +31,12 @@ command. Exit code 1 if an asserted claim fails or any claim errors.
 
 
 def add_arguments(p):
+    from drpo_analysis.claims import proving
+
     p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (file stems in proofs/); default: all")
     p.add_argument("--list", action="store_true", help="list the claims without running them")
-    p.add_argument("--timeout", type=float, default=90.0, metavar="S",
-                   help="time limit per claim in seconds (default 90)")
+    p.add_argument("--timeout", type=float, default=proving.DEFAULT_TIMEOUT_S, metavar="S",
+                   help="time limit per claim in seconds (default: %(default)g)")
     p.add_argument("--dir", default=None, metavar="PATH", help="proofs directory (default: the checkout's)")
 
 
@@ -40,6 +45,8 @@ def run(args) -> Result:
 
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    if args.dir is not None:
+        io.readable_dir(args.dir)
     try:
         claims = proving.discover(args.dir, args.ids or None)
     except ValueError as exc:
@@ -62,7 +69,8 @@ def run(args) -> Result:
     text = "\n".join([
         format_table(shown, ["id", "status", "kind", "seconds", "evidence"], max_width=110),
         "",
-        f"{counts['proved']} proved, {counts['failed']} failed, {counts['error']} error "
+        f"{counts['proved']} proved, {counts[proving.NO_COUNTEREXAMPLE]} no counterexample found, "
+        f"{counts['failed']} failed, {counts['error']} error "
         f"in {total:.1f} s" + (f"; blocking: {', '.join(r.claim.id for r in blocking)}" if blocking else ""),
     ])
     return Result({"claims": dicts, "seconds": round(total, 2), "ok": not blocking}, text,

@@ -1,12 +1,12 @@
 """``drpo-analysis repro``: the paper_repro matrix (sweep → regime → runs → report)."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from drpo_analysis.cli import Result, UsageError
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "run the paper_repro matrix (resumable) and write paper_repro/REPORT.md with a verdict per claim"
@@ -27,6 +27,7 @@ a killed run resumes from its checkpoint (runs/repro/<id>). Run it under nice in
   nohup nice drpo-analysis repro --workers 2 > repro.log 2>&1 &
   drpo-analysis repro --phase report          # rewrite the report from what has finished
   drpo-analysis repro --smoke                 # the whole pipeline on a tiny config (seconds)
+  drpo-analysis repro --backend ray --ray-address HEAD:6379   # runs as tasks on a Ray cluster
 
 A second, hand-given regime keeps its own results, report and figures:
 
@@ -41,7 +42,12 @@ PHASES = ("sweep", "matrix", "precision", "report")
 def add_arguments(p):
     p.add_argument("--phase", action="append", choices=PHASES, default=None,
                    help="run only these phases (repeatable; default: all, in order)")
-    p.add_argument("--workers", type=int, default=2, help="parallel run processes (default 2)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="parallel runs: local processes, or the CPUs of a private Ray cluster (default 2)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where runs execute: local processes (default) or Ray tasks (see --ray-address)")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to dispatch to (e.g. HEAD:6379; default: a private local Ray instance)")
     p.add_argument("--config-dir", default="paper_repro", help="folder with sweep.json and matrix.json")
     p.add_argument("--results", default=None, help="results folder (default CONFIG_DIR/results)")
     p.add_argument("--runs-root", default="runs", help="warm-start cache and run checkpoints")
@@ -64,7 +70,7 @@ SMOKE_BASE = {"task": "sort", "task_size": 4, "steps": 4, "prompts_per_step": 4,
 def _configs(args):
     from drpo_analysis.rl.experiments import load_config
 
-    cdir = Path(args.config_dir)
+    cdir = io.readable_dir(args.config_dir)
     sweep, matrix = load_config(cdir / "sweep.json"), load_config(cdir / "matrix.json")
     if args.smoke:
         sweep = sweep | {"base": SMOKE_BASE, "grid": {"lr": [1e-3], "updates": [[2, 1]], "noise": [0.0, 1.0],
@@ -96,13 +102,19 @@ def _parse_regime(text: str) -> dict:
 
 def run(args) -> Result:
     from drpo_analysis.reporting import rl_report as report
-    from drpo_analysis.rl import experiments, matrix
+    from drpo_analysis.rl import dispatch, experiments, matrix
 
     if args.workers < 1:
         raise UsageError("--workers must be >= 1")
+    if args.ray_address and args.backend != "ray":
+        raise UsageError("--ray-address needs --backend ray")
     sweep_cfg, matrix_cfg = _configs(args)
     results = args.results or (str(Path(args.runs_root) / "repro-smoke" / "results") if args.smoke
                                else str(Path(args.config_dir) / "results"))
+    io.writable_dir(results)
+    io.writable_dir(args.runs_root)
+    if args.report:
+        io.writable_file(args.report)
     regime_path = Path(results) / "regime.json"
     if args.regime:
         if "sweep" in (args.phase or PHASES):
@@ -111,23 +123,25 @@ def run(args) -> Result:
     phases = args.phase or list(PHASES)
     progress = not args.json
     timing_path = Path(results) / "timing.json"
-    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    timing = io.read_json(timing_path) if timing_path.exists() else {}
     ran = {}
     for phase in PHASES:
         if phase not in phases:
             continue
         t0 = time.perf_counter()
         if phase == "sweep":
-            ran[phase] = matrix.run_all(experiments.sweep_specs(sweep_cfg), results=results, runs=args.runs_root,
-                                        workers=args.workers, progress=progress)
+            ran[phase] = dispatch.run_all(experiments.sweep_specs(sweep_cfg), results=results, runs=args.runs_root,
+                                          workers=args.workers, progress=progress,
+                                          backend=args.backend, address=args.ray_address)
             best, _ = experiments.choose_regime(results)
             matrix.write_json(regime_path, {"rule": experiments.choose_regime.__doc__.strip(), **best})
         elif phase == "matrix":
             if not regime_path.exists():
                 raise UsageError(f"no regime yet ({regime_path}); run the sweep phase first")
-            regime = json.loads(regime_path.read_text())
-            ran[phase] = matrix.run_all(experiments.matrix_specs(regime, matrix_cfg), results=results,
-                                        runs=args.runs_root, workers=args.workers, progress=progress)
+            regime = io.read_json(regime_path)
+            ran[phase] = dispatch.run_all(experiments.matrix_specs(regime, matrix_cfg), results=results,
+                                          runs=args.runs_root, workers=args.workers, progress=progress,
+                                          backend=args.backend, address=args.ray_address)
         elif phase == "precision":
             ran[phase] = experiments.run_precision(experiments.precision_specs(matrix_cfg), matrix_cfg,
                                                    results=results, root=args.runs_root, progress=progress)
@@ -136,7 +150,7 @@ def run(args) -> Result:
             matrix.write_json(timing_path, timing)
     if "report" not in phases:
         return Result({"ran": ran, "results": results}, format_table([ran], list(ran)) if ran else "nothing to run")
-    regime = json.loads(regime_path.read_text()) if regime_path.exists() else None
+    regime = io.read_json(regime_path) if regime_path.exists() else None
     run_seconds = sum(r["wall_s"] for g in report.GROUPS for r in matrix.load_results(results, g))
     wall = (", ".join(f"{k} {v / 60:.1f} min" for k, v in timing.items()) +
             f" (wall, 2 workers, shared 2-core CPU; sum of per-run times {run_seconds / 60:.1f} min)")

@@ -141,7 +141,7 @@ def user_target(obj, *, method=None, params=None, token_level_loss=True, name=No
     opts = {**options, **({} if token_level_loss else {"token_level_loss": False})}
     t = Target(name or spec or getattr(obj, "__qualname__", repr(obj)), loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "openrlhf", m.name, params, opts) if spec else "",
-               timeout=float(timeout), agg_modes=("token-mean", "seq-mean-token-mean") if sweeps_level else ())
+               timeout=float(timeout), agg_modes=("token-mean", "seq-mean-token-mean") if sweeps_level else (), keep_ties=True)
 
     def variant(params=None, agg=None):
         level = token_level_loss if agg is None else agg == "token-mean"

@@ -170,7 +170,7 @@ def user_target(fn, *, method=None, params=None, agg="seq-mean-token-mean", max_
     t = Target(name or spec or getattr(fn, "__qualname__", repr(fn)), loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "trl", m.name, params, opts) if spec else "",
                timeout=float(timeout), agg_modes=tuple(AGG_LOSS_TYPES) if "loss_type" in named else (),
-               adv_per_sequence=True)
+               adv_per_sequence=True, keep_ties=True)
 
     def variant(params=None, agg=None):
         return user_target(fn, method=m.name, params=p if params is None else params,

@@ -43,6 +43,8 @@ def _config(mode, p, clip_ratio_c, agg, loss_scale_factor=None):
     kw = {}
     if mode == "vanilla":
         kw = dict(clip_ratio_low=p["eps_low"], clip_ratio_high=p["eps_high"], clip_ratio_c=p["dual_clip_c"])
+        if p["eps_low"] == p["eps_high"]:      # older code reads the symmetric clip_ratio
+            kw["clip_ratio"] = p["eps_low"]
     elif mode in ("dppo_tv", "dppo_kl"):
         kw = dict(clip_ratio_low=p["delta_low"], clip_ratio_high=p["delta_high"])
         if clip_ratio_c is not None:
@@ -208,7 +210,7 @@ def user_target(fn, *, method=None, params=None, agg="token-mean", horizon=None,
             if v is not None and not (k == "agg" and v == "token-mean")}
     t = Target(name or spec or getattr(fn, "__qualname__", repr(fn)), loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "verl", m.name, params, opts) if spec else "",
-               timeout=float(timeout), agg_modes=AGG_MODES)
+               timeout=float(timeout), agg_modes=AGG_MODES, keep_ties=True)
 
     def variant(params=None, agg=None):
         kw = dict(agg=conv.agg if agg is None else agg, horizon=horizon, global_counts=global_counts)
