@@ -3,13 +3,16 @@ parser, hostile values. Whatever the arguments, the exit code is 0, 1 or 2 and n
 a traceback.
 
 The long computations behind the commands (proofs, audit, benchmarks, mutation self-test,
-conformance, RL training, the repro matrix, figure scripts) are replaced by stubs that return at
-once: this test is about argument handling, path checks and validation, which all run before
-them. The simulations run for real, with small sizes put first on the command line (drawn
-integers are small, so they cannot make them large).
+conformance, RL training, the model behind rollouts, the repro matrix, figure scripts) are replaced
+by stubs that return at once: this test is about argument handling, path checks and validation,
+which all run before them. The simulations run for real, with small sizes put first on the command
+line (drawn integers are small, so they cannot make them large).
 """
 import argparse
 import contextlib
+from pathlib import Path
+
+import numpy as np
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -20,8 +23,8 @@ HOSTILE = ["", " ", "-1", "0", "1", "2", "3", "nan", "inf", "-inf", "1e308", "1e
            "/proc/x", "/dev/null", "/", "a=b", "=", "K=V=W", ":", "noise=-1", "bf16+noise=0.3", "noise:0.1",
            "drpo", "drpo:delta=-1", "pg_is", "lr=1,2", "mismatch=bf16,noise=1", "é", "--", "-", "mod:fn",
            "verl:vanilla", "trl:grpo", "agg=token-mean", "bogus=1", "x" * 300]
-COMMANDS = ["methods", "prove", "audit", "fuzz", "simulate vocab", "simulate dynamics", "rl", "lmrl", "repro",
-            "figures", "bench", "demo"]
+COMMANDS = ["methods", "prove", "audit", "fuzz", "simulate vocab", "simulate dynamics", "rl", "lmrl", "rollouts",
+            "diagnose", "repro", "figures", "bench", "demo"]
 SMALL = {"simulate vocab": ["--V", "64", "--contexts", "2", "--samples", "2", "--topk", "3"],
          "simulate dynamics": ["--steps", "2", "--V", "32", "--prompts", "2", "--seeds", "1", "--group", "2",
                                "--length", "2"]}
@@ -57,6 +60,7 @@ def stubs(tmp_path):
     from drpo_analysis.claims import audit, proving
     from drpo_analysis.cli.commands import demo, figures
     from drpo_analysis.fuzz import conformance, mutants, runner
+    from drpo_analysis.lm import loading, rollouts
     from drpo_analysis.reporting import lm_report, rl_report
     from drpo_analysis.rl import experiments, lm_grpo, lm_study, matrix, trainer
     from drpo_analysis.util import io
@@ -92,6 +96,13 @@ def stubs(tmp_path):
         mp.setattr(experiments, "choose_regime", lambda results, **kw: ({"lr": 1e-3}, None))
         mp.setattr(rl_report, "write_report", lambda results, out, **kw: {})
         mp.setattr(figures, "scripts", lambda folder: {"weights": script})
+        # rollouts: no model; a committed fixture stands for the generated arrays
+        fixture = dict(np.load(Path(__file__).parent / "fixtures" / "rollouts" / "smollm2_bf16.npz"))
+        mp.setattr(loading, "available", lambda: True)
+        mp.setattr(loading, "load", lambda: None)
+        mp.setattr(rollouts, "generate", lambda lm, cfg, **kw: (fixture, None))
+        mp.setattr(rollouts, "summary", lambda arrays, vocab, cfg: {
+            "tokens": 1, "share_mu_le_0.01": 0.0, "mean_abs_log_ratio": 0.0, "exact_mean": {"tv": 0.0, "kl": 0.0}})
         mp.setattr(demo, "STEPS", tuple(s for s in demo.STEPS if s[1][0] not in ("simulate", "figures")))
         yield
 

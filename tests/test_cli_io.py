@@ -65,6 +65,11 @@ BAD_PATHS = [
     (["repro", "--config-dir", "DIR"], "DIR"),
     (["repro", "--config-dir", "REPO_CONFIG", "--phase", "report", "--results", "FILE"], "FILE"),
     (["repro", "--config-dir", "REPO_CONFIG", "--phase", "report", "--results", "DIR", "--report", "PROC"], "PROC"),
+    (["rollouts", "--out", "PROC"], "PROC"),
+    (["rollouts", "--out", "FILE"], "FILE"),
+    (["rollouts", "--summary", "PROC"], "PROC"),
+    (["diagnose", "MISSING"], "MISSING"),
+    (["diagnose", "FILE", "--report", "PROC"], "PROC"),
 ]
 
 
@@ -262,6 +267,68 @@ def test_a_run_folder_is_not_overwritten_without_resume(rl_runs, capsys):
     assert rc == 2 and "already holds a run; pass --resume" in err and _snapshot(tmp / "full") == before
 
 
+# ---- lmrl --resume (the same run-folder checks as rl) ---------------------------------------------
+LMRL = ["lmrl", "--smoke", "--warmup-steps", "20", "--steps", "4", "--ckpt-every", "2", "--lr", "2e-4",
+        "--seed", "1", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def lmrl_runs(tmp_path_factory):
+    """A tiny-model run (non-default lr and seed) through the CLI, whole; its recorded configuration."""
+    import torch
+
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("lmrl")
+    assert cli.main([*LMRL, "--json", "--out", str(tmp / "full")]) == 0
+    return tmp, json.loads((tmp / "full" / "config.json").read_text())
+
+
+def test_lmrl_resume_takes_the_configuration_from_the_run_folder(lmrl_runs, tmp_path, capsys):
+    from drpo_analysis.cli.commands import lmrl
+    from drpo_analysis.rl import lm_grpo
+
+    tmp, recorded = lmrl_runs
+    capsys.readouterr()
+    cfg = lm_grpo.LMConfig(**recorded)
+    out = tmp_path / "cut"
+    assert lm_grpo.run(cfg, out, lmrl.model_builder(cfg), progress=False, stop_after=3)["status"] == "partial"
+    m = out / "metrics.jsonl"
+    m.write_bytes(m.read_bytes()[:-7])   # a kill mid-write
+    before = _snapshot(out)
+    rc, _, err = run_cli(["lmrl", "--out", out, "--resume", "--lr", "0.5", "--seed", "1", "--steps", "9",
+                          "--mismatch", "bf16+stale=0"], capsys)
+    assert rc == 2 and err.count("\n") == 1
+    assert "lr: recorded 0.0002, requested 0.5" in err and "steps: recorded 4, requested 9" in err
+    assert "seed" not in err and "mismatch" not in err
+    rc, _, err = run_cli(["lmrl", "--out", out, "--resume", "--smoke"], capsys)   # the preset's values count
+    assert rc == 2 and "steps: recorded 4, requested 3" in err and "warmup_steps: recorded 20, requested 150" in err
+    assert _snapshot(out) == before
+    with pytest.warns(io.TornLineWarning, match="metrics.jsonl: dropped a torn last line"):
+        rc, stdout, err = run_cli(["lmrl", "--out", out, "--resume", "--json", "--threads", "1"], capsys)
+    assert rc == 0, err
+    assert json.loads(stdout)["config"] == recorded
+    assert _metrics(out) == _metrics(tmp / "full")
+
+
+def test_lmrl_resume_without_checkpoint_restarts_the_recorded_configuration(lmrl_runs, tmp_path, capsys):
+    tmp, recorded = lmrl_runs
+    out = tmp_path / "warm"   # killed during the warm start: config.json only, maybe a torn line
+    io.write_json(out / "config.json", recorded, indent=1)
+    (out / "metrics.jsonl").write_text('{"step": 0, "rew')
+    rc, _, err = run_cli(["lmrl", "--out", out, "--resume", "--threads", "1"], capsys)
+    assert rc == 0, err
+    assert _metrics(out) == _metrics(tmp / "full")
+
+
+def test_lmrl_run_folder_is_not_overwritten_without_resume(lmrl_runs, tmp_path, capsys):
+    tmp, _ = lmrl_runs
+    before = _snapshot(tmp / "full")
+    rc, _, err = run_cli([*LMRL, "--out", tmp / "full"], capsys)
+    assert rc == 2 and "already holds a run; pass --resume" in err and _snapshot(tmp / "full") == before
+    rc, _, err = run_cli(["lmrl", "--out", tmp_path, "--resume"], capsys)
+    assert rc == 2 and "no config.json" in err
+
+
 # ---- --help --------------------------------------------------------------------------------------
 def _options(parser, prefix=()):
     import argparse
@@ -294,7 +361,7 @@ UNKNOWN = [
     (["audit", "bogus"], "known: "),
     (["prove", "bogus"], "known: "),
     (["methods", "bogus"], "known: pg_is"),
-    (["bench", "--only", "bogus"], "available: ['fuzz_examples_per_s'"),
+    (["bench", "--only", "bogus"], "'fuzz_examples_per_s',"),
     (["repro", "--config-dir", "REPO_CONFIG", "--groups", "bogus", "--phase", "report"], "matrix.json has ["),
 ]
 

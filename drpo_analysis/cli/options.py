@@ -37,6 +37,8 @@ def _scalar_type(hint) -> type:
 def _show(v) -> str:
     if v is None:
         return "none"
+    if isinstance(v, bool):
+        return "on" if v else "off"     # as the --flag / --no-flag pair reads
     if isinstance(v, tuple):
         return ", ".join(map(str, v))
     return str(v)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from drpo_analysis.core.mismatch import MismatchSpec
 from drpo_analysis.rl.matrix import load_results, spec_id
 from drpo_analysis.util import io
 
 
 def mismatch_spec(precision: str, noise: float, stale: int) -> str:
-    parts = [precision] + ([f"noise={noise:g}"] if noise else []) + ([f"stale={stale}"] if stale else [])
-    return "+".join(parts)
+    """The canonical spelling of a sweep point's mismatch (e.g. ``bf16+noise=1+stale=2``)."""
+    return str(MismatchSpec(precision, noise=float(noise), stale=int(stale)))
 
 
 def load_config(cfg) -> dict:

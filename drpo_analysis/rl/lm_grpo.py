@@ -48,8 +48,8 @@ class LMConfig:
     method: str = "drpo"
     params: dict = field(default_factory=dict)
     task: str = "add"
-    task_size: int = 2
-    shots: int = 3
+    task_size: int = 1
+    shots: int = 0
     mismatch: str = "bf16"  # the sampler's precision and staleness (hf_policy.MISMATCH)
     seed: int = 0
     steps: int = 20
@@ -57,14 +57,15 @@ class LMConfig:
     samples_per_prompt: int = 8
     minibatches: int = 2
     epochs: int = 1
-    lr: float = 1e-5
+    lr: float = 1e-4
     grad_clip: float = 1.0
     agg: str = "token-mean"
     std_normalize: bool = False
-    max_new_tokens: int = 6
+    max_new_tokens: int = 3
     eval_every: int = 5
     eval_size: int = 64
     ckpt_every: int = 10
+    warmup_steps: int = 150  # tiny model: supervised warm-start steps before GRPO (the caller's build)
     device: str = "cpu"
 
     def validate(self) -> "LMConfig":
@@ -74,7 +75,7 @@ class LMConfig:
         aggregation.check_mode(self.agg)
         for name, low in (("steps", 1), ("prompts_per_step", 1), ("samples_per_prompt", 2), ("minibatches", 1),
                           ("epochs", 1), ("eval_every", 1), ("eval_size", 1), ("ckpt_every", 1), ("seed", 0),
-                          ("max_new_tokens", 1)):
+                          ("max_new_tokens", 1), ("warmup_steps", 0)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")

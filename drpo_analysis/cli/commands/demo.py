@@ -24,7 +24,7 @@ Run the toolkit's main job end to end (a few minutes on 2 CPU cores):
   5. drpo-analysis simulate vocab                  a short long-tailed vocabulary simulation
   6. drpo-analysis figures --out OUT/figures       every figure
 
-Its files go to OUT (default runs/demo, outside version control), never over the committed
+Its files go to OUT (--out, outside version control), never over the committed
 paper_repro/CLAIMS.md and figures/: floating-point results may differ in their last bits from
 one machine to another (NumPy, for one, picks its SIMD kernels by CPU), and a demo must not
 rewrite committed files with them. Compare with
@@ -52,7 +52,7 @@ def add_arguments(p):
     p.add_argument("--skip", action="append", default=[], metavar="STEP", choices=STEP_NAMES,
                    help="skip a step by its first word (repeatable; default: none skipped)")
     p.add_argument("--out", default="runs/demo", metavar="DIR",
-                   help="folder for the demo's files (default: runs/demo)")
+                   help="folder for the demo's files")
 
 
 def run(args) -> Result:

@@ -42,7 +42,7 @@ def add_arguments(p):
     p.add_argument("--method", action="append", default=None, metavar="SPEC",
                    help="method or correction spec (repeatable; default: every registry method and "
                         "every correction at its defaults), e.g. drpo:delta=0.2, token_tis:C=3")
-    p.add_argument("--rows", type=int, default=2048, help="responses per streamed block (default 2048)")
+    p.add_argument("--rows", type=int, default=2048, help="responses per streamed block")
     p.add_argument("--tokenizer", default=None,
                    help="decode worst offenders: 'smollm2' (the bundled model) or a tokenizer folder")
     p.add_argument("--report", default=None, help="write a self-contained HTML report here")

@@ -36,7 +36,8 @@ horizon=4096 (L_const of seq-mean-token-sum-norm). JSON: {"ok", "checks": [...],
 def add_arguments(p):
     import inspect
 
-    from drpo_analysis.fuzz import runner
+    from drpo_analysis.fuzz import mutants, runner
+    from drpo_analysis.fuzz.adapters import plain
 
     examples = inspect.signature(runner.fuzz).parameters["examples"].default
     p.add_argument("target", nargs="?", help="module:function, path.py:function, verl:MODE, trl:LOSS_TYPE, "
@@ -47,12 +48,14 @@ def add_arguments(p):
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="method parameter (our names)")
     p.add_argument("--option", action="append", default=[], metavar="K=V",
                    help="adapter option, e.g. agg=seq-mean-token-mean, horizon=4096, clip_ratio_c=20")
-    p.add_argument("--agg", help="aggregation mode of a plain target (default token-mean)")
+    agg = inspect.signature(plain.conventions).parameters["agg"].default
+    p.add_argument("--agg", help=f"aggregation mode of a plain target (default: {agg})")
     p.add_argument("--seed", type=int, default=0, help="random seed of the drawn batches")
     p.add_argument("--examples", type=int, default=examples, help="batches per check (scaled per check)")
     p.add_argument("--check", action="append", default=None, help="run only this check (repeatable)")
     p.add_argument("--self-test", action="store_true", help="mutation score over the built-in corpus")
-    p.add_argument("--seeds", type=int, default=5, help="seeds for --self-test")
+    p.add_argument("--seeds", type=int, default=len(mutants.SEEDS),
+                   help="seeds for --self-test (seeds --seed, --seed + 1, ...)")
     p.add_argument("--conformance", action="store_true",
                    help="fuzz the installed verl / TRL / OpenRLHF losses and write CONFORMANCE.md")
     p.add_argument("--out", default="paper_repro/CONFORMANCE.md", help="where --conformance writes")

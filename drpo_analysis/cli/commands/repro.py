@@ -43,7 +43,7 @@ def add_arguments(p):
     p.add_argument("--phase", action="append", choices=PHASES, default=None,
                    help="run only these phases (repeatable; default: all, in order)")
     p.add_argument("--workers", type=int, default=2,
-                   help="parallel runs: local processes, or the CPUs of a private Ray cluster (default 2)")
+                   help="parallel runs: local processes, or the CPUs of a private Ray cluster")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="where runs execute: local processes (default) or Ray tasks (see --ray-address)")
     p.add_argument("--ray-address", default=None,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drpo_analysis.cli import Result, UsageError, options, parse_key_values
+from drpo_analysis.cli import Result, UsageError, options, parse_key_values, run_folders
 from drpo_analysis.util import io
 
 from drpo_analysis.util.tables import format_table
@@ -72,15 +72,15 @@ def add_arguments(p):
     p.add_argument("--param", action="append", default=[], metavar="K=V",
                    help="method parameter (repeatable; default: the registry's paper values)")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1: the tiny model's matmuls are too small to split, and "
+                   help="torch CPU threads (1 suits the tiny model: its matmuls are too small to split, and "
                         "extra threads spin-wait when the cores are shared)")
     p.add_argument("--out", default=None,
                    help="run folder (default: RUNS_ROOT/rl/<method>-<mismatch>-s<seed>[-smoke])")
-    p.add_argument("--runs-root", default="runs", help="cache root of warm-start checkpoints (default: runs)")
+    p.add_argument("--runs-root", default="runs", help="cache root of warm-start checkpoints")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out with the configuration recorded there; options given "
-                        "with it must agree (default: off)")
-    p.add_argument("--smoke", action="store_true", help="tiny model and task, a few steps, for CI (default: off)")
+                        "with it must agree")
+    p.add_argument("--smoke", action="store_true", help="tiny model and task, a few steps, for CI")
 
 
 def _given(args) -> dict:
@@ -104,27 +104,9 @@ def _resumed_config(args, out: Path):
     from drpo_analysis.rl import trainer
     from drpo_analysis.rl.rollout import MISMATCH
 
-    path = out / "config.json"
-    if not path.exists():
-        raise UsageError(f"{out}: no config.json, so not a run folder to resume (drop --resume to start a run)")
-    recorded = io.read_json(path)
-    try:
-        cfg = trainer.RLConfig(**recorded).validate()
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"{path}: not a valid run configuration ({exc})") from None
-    over = _given(args)
-    if "mismatch" in over and MISMATCH.parse(over["mismatch"]) == MISMATCH.parse(cfg.mismatch):
-        over["mismatch"] = cfg.mismatch            # the same mismatch, spelt differently
-    if args.smoke:
-        requested = trainer.smoke_config(**over)   # every field of the preset counts as given
-    else:
-        if "params" in over:
-            over["params"] = cfg.params | over["params"]
-        requested = trainer.RLConfig(**(cfg.as_dict() | over))
-    diffs = trainer.differences(cfg.as_dict(), requested.validate().as_dict())
-    if diffs:
-        raise UsageError(f"--resume: the options disagree with {path}: {'; '.join(diffs)}")
-    return cfg
+    return run_folders.resumed_config(out, trainer.RLConfig, _given(args),
+                                      preset=trainer.smoke_config if args.smoke else None,
+                                      same={"mismatch": MISMATCH.parse})
 
 
 def run(args) -> Result:
@@ -144,8 +126,8 @@ def run(args) -> Result:
                                f"{'-smoke' if args.smoke else ''}")
         if args.resume:
             cfg = _resumed_config(args, io.readable_dir(out))
-        elif any((out / f).exists() for f in ("config.json", "metrics.jsonl", "ckpt.pt")):
-            raise UsageError(f"{out}: already holds a run; pass --resume to continue it or another --out")
+        else:
+            run_folders.check_new(out)
     io.writable_dir(out)
     torch.set_num_threads(args.threads)
     summary = trainer.run(cfg, out, resume=args.resume, root=args.runs_root, progress=not args.json)

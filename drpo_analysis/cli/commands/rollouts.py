@@ -28,22 +28,26 @@ CPU cost: about 0.5 s per decode step of a batch of 8 on one core, plus one fp32
 """
 
 
+#: --precision when none is given.
+DEFAULT_PRECISION = "bf16"
+
+
 def add_arguments(p):
     from drpo_analysis.lm.precision import PRECISIONS
     p.add_argument("--precision", action="append", choices=[x for x in PRECISIONS if x != "fp32"] + ["fp32"],
-                   default=None, help="inference precision (repeatable; default bf16)")
-    p.add_argument("--tokens", type=int, default=2000, help="response tokens per precision (default 2000)")
-    p.add_argument("--batch", type=int, default=8, help="responses per batch (default 8)")
-    p.add_argument("--group", type=int, default=4, help="responses per prompt (GRPO group, default 4)")
-    p.add_argument("--max-new-tokens", type=int, default=96, help="response length cap (default 96)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1: off)")
-    p.add_argument("--topk", type=int, default=20, help="top-K(mu) columns written (default 20)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu; cuda when present)")
+                   default=None, help=f"inference precision (repeatable; default: {DEFAULT_PRECISION})")
+    p.add_argument("--tokens", type=int, default=2000, help="response tokens per precision")
+    p.add_argument("--batch", type=int, default=8, help="responses per batch")
+    p.add_argument("--group", type=int, default=4, help="responses per prompt (GRPO group)")
+    p.add_argument("--max-new-tokens", type=int, default=96, help="response length cap")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
+    p.add_argument("--topk", type=int, default=20, help="top-K(mu) columns written")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--device", default="cpu", help="torch device: cpu | cuda[:i]")
     p.add_argument("--threads", type=int, default=1,
-                   help="CPU threads for torch (default 1: on a shared machine more threads run slower)")
-    p.add_argument("--out", default="rollouts", help="output folder (default ./rollouts)")
+                   help="CPU threads for torch (1 suits a shared machine: more threads run slower)")
+    p.add_argument("--out", default="rollouts", help="output folder")
     p.add_argument("--summary", default=None, help="also write the mismatch summary JSON here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -67,7 +71,7 @@ def run(args) -> Result:
         paths.writable_file(args.summary)
     torch.set_num_threads(args.threads)
     configs = [scoring.InferenceConfig(p, args.temperature, args.top_p, args.max_new_tokens)
-               for p in (args.precision or ["bf16"])]
+               for p in (args.precision or [DEFAULT_PRECISION])]
     lm = loading.load()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
