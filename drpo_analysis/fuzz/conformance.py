@@ -2,13 +2,10 @@
 
 Every entry names the framework function, the reference it is compared with (our method, its
 parameters, the aggregation mode and the design choices expressed as oracle conventions), the
-status of every check, and every finding with a classification:
-
-* **design choice**: a documented convention that our reference expresses as a parameter (the
-  entry passes once it is declared; listed under "conventions");
-* **edge case**: a deviation only on inputs outside the framework's contract (non-finite values at
-  padded positions, π = 0 exactly, an exact tie at a kink);
-* **defect**: anything else.
+status of every check, and the verdict on the fuzzer's one scale (:mod:`~drpo_analysis.fuzz.verdict`):
+conforms / conforms with declared design choices / edge cases only / deviates, every finding with
+its severity, sub-check, explanation and likely fix. An entry's note says why a deviation is a
+documented design choice of the framework (the reference it does conform to is another entry).
 """
 from __future__ import annotations
 
@@ -18,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drpo_analysis.fuzz import adapters, oracle
+from drpo_analysis.fuzz import adapters
 from drpo_analysis.fuzz.runner import fuzz
 from drpo_analysis.util import io
 
@@ -54,49 +51,10 @@ ENTRIES = (
     ("OpenRLHF PolicyLoss ppo", "openrlhf:ppo", "openrlhf", {}, ""),
     ("OpenRLHF PolicyLoss ppo, dual_clip=3", "openrlhf:ppo", "openrlhf", {"method": "dual_clip"}, ""),
     ("OpenRLHF PolicyLoss gspo", "openrlhf:gspo", "openrlhf", {}, ""),
+    ("verl rollout_rs=token_k1 (thresholds 0.5_2.0)", "verl:rollout_rs=token_k1", "verl", {}, ""),
+    ("verl rollout_rs=token_k2 (threshold 0.1)", "verl:rollout_rs=token_k2", "verl", {}, ""),
+    ("verl rollout_rs=token_k3 (threshold 0.1)", "verl:rollout_rs=token_k3", "verl", {}, ""),
 )
-
-
-def classify(f: dict, target) -> tuple[str, str]:
-    """(classification, explanation) of one finding (see module docstring)."""
-    ce = f["counterexample"]
-    logp, logp_mu, mask = (np.asarray(ce[k], dtype=float) for k in ("logp", "logp_mu", "mask"))
-    mask = mask.astype(bool)
-    with np.errstate(invalid="ignore"):
-        masked_nonfinite = (~np.isfinite(logp) | ~np.isfinite(logp_mu))[~mask].any()
-    if f["kind"] == "non-finite" and not mask.any():
-        return ("edge case", "a batch without valid tokens (all-masked or empty) gives 0/0 = NaN; a micro-batch "
-                "with no response tokens does not occur in the framework's own batching")
-    if f["kind"] == "non-finite" and (f["check"] == "padding" or masked_nonfinite):
-        return ("edge case", "non-finite values at padded positions leak through `x * mask` (NaN·0 = NaN) or a "
-                "0/0 normaliser; harmless where padded positions hold finite log-probs, as in the "
-                "framework's own pipeline, a defect only if padding can carry ±inf/NaN")
-    if f["check"] == "padding":
-        return ("defect", "padding changes a valid gradient or the value")
-    if f["check"] == "overflow":
-        if np.isneginf(logp[mask]).any():
-            return ("edge case", "π = 0 exactly (ℓ = −inf) in a valid position: the loss written as "
-                    "−Â·w·ℓ is infinite; unreachable from log_softmax of finite logits")
-        with np.errstate(invalid="ignore"):
-            lr = np.abs(logp - logp_mu)[mask]
-        if lr.size and lr.max() > 80 and f["kind"] == "non-finite":
-            return ("defect (extreme inputs)", f"no clamp before exp: log-ratio {lr.max():.1f} overflows float32 "
-                    "(verl and OpenRLHF clamp at ±20); needs μ < 1e−35·π, unreachable for sampled tokens")
-    if f["kind"] == "gradient mismatch" and ce.get("token") is not None:
-        b, t = ce["token"]
-        lr = logp[b][t] - logp_mu[b][t]
-        dtype = ce.get("dtype", "float32")
-        h = oracle.TOLERANCES[dtype].h * max(1.0, abs(logp[b][t]))
-        near = [k for k in oracle.kinks(target.method, target.params)
-                if k.kind == "log_ratio" and abs(lr - k.value) < max(1e-6, h)]
-        if near and dtype in ("bfloat16", "float16"):
-            return ("edge case", f"{dtype} branch decision within the kink margin of log r = {near[0].value:.6g}: "
-                    "the framework computes the ratio in half precision and picks the other branch; the "
-                    "oracle's one-sided values at ℓ ± h are coarse at this h (a limitation of the oracle)")
-        if near:
-            return ("edge case", f"exact tie at the kink log r = {near[0].value:.6g}: torch.min/max split the "
-                    "gradient between both branches (the average of the one-sided values); measure zero")
-    return ("defect", "unexplained deviation from the reference")
 
 
 EDGE_PROBES = ("±1e4 padding", "+inf padding", "NaN padding", "all-masked batch", "empty batch")
@@ -121,7 +79,8 @@ def edge_matrix(target, seed: int = 0) -> dict[str, str]:
 
 def run(out: Path | None = Path("paper_repro/CONFORMANCE.md"), *, seed: int = 0, examples: int = 24,
         progress: bool = True, entries=ENTRIES) -> dict:
-    """Fuzz every entry, classify its findings, write ``out`` (markdown) and ``out.json``."""
+    """Fuzz every entry (verdict and findings as the CLI reports them), write ``out`` (markdown) and
+    ``out.json``."""
     from tqdm import tqdm
 
     results = []
@@ -138,21 +97,10 @@ def run(out: Path | None = Path("paper_repro/CONFORMANCE.md"), *, seed: int = 0,
         rep = fuzz(t, seed=seed, examples=examples).as_dict()
         conv = t.conventions
         row.update(method=t.method, params=t.params, agg=conv.agg,
-                   conventions={k: v for k, v in vars(conv).items() if k != "agg" and v not in (None, True)},
-                   status="conforms" if rep["ok"] else "deviates", checks=rep["checks"], findings=[],
+                   conventions={k: v for k, v in vars(conv).items() if k != "agg" and v not in (None, True)
+                                and not (k == "clamp_scope" and v == "everywhere")},
+                   status=rep["verdict"], checks=rep["checks"], notes=rep["notes"], findings=rep["findings"],
                    edges=edge_matrix(t, seed))
-        for f in rep["findings"]:
-            cls, why = classify(f, t)
-            if note.startswith("design choice") and cls == "defect":
-                cls, why = "design choice", note[len("design choice: "):]
-            row["findings"].append({**f, "classification": cls, "explanation": why})
-        classes = {f["classification"] for f in row["findings"]}
-        if classes and classes <= {"edge case"}:
-            row["status"] = "conforms except edge cases"
-        elif classes and classes <= {"edge case", "design choice"}:
-            row["status"] = "documented design choice"
-        elif classes and "defect" not in classes:
-            row["status"] = "deviates on extreme inputs only"
         results.append(row)
     res = {"seed": seed, "examples": examples, "versions": _versions(), "entries": results}
     if out is not None:
@@ -174,7 +122,7 @@ def _versions() -> dict:
 def summary_text(res: dict) -> str:
     from drpo_analysis.util.tables import format_table
     rows = [{"entry": r["label"], "method": r.get("method", "-"), "status": r["status"],
-             "findings": ", ".join(f"{f['check']}:{f['classification']}" for f in r.get("findings", []))}
+             "findings": ", ".join(f"{f['check']}/{f['sub_check']}:{f['severity']}" for f in r.get("findings", []))}
             for r in res["entries"]]
     return format_table(rows, ["entry", "method", "status", "findings"], max_width=90)
 
@@ -193,8 +141,11 @@ def markdown(res: dict) -> str:
         "the value where the framework returns −J, on the checks of `drpo_analysis/fuzz/checks.py`. "
         "Conventions are the framework's design choices expressed as options of the reference "
         "(log-ratio clamp, truncated IS, value compared or not, empty rows counted or not); with them "
-        "declared, a deviation left over is classified as an *edge case* (inputs outside the "
-        "framework's contract) or a *defect*.",
+        "declared, the verdict is on the fuzzer's one scale: *conforms*, *conforms with declared design "
+        "choices*, *edge cases only* (deviations only on inputs outside any real pipeline: ±inf/NaN at "
+        "padded positions, batches without tokens, π = 0, |log r| beyond float32's exp range) or "
+        "*deviates*. Every entry is also fuzzed with its parameters drawn away from the defaults and in "
+        "every aggregation mode its framework accepts (checks `hyperparameters`, `aggregation_modes`).",
         "",
         "| entry | reference | conventions | status | findings |",
         "|---|---|---|---|---|",
@@ -205,7 +156,7 @@ def markdown(res: dict) -> str:
             continue
         ps = ", ".join(f"{k}={g:g}" for k, g in r["params"].items()) or "–"
         conv = ", ".join(f"{k}={c}" for k, c in r["conventions"].items()) or "–"
-        fs = "; ".join(f"{f['check']}: {f['classification']}" for f in r["findings"]) or "none"
+        fs = "; ".join(f"{f['check']} / {f['sub_check']}: {f['severity']}" for f in r["findings"]) or "none"
         lines.append(f"| {r['label']} | `{r['method']}` ({ps}), {r['agg']} | {conv} | {r['status']} | {fs} |")
     lines += ["", "## Padding and empty batches, probe by probe", "",
               "The padding check stops at its first failure; here every probe on its own (masked positions of "
@@ -217,9 +168,11 @@ def markdown(res: dict) -> str:
     lines += ["", "## Findings", ""]
     for r in res["entries"]:
         for f in r.get("findings", []):
-            lines += [f"### {r['label']}: {f['check']} ({f['classification']})", "",
+            lines += [f"### {r['label']}: {f['check']} / {f['sub_check']} ({f['severity']})", "",
                       f"{f['kind']}: {f['message']}. Expected {f['expected']!r}, got {f['got']!r}.", "",
-                      f"*{f['explanation']}.*", "", "```python", f["reproducer"], "```", ""]
+                      f"*{f['explanation']}.* Likely fix: {f['fix']}", "",
+                      *([f"Note: {r['note']}", ""] if r["note"] and f["severity"] == "deviates" else []),
+                      "```python", f["reproducer"], "```", ""]
     lines += ["## Notes on design choices", "",
               "- verl `dppo_tv`/`dppo_kl` truncate the detached IS ratio at `config.get('clip_ratio_c', 20.0)`; "
               "`ActorConfig.clip_ratio_c` defaults to 3.0 (the dual-clip constant), so with default configs the "
