@@ -50,9 +50,12 @@ demo: $(VENV)/.stamp-base
 	$(CLI) demo
 
 # A real headless browser for the HTML report test (skipped with a reason when it cannot be installed).
+# Debian's package lists may be empty on a fresh machine, so the lists are refreshed first.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null 2>&1 || \
-	  sudo -n apt-get install -y -q chromium >/dev/null 2>&1) || echo "chromium not installed: the browser test will be skipped"
+	@command -v chromium >/dev/null 2>&1 || \
+	  ( (apt-get update -q && apt-get install -y -q chromium) >/dev/null 2>&1 || \
+	    (sudo -n apt-get update -q && sudo -n apt-get install -y -q chromium) >/dev/null 2>&1 ) || \
+	  echo "chromium not installed: the browser test will be skipped"
 
 test: $(VENV)/.stamp-test $(VENV)/.stamp-peers $(VENV)/.stamp-lm chromium
 	$(VENV)/bin/lint-imports
