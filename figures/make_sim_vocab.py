@@ -12,7 +12,6 @@ The numbers behind the figures are written to ``sim_vocab.json`` beside them.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,6 +19,7 @@ import numpy as np
 
 from drpo_analysis.reporting import plotting
 from drpo_analysis.sim import vocab as sv
+from drpo_analysis.util import io
 
 MISMATCHES = ("bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "noise=0.05", "temperature=1.05",
               "bf16+top_p=0.95")
@@ -30,8 +30,7 @@ def main(outdir) -> list[Path]:
     plotting.style()
     res = sv.simulate(sv.VocabSettings(contexts=256, samples=64, mismatches=MISMATCHES, seed=0))
     scatter = res.pop("scatter")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sim_vocab.json").write_text(json.dumps(res, indent=1))
+    io.write_json(out / "sim_vocab.json", res, indent=1)
     by = {e["mismatch"]: e for e in res["results"]}
     paths = []
 

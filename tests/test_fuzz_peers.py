@@ -4,6 +4,7 @@ import importlib.util
 import pytest
 
 from drpo_analysis.fuzz import adapters, fuzz
+from drpo_analysis.fuzz.adapters import plain
 
 CORE = ["gradient", "on_policy", "region_coverage", "aggregation"]
 
@@ -60,28 +61,20 @@ def test_openrlhf_policy_loss_conforms_on_core_checks(kind):
     assert rep.ok, rep.text()
 
 
-def test_conformance_report_classifies_and_renders(tmp_path):
+def test_conformance_report_gives_verdicts_and_renders(tmp_path):
     _need("verl")
     _need("trl")
-    from drpo_analysis.fuzz import conformance
-    entries = [e for e in conformance.ENTRIES if e[1] in ("verl:dppo_tv", "trl:bnpo")][:2]
+    from drpo_analysis.fuzz import conformance, verdict
+    entries = [e for e in conformance.ENTRIES if e.spec in ("verl:dppo_tv", "trl:bnpo")][:2]
     res = conformance.run(tmp_path / "C.md", examples=4, progress=False, entries=entries)
     text = (tmp_path / "C.md").read_text()
-    assert [r["label"] for r in res["entries"]] == [e[0] for e in entries]
+    assert [r["label"] for r in res["entries"]] == [e.label for e in entries]
     for r in res["entries"]:
         assert r["label"] in text and r["status"] in text
+        assert r["status"] in verdict.VERDICTS
         for f in r["findings"]:
-            assert f["classification"] in ("edge case", "design choice", "defect", "defect (extreme inputs)")
+            assert f["severity"] in (verdict.EDGE, verdict.DEVIATES) and f["sub_check"] and f["fix"]
             assert "check_batch(target, batch" in f["reproducer"]
-
-
-def test_committed_conformance_lists_every_entry():
-    from pathlib import Path
-
-    from drpo_analysis.fuzz import conformance
-    text = (Path(__file__).resolve().parents[1] / "paper_repro" / "CONFORMANCE.md").read_text()
-    for label, *_ in conformance.ENTRIES:
-        assert f"| {label} |" in text, f"CONFORMANCE.md is stale: rerun `drpo-analysis fuzz --conformance` ({label})"
 
 
 def test_openrlhf_loader_leaves_transformers_importable():
@@ -93,3 +86,22 @@ def test_openrlhf_loader_leaves_transformers_importable():
     openrlhf.loss_module()
     assert "deepspeed" not in sys.modules or sys.modules["deepspeed"].__spec__ is not None
     adapters.load("trl:grpo", adapter="trl")   # imports transformers.Trainer (looks for deepspeed)
+
+
+@pytest.mark.parametrize("option", ["token_k1", "token_k2", "token_k3"])
+def test_verl_rollout_rejection_matches_its_registry_reference(option):
+    _need("verl")
+    rep = fuzz(adapters.load(f"verl:rollout_rs={option}"), seed=0, examples=6,
+               checks=["gradient", "region_coverage", "hyperparameters"])
+    assert rep.verdict == "conforms with declared design choices", rep.text()
+
+
+def test_user_functions_in_framework_signatures_are_detected():
+    _need("verl")
+    from pathlib import Path
+    corpus = Path(__file__).parent / "corpus" / "correct"
+    for name, fn, adapter in (("verl_signature_vanilla", "compute_policy_loss_custom", "verl"),
+                              ("openrlhf_class", "MyPolicyLoss", "openrlhf"),
+                              ("trl_signature_grpo", "compute_loss", "trl"), ("where_ppo_token_mean", "loss_fn", "plain")):
+        obj = plain.resolve(f"{corpus / name}.py:{fn}")
+        assert adapters.detect(obj) == adapter, name

@@ -152,7 +152,8 @@ def test_resume_after_kill_reproduces_the_uninterrupted_run(warm_model, tmp_path
     assert full == cut
     with pytest.raises(ValueError, match="already holds a run"):
         lm_grpo.run(c, tmp_path / "full", build_of(warm_model), progress=False)
-    with pytest.raises(ValueError, match="differs"):
+    with pytest.raises(ValueError, match=r"records another configuration: lr: recorded 0\.0001, requested 0\.001; "
+                                         r"mismatch: recorded 'bf16\+stale=1', requested 'bf16'$"):
         lm_grpo.run(cfg(steps=4, ckpt_every=2, lr=1e-3), tmp_path / "full", build_of(warm_model), progress=False,
                     resume=True)
 

@@ -24,6 +24,7 @@ BENCH_MODULES = (
     "drpo_analysis.bench.fuzz",
     "drpo_analysis.bench.sim",
     "drpo_analysis.bench.rl",
+    "drpo_analysis.bench.diagnose",
 )
 
 _REGISTRY: dict[str, tuple[str, Callable[..., list["Measurement"]]]] = {}

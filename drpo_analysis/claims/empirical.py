@@ -10,6 +10,8 @@ Sources (paths relative to the checkout root; each is produced by the command na
   here;
 * **simulation, vocabulary**: ``figures/sim_vocab.json`` (``drpo-analysis figures sim_vocab``):
   sampled-token statistics per μ bucket at identical weights, V = 151936;
+* **real model**: ``paper_repro/real_model/mismatch.json`` (``drpo-analysis rollouts ... --summary``):
+  SmolLM2-135M-Instruct sampled under bf16 / fp16 / fp8-e4m3 and scored under fp32, per μ bucket;
 * **simulation, dynamics**: ``figures/data/sim_*.jsonl`` (``drpo-analysis figures sim_dynamics``):
   softmax-policy RL (V = 256), final expected reward with 95% bootstrap intervals over 8 seeds and
   collapse rates, over a grid of learning rate × staleness × mismatch.
@@ -32,6 +34,8 @@ from functools import cached_property
 from pathlib import Path
 
 from drpo_analysis.core import methods
+from drpo_analysis.util.paths import repo_root
+from drpo_analysis.util.stats import MU_LABELS
 from typing import Callable
 
 import numpy as np
@@ -44,12 +48,16 @@ NOT_EVALUATED = "not evaluated here"
 PRECISIONS = ("bf16", "fp16", "fp8_e4m3", "fp8_e5m2")   # sim_vocab mismatches that are pure rounding
 RARE_UPPER = 0.1          # "rare": μ-bucket upper edge ≤ 0.1, as the RL report's LOW_BUCKETS
 TR, NO_TR = ("dppo_binary_tv", "drpo"), ("pg_is", "cispo")
+RARE_BUCKETS, TOP_BUCKETS = MU_LABELS[:3], MU_LABELS[4:]   # the real model's μ ≤ 0.1 and μ > 0.5 buckets
 
 RL_REGIMES = {  # name: (results dir, report, producing command)
     "matrix": ("paper_repro/results", "paper_repro/REPORT.md", "`drpo-analysis repro`"),
 }
 SIM_VOCAB = ("figures/sim_vocab.json", "`drpo-analysis figures sim_vocab`")
 SIM_DYN_CMD = "`drpo-analysis figures sim_dynamics`"
+REAL_MODEL = ("paper_repro/real_model/mismatch.json",
+              "`drpo-analysis rollouts --precision bf16 --precision fp16 --precision fp8-e4m3 --tokens 1000 "
+              "--batch 16 --group 4 --max-new-tokens 96 --seed 0 --summary paper_repro/real_model/mismatch.json`")
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,10 @@ class Evidence:
         lines.append(f"simulation, vocabulary: V = {v['settings']['vocab']['V']}, {v['settings']['contexts']} contexts × "
                      f"{v['settings']['samples']} samples per mismatch model (`{SIM_VOCAB[0]}`)" if v else
                      f"simulation, vocabulary: `{SIM_VOCAB[0]}` missing ({SIM_VOCAB[1]})")
+        rm = self.real
+        lines.append(f"real model: {rm['model']} at " + ", ".join(f"{p} ({s['tokens']} sampled tokens)" for p, s in
+                     rm["precisions"].items()) + f" against fp32 (`{REAL_MODEL[0]}`)" if rm else
+                     f"real model: `{REAL_MODEL[0]}` missing ({REAL_MODEL[1]})")
         lines.append("simulation, dynamics: softmax policy, V = 256, 8 seeds, grid of lr × staleness × logit noise "
                      "(`figures/data/sim_*.jsonl`, figures/make_sim_dynamics.py)")
         return lines
@@ -195,6 +207,11 @@ class Evidence:
     @cached_property
     def vocab(self) -> dict | None:
         p = self.root / SIM_VOCAB[0]
+        return json.loads(p.read_text()) if p.exists() else None
+
+    @cached_property
+    def real(self) -> dict | None:
+        p = self.root / REAL_MODEL[0]
         return json.loads(p.read_text()) if p.exists() else None
 
     def sim(self, name: str) -> list[dict] | None:
@@ -293,6 +310,17 @@ def rare_token_share(ev: Evidence) -> list[Finding]:
             f"top-1 mass ~ Beta({vs['top1_a']}, {vs['top1_b']}): a modelling choice, so this is consistency, not an "
             "independent measurement; rule: within a factor 2 of 7.8%)", f"{SIM_VOCAB[0]} ({SIM_VOCAB[1]})"))
 
+    if ev.real is None:
+        out.append(_missing("real model", *REAL_MODEL))
+    else:
+        shares = {p: x["share_mu_le_0.01"] for p, x in ev.real["precisions"].items()}
+        inside = [m for m, x in shares.items() if ok(x)]
+        v = "reproduced" if len(inside) == len(shares) else "not reproduced" if not inside else "inconclusive"
+        out.append(Finding("real model", v, f"share of sampled tokens with μ ≤ 0.01, {ev.real['model']} on the "
+                           "project's short prompts: " + ", ".join(f"{p} {x:.1%} of {ev.real['precisions'][p]['tokens']}"
+                                                                  for p, x in shares.items()) +
+                           " (rule: within a factor 2 of 7.8%)", f"{REAL_MODEL[0]} ({REAL_MODEL[1]})"))
+
     def body(r: RLRegime):
         shares = [v["share_mu_le_0.01"] for c in r.configs.values() for v in c["per_seed"].values()
                   if v.get("share_mu_le_0.01") is not None]
@@ -342,6 +370,22 @@ def fig2_ratio_volatile(ev: Evidence) -> list[Finding]:
         out.append(Finding("simulation", v, "; ".join(parts) + " (rule as the RL report's claim 7: rare tokens' "
                            "|log r| > 5× the common ones' while no rare |Δ| reaches 0.15, for every precision)",
                            f"{SIM_VOCAB[0]} ({SIM_VOCAB[1]})"))
+    if ev.real is None:
+        out.append(_missing("real model", *REAL_MODEL))
+    else:
+        parts, oks = [], []
+        for p, res in ev.real["precisions"].items():
+            rows = res["sampled"]
+            rare = [b for b in rows if b["bucket"] in RARE_BUCKETS and b["tokens"]]
+            top = [b for b in rows if b["bucket"] in TOP_BUCKETS and b["tokens"]]
+            pool = lambda bs, k: sum(b[k] * b["tokens"] for b in bs) / sum(b["tokens"] for b in bs)  # noqa: E731
+            lr, tr, sr = pool(rare, "mean_abs_r_minus_1"), pool(top, "mean_abs_r_minus_1"), pool(rare, "mean_abs_pi_minus_mu")
+            oks.append(lr > 5 * tr and sr < 0.15)
+            parts.append(f"{p}: mean |r − 1| μ≤0.1 {lr:.3g} vs μ>0.5 {tr:.3g}, mean |Δ| μ≤0.1 {sr:.2g}")
+        v = "reproduced" if all(oks) else "not reproduced" if not any(oks) else "inconclusive"
+        out.append(Finding("real model", v, "; ".join(parts) + " (sampled tokens; rule: rare tokens' mean |r − 1| > 5× "
+                           "the common ones' while their mean |Δ| stays below 0.15, for every precision)",
+                           f"{REAL_MODEL[0]} ({REAL_MODEL[1]})"))
     r = ev.rl("matrix")
     if r is None:
         out.append(_missing("RL (model at identical weights)", RL_REGIMES["matrix"][0], RL_REGIMES["matrix"][2]))

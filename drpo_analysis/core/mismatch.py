@@ -45,7 +45,8 @@ class Parameter:
         try:
             v = self.kind(text)
         except ValueError:
-            raise ValueError(f"{self.name} value {text!r} is not {'an integer' if self.kind is int else 'a number'}") from None
+            what = "an integer" if self.kind is int else "a number"
+            raise ValueError(f"{self.name} value {text!r} is not {what}") from None
         if not (math.isfinite(v)
                 and (self.low < v if self.low_open else self.low <= v)
                 and (v < self.high if self.high_open else v <= self.high)):

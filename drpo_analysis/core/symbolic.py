@@ -385,7 +385,7 @@ def kinks(name: str, params: tuple[tuple[str, float], ...] = ()) -> tuple[tuple[
                     h = sp.simplify(fs.subs(to))
                     if h.free_symbols != {var}:
                         continue
-                    for root in sp.solveset(h, var, domain=sp.S.Reals):
+                    for root in _real_roots(h, var):
                         if kind == "log_ratio" and var is RATIO:
                             if not root.is_positive:
                                 continue
@@ -393,6 +393,19 @@ def kinks(name: str, params: tuple[tuple[str, float], ...] = ()) -> tuple[tuple[
                         if _switches(g, rel, to, var, root if var is not RATIO else sp.exp(root)):
                             out.add((kind, float(root)))
     return tuple(sorted(out))
+
+
+def _real_roots(h: sp.Expr, var: sp.Symbol) -> list:
+    """Real roots of ``h = 0``: ``solveset``'s when it lists them, else ``solve``'s real ones
+    (transcendental boundaries such as ``r − 1 − log r = δ`` come back as LambertW values)."""
+    roots = sp.solveset(h, var, domain=sp.S.Reals)
+    if isinstance(roots, sp.FiniteSet):
+        return list(roots)
+    try:
+        found = sp.solve(h, var)
+    except NotImplementedError:
+        return []
+    return [r for r in found if r.is_real or (r.evalf().is_real)]
 
 
 def _switches(g: sp.Expr, rel, to: Mapping, var: sp.Symbol, at: sp.Expr) -> bool:

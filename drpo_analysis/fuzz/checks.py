@@ -34,11 +34,12 @@ from typing import Callable
 import numpy as np
 
 from drpo_analysis.core import methods
-from drpo_analysis.fuzz import oracle
+from drpo_analysis.fuzz import oracle, verdict
 from drpo_analysis.fuzz.strategies import Batch, sample_batch
 from drpo_analysis.fuzz.targets import Outcome, Target, call, round_to
 
 PAD_VALUES = (1e4, -1e4, math.inf, -math.inf, math.nan)
+HALF_LOG_RATIO = 5.0    # float16 probes: r ≤ e^5 ≈ 148, so r² (SPO, DRPO penalties) stays below 65504
 
 
 @dataclass
@@ -52,12 +53,25 @@ class Probe:
     shards: list | None = None          # row index lists: sum of contributions with global counts
     dp: bool = False                    # shards are data-parallel ranks (dp_size = len(shards))
     clamp_to_dtype: bool = False        # overflow semantics (see module docstring)
+    sub: str = ""                       # the sub-check: which kind of probe this is
+    variant: Target | None = None       # the target configured otherwise (sweeps): run this instead
     # filled in on failure
     kind: str = ""
     message: str = ""
     expected: float | None = None
     got: float | None = None
     index: tuple | None = None
+    severity: str = ""                  # verdict.EDGE or verdict.DEVIATES
+    explanation: str = ""
+
+    def counterexample(self) -> dict:
+        """The batch (nested lists) and call options, the token a mismatch names."""
+        b = self.batch
+        ce = {"logp": b.logp.tolist(), "logp_mu": b.logp_mu.tolist(), "adv": b.adv.tolist(),
+              "mask": b.mask.tolist(), **self.options()}
+        if self.index is not None:
+            ce["token"] = list(self.index)
+        return ce
 
     def options(self) -> dict:
         out = {"dtype": self.dtype}
@@ -78,16 +92,28 @@ def dtype_clamp(dtype: str) -> float:
 
 def conventions_for(target: Target, p: Probe) -> oracle.Conventions:
     conv = target.conventions
-    if p.clamp_to_dtype and conv.log_ratio_clamp is None:
+    # a truncated IS weight min(r, C) stays C where exp overflows: nothing to clamp in the reference
+    if p.clamp_to_dtype and conv.log_ratio_clamp is None and conv.is_truncation is None:
         b = dtype_clamp(p.dtype)
-        conv = replace(conv, log_ratio_clamp=(-b, b))
+        conv = replace(conv, log_ratio_clamp=(-b, b), clamp_scope="ratio")   # only exp(ℓ − ℓ_μ) overflows
     return conv
 
 
-def probe(target: Target, p: Probe) -> Probe | None:
-    """Run one probe; the failing probe (with kind/message/expected/got) or None if it conforms."""
+def probe(target: Target, p: Probe, notes: dict | None = None) -> Probe | None:
+    """Run one probe; the failing probe (with kind/message/expected/got) or None if it conforms.
+    ``notes`` (counts by text) gets the subgradients at kinks and the tokens where a declared
+    log-ratio clamp froze the gradient."""
+    target = p.variant or target
     batch = round_to(p.batch, p.dtype)
     conv = conventions_for(target, p)
+    if notes is not None and target.conventions.log_ratio_clamp is not None:
+        lo, hi = target.conventions.log_ratio_clamp
+        with np.errstate(invalid="ignore"):
+            lr = (batch.logp - batch.logp_mu)[batch.mask]
+        n = int(((lr < lo) | (lr > hi)).sum())
+        if n:
+            key = f"declared log_ratio_clamp [{lo:g}, {hi:g}]: tokens beyond it (gradient frozen to 0)"
+            notes[key] = notes.get(key, 0) + n
     counts = conv.global_counts(batch) if p.shards is not None else {}
     exp = oracle.expected(target.method, target.params, batch, conv, dtype=p.dtype, **counts)
     if p.shards is None:
@@ -99,10 +125,34 @@ def probe(target: Target, p: Probe) -> Probe | None:
         out = _sharded_call(target, batch, p, counts)
     if out.error:
         if not (out.error == "non-finite" and not np.isfinite(exp.grad).all()):
-            return replace(p, kind=out.error, message=out.message, got=out.loss)
+            index = None
+            if out.grad is not None and out.grad.shape == batch.shape:
+                culprits = np.argwhere(~np.isfinite(out.grad) & batch.mask)
+                if not len(culprits) and batch.mask.any():     # only the value: the largest |log r|
+                    with np.errstate(invalid="ignore"):
+                        lr = np.where(batch.mask, np.nan_to_num(np.abs(batch.logp - batch.logp_mu), nan=-1.0), -1.0)
+                    culprits = [np.unravel_index(int(np.argmax(lr)), lr.shape)]
+                index = tuple(int(i) for i in culprits[0]) if len(culprits) else None   # the first valid one
+            return replace(p, kind=out.error, message=out.message, got=out.loss, index=index)
     if out.grad.shape != batch.shape:
         return replace(p, kind="wrong-shape", message=f"gradient shape {list(out.grad.shape)} != {list(batch.shape)}")
-    mm = oracle.compare(exp, batch.mask, out.grad, out.loss, p.dtype)
+    mm = oracle.compare(exp, batch.mask, out.grad, out.loss, p.dtype, notes)
+    nonempty = np.flatnonzero(batch.mask.any(-1))
+    if (mm is not None and conv.agg.startswith("seq-mean") and 0 < nonempty.size < batch.shape[0]
+            and probe(target, replace(p, batch=p.batch.rows(nonempty), shards=None, dp=False)) is None):
+        # rows without tokens: counting them in the sequence mean or not are both conventions (the
+        # batch without them conforms; with them, it must conform under the other convention)
+        other = replace(conv, count_empty_rows=not conv.count_empty_rows)
+        counts = other.global_counts(batch) if p.shards is not None else {}
+        if p.shards is not None:
+            out = _sharded_call(target, batch, p, counts)
+        if not out.error:
+            alt = oracle.expected(target.method, target.params, batch, other, dtype=p.dtype, **counts)
+            if oracle.compare(alt, batch.mask, out.grad, out.loss, p.dtype) is None:
+                key = f"sequence mean {'counts' if other.count_empty_rows else 'skips'} rows without tokens"
+                if notes is not None:
+                    notes[key] = notes.get(key, 0) + 1
+                return None
     if mm is None:
         return None
     return replace(p, kind=f"{mm.what} mismatch", message=mm.detail, expected=mm.expected, got=mm.got,
@@ -130,6 +180,7 @@ class Context:
     examples: int
     batch: int = 6
     length: int = 12
+    notes: dict = field(default_factory=dict)       # shared by the run: counts by note text
 
     @property
     def method(self):
@@ -137,7 +188,8 @@ class Context:
 
     @property
     def adv_per(self) -> str:
-        return "sequence" if self.method.per_sequence or self.rng.random() < 0.5 else "token"
+        seq = self.target.adv_per_sequence or self.method.per_sequence
+        return "sequence" if seq or self.rng.random() < 0.5 else "token"
 
     def sample(self, **kw) -> Batch:
         opts = dict(batch=int(self.rng.integers(1, self.batch + 1)), length=int(self.rng.integers(1, self.length + 1)),
@@ -150,30 +202,50 @@ class Context:
 @dataclass
 class CheckResult:
     name: str
-    status: str = "passed"              # passed, failed, skipped
+    status: str = "passed"              # passed, edge cases, failed, skipped, error
     examples: int = 0
     detail: str = ""
-    failure: Probe | None = None
+    failures: list = field(default_factory=list)    # edge cases (one per sub-check), then a deviation
     coverage: dict = field(default_factory=dict)
+
+    @property
+    def failure(self) -> Probe | None:
+        return self.failures[-1] if self.failures else None
+
+    def add(self, ctx: "Context", bad: Probe | None) -> bool:
+        """Record a failing probe (classified); True when the check should stop (a deviation or
+        a timeout). Edge cases are kept once per (sub-check, kind) and the check goes on."""
+        if bad is None:
+            return False
+        sev, why = verdict.classify(self.name, bad.kind, bad.counterexample(), ctx.target.method, ctx.target.params)
+        bad = replace(bad, severity=sev, explanation=why)
+        if sev == verdict.EDGE:
+            if all((f.sub, f.kind) != (bad.sub, bad.kind) for f in self.failures):
+                self.failures.append(bad)
+            if self.status == "passed":
+                self.status = "edge cases"
+            return bad.kind == "timeout"
+        self.failures.append(bad)
+        self.status = "failed"
+        return True
 
 
 def _run(name: str, ctx: Context, probes) -> CheckResult:
     res = CheckResult(name)
     for p in probes:
         res.examples += 1
-        bad = probe(ctx.target, p)
-        if bad is not None:
-            res.status, res.failure = "failed", bad
+        if res.add(ctx, probe(ctx.target, p, ctx.notes)):
             return res
     return res
 
 
 def check_gradient(ctx: Context) -> CheckResult:
-    return _run("gradient", ctx, (Probe(ctx.sample()) for _ in range(ctx.examples)))
+    return _run("gradient", ctx, (Probe(ctx.sample(), sub="drawn float32 batch") for _ in range(ctx.examples)))
 
 
 def check_on_policy(ctx: Context) -> CheckResult:
-    return _run("on_policy", ctx, (Probe(ctx.sample(), on_policy=True) for _ in range(max(2, ctx.examples // 3))))
+    return _run("on_policy", ctx, (Probe(ctx.sample(), on_policy=True, sub="r = 1 (old = current.detach())")
+                                   for _ in range(max(2, ctx.examples // 3))))
 
 
 def stop_gradient_batch(ctx: Context) -> Batch:
@@ -187,7 +259,7 @@ def stop_gradient_batch(ctx: Context) -> Batch:
 
 
 def check_stop_gradient(ctx: Context) -> CheckResult:
-    res = _run("stop_gradient", ctx, (Probe(stop_gradient_batch(ctx), grad_inputs=True)
+    res = _run("stop_gradient", ctx, (Probe(stop_gradient_batch(ctx), grad_inputs=True, sub="rare tokens inside the trust region")
                                       for _ in range(max(2, ctx.examples // 3))))
     res.detail = ("rare tokens inside the trust region (where a missing detach adds A*l*dw/dl); logp_mu and adv "
                   "passed as tensors that require grad must not change dloss/dlogp")
@@ -211,13 +283,11 @@ def check_region_coverage(ctx: Context, per_stratum: int = 4) -> CheckResult:
         pools.append((b, idx))
         labels_all.append(labels)
         res.examples += 1
-        bad = probe(ctx.target, Probe(b))
-        if bad is not None:
-            res.status, res.failure = "failed", bad
+        if res.add(ctx, probe(ctx.target, Probe(b, sub="long-tailed pooled batch"), ctx.notes)):
             break
     labels = np.concatenate(labels_all) if labels_all else np.array([], str)
     rows = []                                  # (pool, flat index) of the chosen tokens
-    if not per_row and res.failure is None:
+    if not per_row and res.status != "failed":
         where = [(k, int(i)) for k, (_, idx) in enumerate(pools) for i in idx]
         mus = np.array([pools[k][0].logp_mu.reshape(-1)[i] for k, i in where])
         for lab in np.unique(labels):
@@ -229,9 +299,7 @@ def check_region_coverage(ctx: Context, per_stratum: int = 4) -> CheckResult:
         strat = _token_rows(pools, rows)
         if strat is not None:
             res.examples += 1
-            bad = probe(ctx.target, Probe(strat))
-            if bad is not None:
-                res.status, res.failure = "failed", bad
+            res.add(ctx, probe(ctx.target, Probe(strat, sub="stratified tokens (one per region)"), ctx.notes))
     else:
         for lab in np.unique(labels):
             counts[str(lab)] = int((labels == lab).sum())
@@ -259,16 +327,16 @@ def check_aggregation(ctx: Context) -> CheckResult:
     def probes():
         for _ in range(max(2, ctx.examples // 3)):
             b = ctx.sample(batch=int(ctx.rng.integers(2, ctx.batch + 3)))
-            yield Probe(b.concat(b))                                    # duplicated batch
-            yield Probe(b.rows(ctx.rng.permutation(b.shape[0])))        # reordered sequences
+            yield Probe(b.concat(b), sub="duplicated batch")
+            yield Probe(b.rows(ctx.rng.permutation(b.shape[0])), sub="reordered rows")
             if ctx.target.takes_global_counts and ctx.target.conventions.agg != "prompt-mean":
                 k = int(ctx.rng.integers(2, b.shape[0] + 1))
                 if ctx.target.equal_splits:      # e.g. TRL: per_device_train_batch_size rows each
                     k = int(ctx.rng.choice([d for d in range(2, b.shape[0] + 1) if b.shape[0] % d == 0]))
                 order = ctx.rng.permutation(b.shape[0])
                 shards = [s for s in np.array_split(order, k) if len(s)]
-                yield Probe(b, shards=shards)                           # micro-batches
-                yield Probe(b, shards=shards, dp=True)                  # data-parallel ranks
+                yield Probe(b, shards=shards, sub="micro-batch split")
+                yield Probe(b, shards=shards, dp=True, sub="data-parallel split")
     res = _run("aggregation", ctx, probes())
     res.detail = ("duplicate, reorder" + (", micro-batch and data-parallel splits with global counts"
                                           + (" (equal-size shards)" if ctx.target.equal_splits else "")
@@ -303,13 +371,13 @@ def check_padding(ctx: Context) -> CheckResult:
         batches = [ctx.sample() for _ in range(max(1, ctx.examples // 5))]
         for v in PAD_VALUES[:2]:
             for b in batches:
-                yield Probe(padded(b, v))
+                yield Probe(padded(b, v), sub=f"{v:+g} padding")
         b = ctx.sample(batch=3)
-        yield Probe(b.replace(mask=np.zeros_like(b.mask)))           # all-masked batch
-        yield Probe(b.rows(np.arange(0)))                              # empty batch [0, T]
+        yield Probe(b.replace(mask=np.zeros_like(b.mask)), sub="all-masked batch")
+        yield Probe(b.rows(np.arange(0)), sub="empty batch")
         for v in PAD_VALUES[2:]:
             for b in batches:
-                yield Probe(padded(b, v))
+                yield Probe(padded(b, v), sub=f"{v:+g} padding")
     res = _run("padding", ctx, probes())
     res.detail = "masked values in {1e4, -1e4, inf, -inf, nan}, +3 padded columns, all-masked rows/batch, empty batch"
     return res
@@ -324,7 +392,7 @@ def representable(target: Target, b: Batch, dtype: str) -> Batch:
     ell, ell_mu, adv, ex, idx = oracle.valid_inputs(target.method, rb)
     with np.errstate(all="ignore"):
         g = oracle.token_gradient(target.method, target.params, ell, ell_mu, adv, ex, conv)
-        big = np.finfo(dtype if dtype == "float64" else "float32").max / 64
+        big = np.finfo(dtype if dtype in ("float64", "float16") else "float32").max / 64
         ok = np.isfinite(g) & (np.abs(g) < big)
         v = oracle.token_objective(target.method, target.params, ell, ell_mu, adv, ex, conv)
         ok &= np.isfinite(v) & (np.abs(v) < big)   # also where only the gradient is specified
@@ -337,9 +405,13 @@ def check_overflow(ctx: Context) -> CheckResult:
     def probes():
         for i in range(max(4, ctx.examples // 2)):
             dtype = "float64" if i % 3 == 2 else "float32"
-            b = ctx.sample(extreme=True, batch=8, length=16)
-            yield Probe(representable(ctx.target, b, dtype), dtype=dtype,
-                        clamp_to_dtype=True)
+            b = representable(ctx.target, ctx.sample(extreme=True, batch=8, length=16), dtype)
+            # the large log-ratios alone first (a deviation), then with π = 0 tokens (an edge case)
+            zero_pi = ~np.isfinite(b.logp)
+            yield Probe(b.replace(mask=b.mask & ~zero_pi, logp=np.where(zero_pi, b.logp_mu, b.logp)),
+                        dtype=dtype, clamp_to_dtype=True,
+                        sub=f"{dtype}, |log r| up to 100")
+            yield Probe(b, dtype=dtype, clamp_to_dtype=True, sub=f"{dtype}, logp = -inf in valid positions")
     res = _run("overflow", ctx, probes())
     clamp = ctx.target.conventions.log_ratio_clamp
     res.detail = ("log-ratios to +-100 and logp = -inf; reference clamp "
@@ -352,11 +424,118 @@ def check_dtype(ctx: Context) -> CheckResult:
     def probes():
         for i in range(max(3, ctx.examples // 3)):
             b = ctx.sample()
-            b = b.replace(logp=np.clip(b.logp, b.logp_mu - 8, b.logp_mu + 8))
-            yield Probe(b, dtype=("bfloat16", "float16", "float64")[i % 3])
+            dtype = ("bfloat16", "float16", "float64")[i % 3]
+            bound = HALF_LOG_RATIO if dtype == "float16" else 8.0
+            b = b.replace(logp=np.clip(b.logp, b.logp_mu - bound, b.logp_mu + bound))
+            if dtype == "float16":      # tokens whose reference (per token) float16 cannot hold
+                b = representable(ctx.target, b, dtype)
+            yield Probe(b, dtype=dtype, sub=dtype)
     res = _run("dtype", ctx, probes())
-    res.detail = "bfloat16, float16, float64 inputs with |log r| <= 8; per-dtype tolerances " + ", ".join(
-        f"{k}: rtol {t.rtol:g}" for k, t in oracle.TOLERANCES.items())
+    res.detail = (f"bfloat16, float64 inputs with |log r| <= 8, float16 with |log r| <= {HALF_LOG_RATIO:g} (r² "
+                  "representable); per-dtype tolerances " + ", ".join(
+                      f"{k}: rtol {t.rtol:g}" for k, t in oracle.TOLERANCES.items()))
+    return res
+
+
+#: factors on a parameter's distance to its lower bound: a small fixed set, so that the sympy
+#: derivations a parameter set needs (kinks, kernels; cached) are shared across seeds and targets
+SWEEP_FACTORS = (0.5, 1.6)
+
+
+def draw_params(rng: np.random.Generator, method, around: dict, *, keep_ties: bool = False) -> dict:
+    """Parameters drawn away from ``around`` (the target's own values), inside their intervals:
+    each one's distance to its lower bound scaled by a factor of :data:`SWEEP_FACTORS` (a value at
+    its lower bound moves to 40% of the interval, or to lower + 0.4). Equal values get different
+    factors, or with ``keep_ties`` the same one."""
+    out, factor_of = {}, {}
+    for prm in method.params:
+        v0 = float(around[prm.name])
+        lo = prm.low if prm.low is not None else 0.0
+        # keep_ties: parameters set equal stay equal (a symmetric clip read from one config field);
+        # otherwise a tie is broken on purpose (one parameter used in place of the other shows)
+        f = float(rng.choice(SWEEP_FACTORS))
+        if v0 in factor_of:
+            f = factor_of[v0] if keep_ties else next(x for x in SWEEP_FACTORS if x != factor_of[v0])
+        factor_of.setdefault(v0, f)
+        v = lo + (v0 - lo) * f if v0 > lo else lo + 0.4 * (1.0 if prm.high is None else prm.high - lo)
+        if prm.high is not None:
+            v = min(v, lo + 0.9 * (prm.high - lo))
+        out[prm.name] = float(f"{v:.4g}")
+    if "clip_min" in out and "clip_max" in out and out["clip_min"] >= out["clip_max"]:
+        out["clip_min"] = float(f"{out['clip_max'] / 2:.4g}")
+    if "lower" in out and "upper" in out and out["lower"] >= out["upper"]:
+        out["lower"] = float(f"{out['upper'] / 2:.4g}")
+    return out
+
+
+def check_hyperparameters(ctx: Context) -> CheckResult:
+    """The target configured with parameters drawn away from its own (a constant that does not
+    reach the loss, or one used with another meaning, shows only away from the default)."""
+    res = CheckResult("hyperparameters")
+    t, m = ctx.target, ctx.method
+    if not m.params or t.variant is None:
+        res.status = "skipped"
+        res.detail = "no parameters" if not m.params else "the adapter cannot reconfigure this target"
+        return res
+    drawn = []
+    for _ in range(max(2, ctx.examples // 8)):        # each draw re-derives kinks and kernels (sympy)
+        params = draw_params(ctx.rng, m, t.params, keep_ties=t.keep_ties)
+        v = t.variant(params=params)
+        sub = ", ".join(f"{k}={x:g}" for k, x in params.items())
+        drawn.append(sub)
+        vctx = Context(v, ctx.rng, ctx.examples, notes=ctx.notes)
+        for p in (Probe(vctx.sample(), sub=sub, variant=v),
+                  Probe(vctx.sample(batch=8, length=16), sub=sub, variant=v)):
+            res.examples += 1
+            if res.add(vctx, probe(v, p, ctx.notes)):
+                res.detail = "; ".join(drawn)
+                return res
+    res.detail = "; ".join(drawn)
+    return res
+
+
+def check_aggregation_modes(ctx: Context) -> CheckResult:
+    """Every other aggregation mode the target can be told (verl's ``loss_agg_mode``, a plain
+    target's ``agg`` argument): drawn batches and, with global counts, micro-batch splits. A mode
+    whose first call raises is taken as not supported and listed."""
+    res = CheckResult("aggregation_modes")
+    t = ctx.target
+    modes = [a for a in t.agg_modes if a != t.conventions.agg]
+    if not modes or t.variant is None:
+        res.status = "skipped"
+        res.detail = "the target takes no aggregation argument"
+        return res
+    tried, refused = [], []
+    for mode in modes:
+        v = t.variant(agg=mode)
+        vctx = Context(v, ctx.rng, ctx.examples, notes=ctx.notes)
+        first = probe(v, Probe(vctx.sample(), sub=f"agg={mode}", variant=v), ctx.notes)
+        res.examples += 1
+        if first is not None and first.kind == "raises":
+            refused.append(mode)
+            continue
+        tried.append(mode)
+        if res.add(vctx, first):
+            break
+        probes = [Probe(vctx.sample(batch=int(ctx.rng.integers(2, 7))), sub=f"agg={mode}", variant=v)
+                  for _ in range(max(1, ctx.examples // 8))]
+        if v.takes_global_counts:
+            b = vctx.sample(batch=int(ctx.rng.integers(2, 7)))
+            shards = [s_ for s_ in np.array_split(ctx.rng.permutation(b.shape[0]), 2) if len(s_)]
+            if v.equal_splits and b.shape[0] % 2:
+                shards = [np.arange(b.shape[0])]
+            probes += [Probe(b, shards=shards, sub=f"agg={mode}, micro-batch split", variant=v),
+                       Probe(b, shards=shards, dp=True, sub=f"agg={mode}, data-parallel split", variant=v)]
+        stop = False
+        for p in probes:
+            res.examples += 1
+            if res.add(vctx, probe(v, p, ctx.notes)):
+                stop = True
+                break
+        if stop:
+            break
+    res.detail = f"modes {', '.join(tried) or 'none'}" + (f"; not accepted (raised): {', '.join(refused)}"
+                                                          if refused else "")
     return res
 
 
@@ -369,4 +548,6 @@ CHECKS: dict[str, Callable[[Context], CheckResult]] = {
     "padding": check_padding,
     "overflow": check_overflow,
     "dtype": check_dtype,
+    "hyperparameters": check_hyperparameters,
+    "aggregation_modes": check_aggregation_modes,
 }

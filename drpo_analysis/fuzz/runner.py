@@ -10,15 +10,20 @@ True
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 from drpo_analysis.fuzz import checks as _checks
+from drpo_analysis.fuzz import verdict as _verdict
 from drpo_analysis.fuzz.checks import CHECKS, Context, Probe, probe
 from drpo_analysis.fuzz.strategies import Batch
 from drpo_analysis.fuzz.targets import Target
+
+
+#: batches per check (scaled per check): the CLI, the API and the pytest plugin all use it
+DEFAULT_EXAMPLES = 24
 
 
 @dataclass
@@ -31,6 +36,10 @@ class Finding:
     got: Any
     seed: int
     reproducer: str
+    sub_check: str = ""         # which probe of the check (e.g. "micro-batch split", "NaN padding")
+    severity: str = "deviates"  # verdict.EDGE or verdict.DEVIATES
+    explanation: str = ""
+    fix: str = ""               # the likely fix
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -45,25 +54,45 @@ class Report:
     checks: list[dict] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+    declared: dict = field(default_factory=dict)     # the design choices the target declared
+    notes: list[dict] = field(default_factory=list)  # {"note", "count", "checks"}: ties, clamps that bit
+    passed: str = ""                                 # what a **kwargs target was passed
+
+    @property
+    def verdict(self) -> str:
+        """One of :data:`verdict.VERDICTS`."""
+        return _verdict.verdict(self.findings, self.declared)
 
     @property
     def ok(self) -> bool:
-        return not self.findings
+        """No deviation (conforms, with declared design choices, or edge cases only)."""
+        return self.verdict != "deviates"
+
+    def exit_code(self, strict: bool = False) -> int:
+        return _verdict.exit_code(self.verdict, strict)
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "target": self.target, "method": self.method, "params": self.params,
-                "seed": self.seed, "seconds": round(self.seconds, 3), "checks": self.checks,
+        return {"ok": self.ok, "verdict": self.verdict, "target": self.target, "method": self.method,
+                "params": self.params, "seed": self.seed, "seconds": round(self.seconds, 3),
+                "declared": self.declared, "notes": self.notes, "checks": self.checks,
                 "findings": [f.as_dict() for f in self.findings]}
 
     def text(self) -> str:
         from drpo_analysis.util.tables import format_table
+        n_dev = sum(f.severity == _verdict.DEVIATES for f in self.findings)
         lines = [f"fuzz {self.target} against {self.method} {self.params or ''} (seed {self.seed}, "
-                 f"{self.seconds:.1f} s): {'OK' if self.ok else f'{len(self.findings)} finding(s)'}",
+                 f"{self.seconds:.1f} s): {self.verdict.upper()}"
+                 + (f" ({n_dev} deviation(s), {len(self.findings) - n_dev} edge case(s))" if self.findings else ""),
+                 *([f"declared design choices: {self.declared}"] if self.declared else []),
+                 *([f"note: {self.passed}"] if self.passed else []),
                  format_table(self.checks, ["name", "status", "examples", "detail"], max_width=110)]
-        for f in self.findings:
+        lines += [f"note: {n['note']}: {n['count']} token(s) (checks: {', '.join(n['checks'])})" for n in self.notes]
+        for f in sorted(self.findings, key=lambda f: f.severity != _verdict.DEVIATES):
             expected = "finite loss and gradients" if f.expected is None else repr(f.expected)
-            lines += ["", f"FINDING [{f.check}] {f.kind}: {f.message}",
-                      f"  expected {expected}, got {f.got!r}", "  reproducer:",
+            label = "DEVIATION" if f.severity == _verdict.DEVIATES else "EDGE CASE"
+            lines += ["", f"{label} [{f.check} / {f.sub_check}] {f.kind}: {f.message}",
+                      f"  expected {expected}, got {f.got!r}", f"  why: {f.explanation}",
+                      f"  likely fix: {f.fix}", "  reproducer:",
                       *("    " + ln for ln in f.reproducer.splitlines())]
         return "\n".join(lines)
 
@@ -88,7 +117,9 @@ def minimize(target: Target, p: Probe) -> Probe:
                                     adv=b.adv[bi:bi + 1, ti:ti + 1], mask=np.ones((1, 1), bool),
                                     group_ids=np.zeros(1, int),
                                     extras={k: v[bi:bi + 1, ti:ti + 1] for k, v in b.extras.items()})
-    if p.index is not None and len(p.index) == 2:        # a mismatch names its worst token
+    if p.kind == "masked gradient":                       # the token is padding: shrink to its row
+        rows, tokens = [p.index[0]], None
+    elif p.index is not None and len(p.index) == 2:      # a mismatch names its worst token
         rows = [p.index[0]]
         tokens = [p.index]
     else:                                                 # an error: search rows, then tokens
@@ -129,33 +160,34 @@ def reproducer(target: Target, p: Probe) -> str:
     ])
 
 
-def _finding(target: Target, check: str, p: Probe, seed: int) -> Finding:
-    b = p.batch
-    ce = {"logp": b.logp.tolist(), "logp_mu": b.logp_mu.tolist(), "adv": b.adv.tolist(),
-          "mask": b.mask.tolist(), **p.options()}
-    if p.index is not None:
-        ce["token"] = list(p.index)
-    return Finding(check, p.kind, p.message, ce, p.expected, p.got, seed, reproducer(target, p))
+def _finding(target: Target, check: str, p: Probe, seed: int, fix_note: str = "") -> Finding:
+    fix = _verdict.likely_fix(check, p.sub, p.kind)
+    if fix_note and check == "aggregation" and "split" in p.sub:
+        fix = f"{fix} ({fix_note})"
+    return Finding(check, p.kind, p.message, p.counterexample(), p.expected, p.got, seed, reproducer(target, p),
+                   p.sub, p.severity or _verdict.DEVIATES, p.explanation, fix)
 
 
-def fuzz(target: Target, *, seed: int = 0, examples: int = 24, checks: Iterable[str] | None = None,
+def fuzz(target: Target, *, seed: int = 0, examples: int = DEFAULT_EXAMPLES, checks: Iterable[str] | None = None,
          progress: bool = False, stop_at_first: bool = False) -> Report:
     """Run the named checks (default: all of :data:`CHECKS`) on ``target``; never raises for
     anything the target does. ``examples`` scales the number of batches per check;
-    ``stop_at_first`` ends at the first finding (the self-test only needs to know it is killed)."""
+    ``stop_at_first`` ends at the first deviation (the self-test only needs to know it is killed)."""
     names = list(checks or CHECKS)
     unknown = sorted(set(names) - set(CHECKS))
     if unknown:
         raise ValueError(f"unknown check(s) {unknown}; known: {', '.join(CHECKS)}")
     if examples < 1:
         raise ValueError(f"examples must be >= 1, got {examples}")
-    report = Report(target.name, target.method, dict(target.params), seed)
+    report = Report(target.name, target.method, dict(target.params), seed, declared=target.declared,
+                    passed=target.passed_note)
     t0 = time.perf_counter()
     it = names
     if progress:
         from tqdm import tqdm
         it = tqdm(names, desc=f"fuzz {target.name}", leave=False)
     hung = False
+    notes: dict[str, dict] = {}
     for name in it:
         if hung:   # its worker thread may still be running: do not pile up more of them
             report.checks.append({"name": name, "status": "skipped", "examples": 0,
@@ -170,12 +202,25 @@ def fuzz(target: Target, *, seed: int = 0, examples: int = 24, checks: Iterable[
         if res.coverage:
             row["coverage"] = res.coverage
         report.checks.append(row)
-        if res.failure is not None:
-            hung = res.failure.kind == "timeout"
-            fail = res.failure if stop_at_first or hung else minimize(target, res.failure)
-            report.findings.append(_finding(target, name, fail, seed))
-            if stop_at_first:
-                break
+        for text, count in ctx.notes.items():
+            n = notes.setdefault(text, {"note": text, "count": 0, "checks": [],
+                                        "declared": text.startswith("declared")})
+            n["count"] += count
+            n["checks"].append(name)
+        for fail in res.failures:
+            hung = hung or fail.kind == "timeout"
+            ran = fail.variant or target
+            if not (stop_at_first or hung):
+                try:
+                    smaller = minimize(ran, fail)
+                except Exception:  # noqa: BLE001 - shrinking is best effort; the finding stands as found
+                    smaller = fail
+                fail = replace(smaller, sub=fail.sub, severity=fail.severity, explanation=fail.explanation,
+                               variant=fail.variant)
+            report.findings.append(_finding(ran, name, fail, seed, target.passed_note))
+        if stop_at_first and res.status == "failed":
+            break
+    report.notes = list(notes.values())
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -197,15 +242,17 @@ def check_batch(target: Target, batch: Batch, *, dtype: str = "float32", on_poli
 
 
 def assert_conforms(fn: Callable | Target, *, method: str | None = None, params: Mapping | None = None,
-                    adapter: str = "plain", seed: int = 0, examples: int = 12,
-                    checks: Iterable[str] | None = None, **options) -> Report:
+                    adapter: str | None = None, seed: int = 0, examples: int = DEFAULT_EXAMPLES,
+                    checks: Iterable[str] | None = None, strict: bool = False, **options) -> Report:
     """pytest-friendly: fuzz ``fn`` and raise AssertionError listing every finding with its
-    reproducer. ``fn`` is a callable for ``adapter`` (or a ready :class:`Target`); ``options`` go
-    to the adapter (e.g. ``agg="seq-mean-token-mean"``)."""
+    reproducer if the verdict is ``deviates`` (with ``strict``: anything but ``conforms*``).
+    ``fn`` is a callable for ``adapter`` (default: detected from its signature) or a ready
+    :class:`Target`; ``options`` go to the adapter (e.g. ``agg="seq-mean-token-mean"``,
+    ``log_ratio_clamp=20``). Runs as many examples per seed as the command line."""
     from drpo_analysis.fuzz import adapters
     target = fn if isinstance(fn, Target) else adapters.make_target(adapter, fn, method=method,
                                                                     params=params, **options)
     report = fuzz(target, seed=seed, examples=examples, checks=checks)
-    if not report.ok:
+    if report.exit_code(strict):
         raise AssertionError(report.text())
     return report

@@ -45,6 +45,12 @@ class Target:
     timeout: float = 20.0
     notes: tuple[str, ...] = ()                         # design choices, for reports
     equal_splits: bool = False                          # assumes equal-size micro-batches / ranks (TRL)
+    variant: Callable[..., "Target"] | None = None      # variant(params=..., agg=...): the same code
+                                                        # configured otherwise (sweeps); None: fixed
+    agg_modes: tuple[str, ...] = ()                     # aggregation modes the target can be told
+    adv_per_sequence: bool = False                      # takes one advantage per sequence (TRL's shape)
+    keep_ties: bool = False                             # sweeps keep equal parameters equal (a framework
+                                                        # config may hold one field for both, e.g. clip_ratio)
 
     @property
     def named(self) -> set[str]:
@@ -64,6 +70,24 @@ class Target:
         if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
             return self.named | {"num_tokens", "num_seqs", "topk_logp_mu", "topk_logp", "*"}
         return self.named
+
+    @property
+    def declared(self) -> dict:
+        """The design choices declared for the reference (conventions other than the defaults,
+        aggregation aside)."""
+        default = Conventions()
+        return {k: v for k, v in vars(self.conventions).items()
+                if k not in ("agg", "horizon") and v != getattr(default, k)}
+
+    @property
+    def passed_note(self) -> str:
+        """For a ``**kwargs`` target: what it is passed beyond its named parameters."""
+        extra = sorted(self.accepts - self.named - {"*"})
+        if "*" not in self.accepts or not extra:
+            return ""
+        return (f"{self.name} takes **kwargs, so it is passed {', '.join(extra)} (global counts of the whole "
+                f"optimiser step on micro-batch / data-parallel splits: a token-mean must divide by num_tokens, "
+                f"a seq-mean by num_seqs)")
 
     @property
     def takes_global_counts(self) -> bool:

@@ -106,3 +106,13 @@ def _build_cache(folder: Path) -> None:
         import shutil
         shutil.rmtree(folder)
     tmp.rename(folder)  # atomic: a half-written cache is never taken for a complete one
+
+
+def load_tokenizer():
+    """The tokenizer alone (from the cache, built on first use)."""
+    from transformers import AutoTokenizer
+
+    folder = cache_dir()
+    if not (folder / "model.safetensors").exists():
+        _build_cache(folder)
+    return AutoTokenizer.from_pretrained(folder)

@@ -2,13 +2,13 @@
 and one figure of small multiples (one panel per quantity, one line per arm, legend outside)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from drpo_analysis.rl.lm_study import CLIP_RATIO, TV_DELTA
 from drpo_analysis.rl.trainer import MU_BUCKETS
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 
@@ -126,6 +126,6 @@ def write(study: dict, out_dir, *, title: str, command: str, device: str, figure
         md += ["**Incomplete**: some arms have not finished; re-run the same command to resume.", ""]
     if fig:
         md += [f"![study]({fig.name})", ""]
-    (out / "REPORT.md").write_text("\n".join(md))
-    (out / "report.json").write_text(json.dumps({"device": device, "command": command, **study}, indent=1))
+    io.write_text(out / "REPORT.md", "\n".join(md))
+    io.write_json(out / "report.json", {"device": device, "command": command, **study}, indent=1)
     return {"report": str(out / "REPORT.md"), "json": str(out / "report.json"), "figure": str(fig) if fig else None}

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from drpo_analysis.core import methods as _registry  # noqa: E402
+from drpo_analysis.util import io  # noqa: E402
 
 # the papers' trust-region sizes, from the registry
 DPPO_TV_DELTA = _registry.DPPO_TV_DELTA
@@ -50,11 +51,13 @@ def get_ax(ax=None, figsize=(4.2, 3.2)):
 
 
 def save(fig, path: str | Path) -> Path:
-    """Write ``fig`` as PNG (creating the folder) and close it."""
+    """Write ``fig`` as PNG atomically (creating the folder) and close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with io.atomic_open(path, "wb") as f:
+            fig.savefig(f, format="png", metadata={"Software": None})  # no matplotlib version in the file
+    finally:
+        plt.close(fig)
     return path
 
 

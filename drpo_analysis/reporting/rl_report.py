@@ -25,13 +25,13 @@ No claim gets a verdict unless the learning gate passes (:func:`learning_gate`).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from drpo_analysis.core.methods import DPPO_TV_DELTA
 from drpo_analysis.util import stats
+from drpo_analysis.util import io
 
 GROUPS = ("sweep", "gate", "main", "ablation", "delta")
 LOW_BUCKETS = ("0-0.001", "0.001-0.01", "0.01-0.1")

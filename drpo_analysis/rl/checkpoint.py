@@ -1,34 +1,24 @@
 """Atomic checkpoints and the RNG state a bitwise resume needs.
 
-A checkpoint is written to a temporary file in the same folder and moved into place with
-``os.replace`` (atomic on POSIX), so a kill mid-write leaves the previous checkpoint intact.
+A checkpoint is written atomically (:func:`drpo_analysis.util.io.atomic_open`: a temporary file in
+the same folder moved into place with ``os.replace``), so a kill mid-write leaves the previous
+checkpoint intact.
 """
 from __future__ import annotations
 
-import json
-import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from drpo_analysis.util import io
+
 
 def save_atomic(obj, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with io.atomic_open(path, "wb") as f:
+        torch.save(obj, f)
+    return Path(path)
 
 
 def load(path, device="cpu"):
@@ -52,8 +42,5 @@ def restore_rng(state: dict, np_rng: np.random.Generator, generators: dict[str, 
 
 def truncate_metrics(path, step: int) -> None:
     """Keep only the JSONL metric lines of steps < ``step`` (those written before the checkpoint)."""
-    path = Path(path)
-    if not path.exists():
-        return
-    keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] < step]
-    path.write_text("".join(ln + "\n" for ln in keep))
+    if Path(path).exists():   # a torn last line is reported and dropped (util.io.read_jsonl)
+        io.rewrite_jsonl(path, [r for r in io.read_jsonl(path) if r["step"] < step])

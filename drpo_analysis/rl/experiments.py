@@ -6,18 +6,18 @@ for :mod:`drpo_analysis.rl.matrix` and chooses the regime from the sweep's resul
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
 
 from drpo_analysis.rl.matrix import load_results, spec_id
 from drpo_analysis.rl.mismatch_fit import MU_EDGES, sampled_tail_shares
+from drpo_analysis.util import io
 
 
 def load_config(cfg) -> dict:
     """A config dict, or the JSON file it names."""
-    return cfg if isinstance(cfg, dict) else json.loads(Path(cfg).read_text())
+    return cfg if isinstance(cfg, dict) else io.read_json(cfg)
 
 
 FIT_SUFFIX = "_fit"  # mismatch part "<precision>_fit": the sampler noise fitted to that precision

@@ -19,7 +19,6 @@ and SmolLM2-135M-Instruct on a GPU alike.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import deque
@@ -36,7 +35,8 @@ from drpo_analysis.rl import checkpoint
 from drpo_analysis.rl.hf_policy import MISMATCH, LMRollout, LMSampler, generate, left_pad, response_logp
 from drpo_analysis.rl.policy_update import aggregation_kwargs, loss_and_weights, needs_topk
 from drpo_analysis.rl.text_tasks import TextTask
-from drpo_analysis.rl.trainer import Stats, finalize, read_metrics, token_stats
+from drpo_analysis.rl.trainer import Stats, check_same_config, finalize, read_metrics, token_stats
+from drpo_analysis.util import io
 
 TOPK = 20
 EVAL_SEED = 1_000_003  # held-out prompts come from their own stream, never from a training seed
@@ -48,8 +48,8 @@ class LMConfig:
     method: str = "drpo"
     params: dict = field(default_factory=dict)
     task: str = "add"
-    task_size: int = 2
-    shots: int = 3
+    task_size: int = 1
+    shots: int = 0
     mismatch: str = "bf16"  # the sampler's precision and staleness (hf_policy.MISMATCH)
     seed: int = 0
     steps: int = 20
@@ -57,14 +57,15 @@ class LMConfig:
     samples_per_prompt: int = 8
     minibatches: int = 2
     epochs: int = 1
-    lr: float = 1e-5
+    lr: float = 1e-4
     grad_clip: float = 1.0
     agg: str = "token-mean"
     std_normalize: bool = False
-    max_new_tokens: int = 6
+    max_new_tokens: int = 3
     eval_every: int = 5
     eval_size: int = 64
     ckpt_every: int = 10
+    warmup_steps: int = 150  # tiny model: supervised warm-start steps before GRPO (the caller's build)
     device: str = "cpu"
 
     def validate(self) -> "LMConfig":
@@ -74,7 +75,7 @@ class LMConfig:
         aggregation.check_mode(self.agg)
         for name, low in (("steps", 1), ("prompts_per_step", 1), ("samples_per_prompt", 2), ("minibatches", 1),
                           ("epochs", 1), ("eval_every", 1), ("eval_size", 1), ("ckpt_every", 1), ("seed", 0),
-                          ("max_new_tokens", 1)):
+                          ("max_new_tokens", 1), ("warmup_steps", 0)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
@@ -145,45 +146,42 @@ class LMRun:
         ckpt_path, metrics_path = out / "ckpt.pt", out / "metrics.jsonl"
         if not resume and (ckpt_path.exists() or metrics_path.exists()):
             raise ValueError(f"{out} already holds a run; pass resume=True (--resume) or another out dir")
-        if resume and not ckpt_path.exists() and metrics_path.exists():
+        state = checkpoint.load(ckpt_path, self.dev) if resume and ckpt_path.exists() else None
+        if state is not None:   # checked before anything in the folder is written
+            check_same_config(state["config"], cfg.as_dict(), f"--resume: {ckpt_path}")
+        if resume and state is None and metrics_path.exists():
             metrics_path.unlink()  # killed before the first checkpoint: start over
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.as_dict(), indent=1))
+        io.write_json(out / "config.json", cfg.as_dict(), indent=1)
         torch.manual_seed(cfg.seed)
         self._setup()
-        if resume and ckpt_path.exists():
-            state = checkpoint.load(ckpt_path, self.dev)
-            if json.dumps(state["config"], sort_keys=True) != json.dumps(cfg.as_dict(), sort_keys=True):
-                raise ValueError(f"--resume: config of {ckpt_path} differs from the requested one")
+        if state is not None:
             self.restore(state)
-            checkpoint.truncate_metrics(metrics_path, self.step)
+            checkpoint.truncate_metrics(metrics_path, self.step)   # a torn last line is dropped too
         start_acc = None if self.step else self.evaluate()["eval/greedy_acc"]
         end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
         bar = tqdm(range(self.step, end), initial=self.step, total=cfg.steps, disable=not self.progress,
                    desc=f"lm-grpo {cfg.method} {cfg.mismatch}", leave=False)
         status, t_start = "ok", time.perf_counter()
-        with open(metrics_path, "a") as log:
-            if start_acc is not None:
-                log.write(json.dumps({"step": -1, "eval/greedy_acc": start_acc}) + "\n")
-            for _ in bar:
-                m = self.rl_step()
-                self.step += 1
-                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                    m.update(self.evaluate())
-                log.write(json.dumps(m) + "\n")
-                log.flush()
-                bar.set_postfix(reward=f"{m['reward/mean']:.2f}", shift=f"{m['shift/mean_abs'] or 0:.2g}")
-                if not m["finite"]:
-                    status = "diverged"
-                    break
-                out_of_time = max_seconds is not None and time.perf_counter() - t_start > max_seconds
-                if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps or out_of_time:
-                    checkpoint.save_atomic(self.state(), ckpt_path)
-                if out_of_time:
-                    if "eval/greedy_acc" not in m:  # the last logged step carries a held-out accuracy
-                        m = {"step": self.step - 1, **self.evaluate()}
-                        log.write(json.dumps(m) + "\n")
-                    break
+        if start_acc is not None:
+            io.append_jsonl(metrics_path, {"step": -1, "eval/greedy_acc": start_acc})
+        for _ in bar:
+            m = self.rl_step()
+            self.step += 1
+            if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                m.update(self.evaluate())
+            io.append_jsonl(metrics_path, m)
+            bar.set_postfix(reward=f"{m['reward/mean']:.2f}", shift=f"{m['shift/mean_abs'] or 0:.2g}")
+            if not m["finite"]:
+                status = "diverged"
+                break
+            out_of_time = max_seconds is not None and time.perf_counter() - t_start > max_seconds
+            if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps or out_of_time:
+                checkpoint.save_atomic(self.state(), ckpt_path)
+            if out_of_time:
+                if "eval/greedy_acc" not in m:  # the last logged step carries a held-out accuracy
+                    m = {"step": self.step - 1, **self.evaluate()}
+                    io.append_jsonl(metrics_path, m)
+                break
         done = self.step == cfg.steps or status == "diverged"
         return {"status": status if done else "partial", "step": self.step, "out": str(out)}
 

@@ -43,6 +43,34 @@ def bucket_table(mu: np.ndarray, pi: np.ndarray) -> list[dict]:
     return rows
 
 
+@dataclasses.dataclass
+class StudyConfig:
+    """What a study adds to the run configuration shared by its arms."""
+
+    arms: str = "drpo:bf16,ppo_clip:bf16,dppo_binary_tv:bf16"  # METHOD:MISMATCH,... one run each
+    mismatch_prompts: int = 128            # prompts of the mismatch measurement at identical weights
+    max_minutes_per_arm: float | None = None   # wall-time budget per arm (none: run to the last step)
+
+    def validate(self) -> "StudyConfig":
+        self.arm_list()
+        if isinstance(self.mismatch_prompts, bool) or not isinstance(self.mismatch_prompts, int) \
+                or self.mismatch_prompts < 1:
+            raise ValueError(f"mismatch_prompts must be an integer >= 1, got {self.mismatch_prompts!r}")
+        if self.max_minutes_per_arm is not None and not self.max_minutes_per_arm > 0:
+            raise ValueError(f"max_minutes_per_arm must be > 0, got {self.max_minutes_per_arm!r}")
+        return self
+
+    def arm_list(self) -> list[dict]:
+        """``[{"method": ..., "mismatch": ...}, ...]`` from :attr:`arms`."""
+        arms = []
+        for part in self.arms.split(","):
+            method, sep, mismatch = part.partition(":")
+            if not sep or not method or not mismatch:
+                raise ValueError(f"arms expects METHOD:MISMATCH,..., got {part!r}")
+            arms.append({"method": method, "mismatch": mismatch})
+        return arms
+
+
 @torch.no_grad()
 def measure_mismatch(policy, tok, task, precision: str, *, prompts: int, max_new: int, seed: int, device,
                      batch: int = 64) -> dict:
@@ -83,7 +111,8 @@ def summarise(rows: list[dict], cfg: dict, status: dict, wall_s: float) -> dict:
             "mean_abs_shift_by_bucket": buckets, "mean_fractions": masked}
 
 
-def run_study(base: lm_grpo.LMConfig, arms: list[dict], out, build, *, mismatch_prompts: int = 128,
+def run_study(base: lm_grpo.LMConfig, arms: list[dict], out, build, *,
+              mismatch_prompts: int = StudyConfig.mismatch_prompts,
               measure=("bf16", "fp8"), max_seconds_per_run: float | None = None, progress=True) -> dict:
     """The mismatch measurement (once; the ``measure`` precisions and the arms') and every arm not
     finished yet; returns everything measured."""

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+
+from drpo_analysis.util import io
 
 CURVES = ("reward/mean", "shift/mean_abs", "shift/max_abs", "ratio/max", "entropy/mean", "frac/masked",
           "frac/attenuated", "frac/reversed", "weight/mean", "weight/min", "weight/max", "grad/norm_mean",
@@ -66,11 +67,7 @@ def run_spec(spec: dict, results: str, runs: str) -> dict:
 
 def write_json(path: Path, obj) -> Path:
     """Atomic JSON write (temporary file + os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, default=str))
-    os.replace(tmp, path)
-    return path
+    return io.write_json(path, obj, default=str)
 
 
 def pending(specs: list[dict], results: str) -> list[dict]:

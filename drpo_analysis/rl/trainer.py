@@ -35,6 +35,7 @@ from drpo_analysis.rl.mismatch_fit import MU_EDGES
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
 from drpo_analysis.rl.policy_update import aggregation_kwargs, loss_and_weights, needs_topk
 from drpo_analysis.rl.rollout import MISMATCH, Sampler
+from drpo_analysis.util import io
 
 MU_BUCKETS = MU_EDGES  # μ edges of the per-bucket statistics
 TOPK = 20
@@ -246,41 +247,46 @@ class Run:
         from tqdm import tqdm
 
         cfg, out = self.cfg, self.out
-        ckpt_path, metrics_path = out / "ckpt.pt", out / "metrics.jsonl"
-        if not resume and (ckpt_path.exists() or metrics_path.exists()):
+        ckpt_path, metrics_path, config_path = out / "ckpt.pt", out / "metrics.jsonl", out / "config.json"
+        # every check first: nothing in the folder is written before they pass
+        io.writable_dir(out)
+        if not resume and any(p.exists() for p in (ckpt_path, metrics_path, config_path)):
             raise ValueError(f"{out} already holds a run; pass resume=True (--resume) or another out dir")
-        if resume and not ckpt_path.exists() and metrics_path.exists():
-            metrics_path.unlink()  # killed before the first checkpoint: start over
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.as_dict(), indent=1, default=str))
+        state = None
+        if resume:
+            if config_path.exists():
+                check_same_config(io.read_json(config_path), cfg.as_dict(), f"--resume: {config_path}")
+            if ckpt_path.exists():
+                state = checkpoint.load(ckpt_path, self.dev)
+                check_same_config(state["config"], cfg.as_dict(), f"--resume: {ckpt_path}")
+        io.ensure_dir(out)
+        if not config_path.exists():
+            io.write_json(config_path, cfg.as_dict(), indent=1, default=str)
         torch.manual_seed(cfg.seed)
         self._build()
-        if resume and ckpt_path.exists():
-            state = checkpoint.load(ckpt_path, self.dev)
-            if json.dumps(state["config"], default=str) != json.dumps(cfg.as_dict(), default=str):
-                raise ValueError(f"--resume: config of {ckpt_path} differs from the requested one")
+        if state is not None:
             self.restore(state)
-            checkpoint.truncate_metrics(metrics_path, self.step)
+            checkpoint.truncate_metrics(metrics_path, self.step)  # a torn last line is dropped too
+        elif metrics_path.exists():
+            metrics_path.unlink()  # killed before the first checkpoint: start over
         end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
         bar = tqdm(range(self.step, end), initial=self.step, total=cfg.steps, disable=not self.progress,
                    desc=f"rl {cfg.method} {cfg.mismatch} s{cfg.seed}", leave=False)
         status = "ok"
-        with open(metrics_path, "a") as log:
-            for _ in bar:
-                ev = self.evaluate() if self.step % cfg.eval_every == 0 else {}  # the policy after `step` updates
-                m = self.rl_step() | ev
-                self.step += 1
-                log.write(json.dumps(m) + "\n")
-                log.flush()
-                bar.set_postfix(reward=f"{m['reward/mean']:.2f}", shift=f"{m['shift/mean_abs'] or 0:.3f}")
-                if not m["finite"]:
-                    status = "diverged"
-                    break
-                if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
-                    checkpoint.save_atomic(self.state(), ckpt_path)
-            if self.step == cfg.steps or status == "diverged":
-                final = {"step": self.step, **self.evaluate()}
-                log.write(json.dumps(final) + "\n")
+        for _ in bar:
+            ev = self.evaluate() if self.step % cfg.eval_every == 0 else {}  # the policy after `step` updates
+            m = self.rl_step() | ev
+            self.step += 1
+            io.append_jsonl(metrics_path, m)
+            bar.set_postfix(reward=f"{m['reward/mean']:.2f}", shift=f"{m['shift/mean_abs'] or 0:.3f}")
+            if not m["finite"]:
+                status = "diverged"
+                break
+            if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
+                checkpoint.save_atomic(self.state(), ckpt_path)
+        if self.step == cfg.steps or status == "diverged":
+            final = {"step": self.step, **self.evaluate()}
+            io.append_jsonl(metrics_path, final)
         return {"status": status if self.step == cfg.steps or status == "diverged" else "partial",
                 "step": self.step, "warm_acc": self.warm_acc, "out": str(out)}
 
@@ -366,8 +372,22 @@ class Run:
         return u.loss.item(), gn, ok
 
 
+def check_same_config(recorded: dict, requested: dict, where: str) -> None:
+    """Raise ``ValueError`` naming every field where ``requested`` differs from ``recorded``."""
+    diffs = differences(recorded, requested)
+    if diffs:
+        raise ValueError(f"{where} records another configuration: {'; '.join(diffs)}")
+
+
+def differences(recorded: dict, requested: dict) -> list[str]:
+    """``"field: recorded X, requested Y"`` for each top-level field (of the JSON forms) that differs."""
+    a, b = (json.loads(json.dumps(d, default=str)) for d in (recorded, requested))
+    return [f"{k}: recorded {a.get(k)!r}, requested {b.get(k)!r}"
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
 def read_metrics(path) -> list[dict]:
-    return [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
+    return io.read_jsonl(path)
 
 
 def run(cfg: RLConfig, out_dir, *, resume=False, root="runs", progress=True, stop_after=None) -> dict:

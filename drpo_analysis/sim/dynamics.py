@@ -47,8 +47,10 @@ from typing import Iterable
 import numpy as np
 
 from drpo_analysis.core import validate, advantages, losses_np, methods
+from drpo_analysis.core.methods.spec import TOPK, MethodSpec  # noqa: F401 (re-exported)
 from drpo_analysis.core.divergences import topk_columns, topk_ids
 from drpo_analysis.core.methods.base import BatchInputs, build_extras
+from drpo_analysis.util import io
 from drpo_analysis.util.stats import bootstrap_ci
 from drpo_analysis.sim.vocab import MISMATCH, Vocabulary, apply_mismatch, context_logits
 
@@ -56,44 +58,6 @@ METRICS = ("reward", "reward_pi", "shift_mean", "shift_max", "tv", "entropy", "m
            "attenuated", "collapsed")
 ATTENUATED = 0.9  # a token counts as attenuated when its weight w < 0.9 (w = 0: masked)
 MAX_ELEMENTS = 1 << 28  # M·S·C·V logits per array (1 GiB float32); larger runs must be split
-TOPK = 20  # K of the Top-K DPPO masks (DPPO §4.2); a spec may override it: "dppo_topk_kl:K=50"
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """A registry method with parameter overrides: ``"drpo"``, ``"drpo:delta=0.2"``,
-    ``"dppo_binary_tv:delta_low=0.05,delta_high=0.05"``; Top-K methods also take ``K``, the size
-    of the top-K(μ) set (``"dppo_topk_tv:K=50"``, default :data:`TOPK`)."""
-
-    label: str
-    name: str
-    params: tuple[tuple[str, float], ...] = ()
-    k: int | None = None   # K of top-K(μ), Top-K methods only
-
-    @classmethod
-    def parse(cls, spec: str) -> "MethodSpec":
-        if not isinstance(spec, str) or not spec:
-            raise TypeError(f"method must be a string like 'drpo' or 'drpo:delta=0.2', got {spec!r}")
-        name, _, rest = spec.partition(":")
-        m = methods.get(name)
-        topk = "topk_logp" in m.batch_fields
-        k = TOPK if topk else None
-        kv = {}
-        for item in filter(None, rest.split(",")):
-            key, eq, v = item.partition("=")
-            if not eq:
-                raise ValueError(f"method {spec!r}: parameter {item!r} must be written key=value")
-            if key == "K" and topk:
-                if not v.isdigit() or int(v) < 1:
-                    raise ValueError(f"method {spec!r}: K must be an integer >= 1, got {v!r}")
-                k = int(v)
-                continue
-            try:
-                kv[key] = float(v)
-            except ValueError:
-                raise ValueError(f"method {spec!r}: value {v!r} of {key!r} is not a number") from None
-        resolved = m.resolve_params(kv)   # validates names and ranges
-        return cls(spec, name, tuple(sorted((n, resolved[n]) for n in kv)), k)
 
 
 @dataclass(frozen=True)
@@ -420,14 +384,10 @@ def sweep(base: DynamicsSettings, points: list[dict], out: str | Path | None = N
 
     done: dict[str, dict] = {}
     path = Path(out) if out else None
-    if path and path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue   # a line cut by an interruption: that point is simply run again
-                done[rec["key"]] = rec
+    if path:
+        io.writable_file(path)
+        for rec in io.read_jsonl(path, repair=True):   # a torn last line is dropped: that point runs again
+            done[rec["key"]] = rec
     settings = [replace(base, **p) for p in points]   # validates every point before running
     records = []
     for p, st in tqdm(list(zip(points, settings)), desc="sweep", disable=not progress):
@@ -441,8 +401,6 @@ def sweep(base: DynamicsSettings, points: list[dict], out: str | Path | None = N
                "curves": {m: np.round(h[m] if per_seed else h[m].mean(-1), 6).tolist()
                           for m in CURVES}}
         if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a") as f:
-                f.write(json.dumps(rec) + "\n")
+            io.append_jsonl(path, rec)
         records.append(rec)
     return records

@@ -120,3 +120,34 @@ def holm(pvalues: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p[i]))
         adj[i] = running
     return adj.tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# μ buckets: decade-like bins of the behaviour probability μ of a token, shared by the real-model
+# measurements (drpo_analysis.lm) and the log diagnosis (drpo_analysis.diagnose).
+# ---------------------------------------------------------------------------------------------
+
+MU_EDGES = (0.0, 1e-3, 1e-2, 1e-1, 0.5, 0.9, 1.0)
+MU_LABELS = ("mu<=1e-3", "1e-3<mu<=1e-2", "1e-2<mu<=0.1", "0.1<mu<=0.5", "0.5<mu<=0.9", "mu>0.9")
+
+
+def mu_bucket(mu) -> np.ndarray:
+    """Bucket index 0..5 of each μ (intervals ``(lo, hi]`` of ``MU_EDGES``; μ = 0 → bucket 0)."""
+    return np.searchsorted(np.asarray(MU_EDGES[1:-1]), np.asarray(mu, dtype=np.float64), side="left")
+
+
+def bucket_means(bucket: np.ndarray, values: Mapping[str, np.ndarray], n_buckets: int = len(MU_LABELS)):
+    """Per-bucket count and mean of each named column: ``(counts [n], {name: means [n]})`` with NaN
+    for empty buckets. bucket: [N] ints in [0, n); values: name → [N] floats (streamable: combine
+    the sums of several calls with :func:`bucket_sums`)."""
+    counts, sums = bucket_sums(bucket, values, n_buckets)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return counts, {k: s / counts for k, s in sums.items()}
+
+
+def bucket_sums(bucket: np.ndarray, values: Mapping[str, np.ndarray], n_buckets: int = len(MU_LABELS)):
+    """Per-bucket counts [n] and sums {name: [n]} (``np.bincount``; add the results of chunks)."""
+    b = np.asarray(bucket, dtype=np.int64)
+    counts = np.bincount(b, minlength=n_buckets)
+    return counts, {k: np.bincount(b, weights=np.asarray(v, np.float64), minlength=n_buckets)
+                    for k, v in values.items()}

@@ -1,10 +1,9 @@
 """``drpo-analysis audit``: the claims table (docs/claims.md) with verdicts, regimes and evidence."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from drpo_analysis.cli import Result, UsageError
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "audit every claim of the DRPO/DPPO/SPO papers and the explainer; writes paper_repro/CLAIMS.md"
@@ -55,15 +54,16 @@ def run(args) -> Result:
     unknown = sorted(set(args.ids) - known)
     if unknown:
         raise UsageError(f"unknown audit claim id(s) {unknown}; known: {', '.join(sorted(known))}")
-    rows, runs = audit.run_audit(args.ids or None, progress=not args.json)
-    written = None
+    path = None
     if not args.no_write:
         if args.ids and args.out is None:
             raise UsageError("a partial audit (ids given) is not written to paper_repro/CLAIMS.md; "
                              "pass --out PATH or --no-write")
-        path = Path(args.out) if args.out else proving.proofs_dir().parent / "paper_repro" / "CLAIMS.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(audit.to_markdown(rows), encoding="utf-8")
+        path = io.writable_file(args.out or proving.proofs_dir().parent / "paper_repro" / "CLAIMS.md")
+    rows, runs = audit.run_audit(args.ids or None, progress=not args.json)
+    written = None
+    if path is not None:
+        io.write_text(path, audit.to_markdown(rows))
         written = str(path)
     counts = audit.summary_counts(rows)
     blocking = proving.blocking_failures(runs)

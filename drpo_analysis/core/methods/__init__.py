@@ -9,12 +9,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from drpo_analysis.core.methods import (divergence_mask, quadratic_penalty, ratio_clip,
+from drpo_analysis.core.methods import (divergence_mask, quadratic_penalty, ratio_clip, rollout_correction,
                                    sampled_penalty, sequence_ratio)
 from drpo_analysis.core.methods.base import Extra, Method, Param, Statistic, TokenView
 from drpo_analysis.core.methods.quadratic_penalty import DPPO_CONSISTENT, DPPO_TV_DELTA
 
-_FAMILIES = (ratio_clip, divergence_mask, quadratic_penalty, sampled_penalty, sequence_ratio)
+_FAMILIES = (ratio_clip, divergence_mask, quadratic_penalty, sampled_penalty, sequence_ratio, rollout_correction)
 REGISTRY: dict[str, Method] = {}
 _RETIRED: set[str] = set()   # names unregistered in this process (derivations are cached by name)
 

@@ -5,13 +5,14 @@ parameter conventions into our registry's parameters and the oracle's
 
 ``load(spec, adapter=..., method=..., params=..., **options)`` accepts the command line's TARGET:
 ``module:function`` or ``path.py:function`` (plain), ``verl:MODE`` (verl), ``trl:LOSS_TYPE``
-(trl), ``openrlhf:ppo`` / ``openrlhf:gspo`` (openrlhf).
+(trl), ``openrlhf:ppo`` / ``openrlhf:gspo`` (openrlhf), ``areal:KIND``, ``skyrl:KIND``,
+``torchtune:ppo``, ``swift:LOSS_TYPE``, ``art:KIND`` (the ecosystem adapters; kinds in each module's table).
 """
 from __future__ import annotations
 
 import importlib
 
-ADAPTERS = ("plain", "verl", "trl", "openrlhf")
+ADAPTERS = ("plain", "verl", "trl", "openrlhf", "areal", "skyrl", "torchtune", "swift", "art")
 
 
 def module(adapter: str):
@@ -20,16 +21,45 @@ def module(adapter: str):
     return importlib.import_module(f"drpo_analysis.fuzz.adapters.{adapter}")
 
 
-def load(spec: str, *, adapter: str = "plain", method: str | None = None, params=None, **options):
-    """A Target from a TARGET string (see module docstring)."""
+#: argument names that identify a framework's policy-loss signature (all of them must be named)
+SIGNATURES = {
+    "verl": ("old_log_prob", "log_prob", "advantages", "response_mask"),
+    "openrlhf": ("log_probs", "old_log_probs", "advantages"),
+    "trl": ("per_token_logps", "old_per_token_logps", "advantages"),
+}
+
+
+def detect(obj) -> str:
+    """The adapter whose signature ``obj`` has (:data:`SIGNATURES`; a class is judged by its
+    ``forward``), else ``"plain"``. Ambiguous signatures (two frameworks' names) raise ValueError."""
+    import inspect
+    fn = getattr(obj, "forward", obj) if inspect.isclass(obj) else obj
+    try:
+        named = set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return "plain"
+    hits = [a for a, names in SIGNATURES.items() if set(names) <= named]
+    if len(hits) > 1:
+        raise ValueError(f"the signature matches several frameworks ({', '.join(hits)}): give --adapter")
+    return hits[0] if hits else "plain"
+
+
+def load(spec: str, *, adapter: str | None = None, method: str | None = None, params=None, **options):
+    """A Target from a TARGET string (see module docstring). ``adapter=None``: from the prefix
+    (``verl:`` ...), else from the function's signature (:func:`detect`)."""
+    if adapter is None:
+        adapter = next((a for a in ADAPTERS[1:] if spec.startswith(a + ":")), None)
+        if adapter is None:
+            from drpo_analysis.fuzz.adapters import plain
+            adapter = detect(plain.resolve(spec))
     return module(adapter).load(spec, method=method, params=params, **options)
 
 
-def make_target(adapter: str, obj, *, method=None, params=None, **options):
+def make_target(adapter: str | None, obj, *, method=None, params=None, **options):
     """A Target from a callable (plain) or a mode name (frameworks)."""
     if isinstance(obj, str):
         return load(obj, adapter=adapter, method=method, params=params, **options)
-    return module(adapter).target(obj, method=method, params=params, **options)
+    return module(adapter or detect(obj)).target(obj, method=method, params=params, **options)
 
 
 def reproducer_line(spec: str, adapter: str, method: str, params, options) -> str:

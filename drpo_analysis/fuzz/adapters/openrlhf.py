@@ -53,7 +53,12 @@ def loss_module():
     return sys.modules[f"{_PKG}.loss"]
 
 
-def target(kind="ppo", *, method=None, params=None, token_level_loss=True, timeout=20.0) -> Target:
+def target(kind="ppo", *, method=None, params=None, token_level_loss=True, timeout=20.0, **options) -> Target:
+    """OpenRLHF's ``PolicyLoss`` of ``policy_loss_type=kind``, or (a class or callable) a user's
+    loss in OpenRLHF's shape (:func:`user_target`)."""
+    if not isinstance(kind, str):
+        return user_target(kind, method=method, params=params, token_level_loss=token_level_loss, timeout=timeout,
+                           **options)
     if kind not in ("ppo", "gspo"):
         raise ValueError(f"OpenRLHF policy_loss_type must be 'ppo' or 'gspo', got {kind!r}")
     method = method or ("gspo_token" if kind == "gspo" else "ppo_clip")
@@ -77,11 +82,77 @@ def target(kind="ppo", *, method=None, params=None, token_level_loss=True, timeo
                              count_empty_rows=token_level, log_ratio_clamp=20.0 if kind == "ppo" else None)
     spec = f"openrlhf:{kind}"
     options = {} if token_level_loss else {"token_level_loss": False}
-    return Target(spec, loss, m.name, p, conv, call_params={},
-                  reproducer=reproducer_line(spec, "openrlhf", m.name, params, options),
-                  timeout=timeout)
+    t = Target(spec, loss, m.name, p, conv, call_params={},
+               reproducer=reproducer_line(spec, "openrlhf", m.name, params, options),
+               timeout=timeout, agg_modes=("token-mean", "seq-mean-token-mean") if kind == "ppo" else ())
+
+    def variant(params=None, agg=None):
+        level = token_level_loss if agg is None else agg == "token-mean"
+        return target(kind, method=m.name, params=p if params is None else params, token_level_loss=level,
+                      timeout=timeout)
+    t.variant = variant
+    return t
+
+
+#: OpenRLHF's names of our parameters (PolicyLoss's constructor)
+PARAM_NAMES = {"eps_low": "clip_eps_low", "eps_high": "clip_eps_high", "dual_clip_c": "dual_clip"}
+
+
+def user_target(obj, *, method=None, params=None, token_level_loss=True, name=None, spec=None, timeout=20.0,
+                **options) -> Target:
+    """A user's loss in OpenRLHF's shape: a ``PolicyLoss``-like class (constructed with the
+    keywords of :data:`PARAM_NAMES` it accepts, ``token_level_loss`` and our parameter names) or a
+    function, both called as ``(log_probs, old_log_probs, advantages, action_mask=, dp_size=,
+    batch_num_tokens=, global_batch_size=)`` with the keywords it names; the first element of a
+    returned tuple is the loss. ``token_level_loss`` (token-mean, else seq-mean-token-mean) is
+    swept when the target takes it. ``options``: design choices as for the plain adapter."""
+    import inspect
+
+    if method is None:
+        raise ValueError("method is required for a user loss (one of: " + ", ".join(methods.names()) + ")")
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    kw_values = {**p, **{PARAM_NAMES[k]: v for k, v in p.items() if k in PARAM_NAMES}, "token_level_loss": token_level_loss}
+    if inspect.isclass(obj):
+        init = set(inspect.signature(obj).parameters)
+        fn = obj(**{k: v for k, v in kw_values.items() if k in init})
+        named = set(inspect.signature(fn.forward).parameters)
+        sweeps_level = "token_level_loss" in init
+    else:
+        fn, named = obj, set(inspect.signature(obj).parameters)
+        sweeps_level = "token_level_loss" in named
+    counts = {"batch_num_tokens", "global_batch_size"} <= named
+    fixed = {k: v for k, v in kw_values.items() if k in named and not inspect.isclass(obj)}
+
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
+        kw = dict(fixed)
+        if counts:
+            kw.update(dp_size=dp_size or 1, batch_num_tokens=num_tokens, global_batch_size=num_seqs)
+        out = fn(logp, logp_mu, adv, action_mask=mask.to(logp.dtype), **kw)
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        return out / (dp_size or 1) if counts else out
+
+    if not counts:
+        loss.__signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                                for n in ("logp", "logp_mu", "adv", "mask")])
+    agg = "token-mean" if token_level_loss else "seq-mean-token-mean"
+    conv = plain.conventions(agg=agg, count_empty_rows=token_level_loss, **options)
+    spec = spec or plain._spec_of(obj)
+    opts = {**options, **({} if token_level_loss else {"token_level_loss": False})}
+    t = Target(name or spec or getattr(obj, "__qualname__", repr(obj)), loss, m.name, p, conv, call_params={},
+               reproducer=reproducer_line(spec, "openrlhf", m.name, params, opts) if spec else "",
+               timeout=float(timeout), agg_modes=("token-mean", "seq-mean-token-mean") if sweeps_level else (), keep_ties=True)
+
+    def variant(params=None, agg=None):
+        level = token_level_loss if agg is None else agg == "token-mean"
+        return user_target(obj, method=m.name, params=p if params is None else params, token_level_loss=level,
+                           name=t.name, spec=spec, timeout=timeout, **options)
+    t.variant = variant
+    return t
 
 
 def load(spec, *, method=None, params=None, **options) -> Target:
-    kind = spec.split(":", 1)[1] if spec.startswith("openrlhf:") else spec
-    return target(kind, method=method, params=params, **options)
+    if spec.startswith("openrlhf:") or spec in ("ppo", "gspo"):
+        kind = spec.split(":", 1)[1] if spec.startswith("openrlhf:") else spec
+        return target(kind, method=method, params=params, **options)
+    return user_target(plain.resolve(spec), method=method, params=params, spec=spec, **options)

@@ -32,8 +32,16 @@ def conventions(*, agg="token-mean", horizon=None, log_ratio_clamp=None, is_trun
                        compare_value=bool(compare_value), count_empty_rows=bool(count_empty_rows))
 
 
+#: argument names under which a plain target is told its aggregation mode / L_const (if it names one)
+AGG_ARGS = ("loss_agg_mode", "agg", "agg_mode", "aggregation", "loss_aggregation")
+HORIZON_ARGS = ("horizon", "loss_scale_factor", "max_len", "max_completion_length")
+
+
 def target(fn, *, method, params=None, name=None, spec=None, reproducer=None, timeout=20.0,
            **options) -> Target:
+    """A Target for ``fn(logp, logp_mu, adv, mask, **params)``. If ``fn`` names an aggregation
+    argument (:data:`AGG_ARGS`) it is passed the declared mode (and L_const under a
+    :data:`HORIZON_ARGS` name), and the sweep exercises every other mode it accepts."""
     if method is None:
         raise ValueError("method is required (one of: " + ", ".join(methods.names()) + ")")
     if not callable(fn):
@@ -43,8 +51,34 @@ def target(fn, *, method, params=None, name=None, spec=None, reproducer=None, ti
     spec = spec or _spec_of(fn)
     from drpo_analysis.fuzz.adapters import reproducer_line
     repro = reproducer or (reproducer_line(spec, "plain", m.name, params, options) if spec else "")
-    return Target(name or spec or getattr(fn, "__qualname__", repr(fn)), fn, m.name, p,
-                  conventions(**options), reproducer=repro, timeout=float(timeout))
+    conv = conventions(**options)
+    t = Target(name or spec or getattr(fn, "__qualname__", repr(fn)), fn, m.name, p, conv, reproducer=repro,
+               timeout=float(timeout))
+    named = t.named
+    agg_arg = next((a for a in AGG_ARGS if a in named), None)
+    horizon_arg = next((a for a in HORIZON_ARGS if a in named), None)
+    if agg_arg:
+        t.call_params = {**p, agg_arg: conv.agg}
+        if horizon_arg and conv.agg == "seq-mean-token-sum-norm" and conv.horizon is not None:
+            t.call_params[horizon_arg] = conv.horizon
+        t.agg_modes = tuple(a for a in aggregation.MODES
+                            if (a != "prompt-mean" or "group_ids" in named)
+                            and (a != "seq-mean-token-sum-norm" or horizon_arg))
+
+    def variant(params=None, agg=None):
+        opts = dict(options)
+        if agg is not None:
+            opts["agg"] = agg
+            if agg == "seq-mean-token-sum-norm":
+                opts["horizon"] = SWEEP_HORIZON
+        return target(fn, method=m.name, params=p if params is None else params, spec=spec, timeout=timeout,
+                      name=t.name, **opts)
+    t.variant = variant
+    return t
+
+
+#: L_const given to a target swept to seq-mean-token-sum-norm (not a padded width the fuzzer draws)
+SWEEP_HORIZON = 23
 
 
 def _spec_of(fn) -> str | None:
@@ -69,6 +103,9 @@ def resolve(spec: str):
         name = f"_drpo_fuzz_target_{abs(hash(str(path.resolve())))}"
         mod = sys.modules.get(name)
         if mod is None:
+            folder = str(path.resolve().parent)     # the file imports its siblings, as `python file.py` would
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
             sp = importlib.util.spec_from_file_location(name, path)
             mod = importlib.util.module_from_spec(sp)
             sys.modules[name] = mod

@@ -70,7 +70,11 @@ def trainer(loss_type, *, epsilon, epsilon_high, delta=None, level="token", max_
 
 
 def target(loss_type, *, method=None, params=None, delta=None, level="token", max_completion_length=16,
-           timeout=20.0) -> Target:
+           timeout=20.0, **options) -> Target:
+    """TRL's GRPO loss of ``loss_type``, or (a callable) a user's loss in TRL's shape (:func:`user_target`)."""
+    if callable(loss_type):
+        return user_target(loss_type, method=method, params=params, max_completion_length=max_completion_length,
+                           timeout=timeout, **options)
     if loss_type not in LOSS_TYPES:
         raise ValueError(f"TRL loss type must be one of {', '.join(LOSS_TYPES)}, got {loss_type!r}")
     default = ("cispo" if loss_type == "cispo" else "gspo_token" if level == "sequence"
@@ -112,6 +116,72 @@ def target(loss_type, *, method=None, params=None, delta=None, level="token", ma
                   timeout=timeout, notes=(f"agg={agg}",), equal_splits=True)
 
 
+#: TRL's names of our parameters (GRPOConfig)
+PARAM_NAMES = {"eps_low": ("epsilon_low", "epsilon"), "eps_high": ("epsilon_high",), "dual_clip_c": ("delta",),
+               "clip_max": ("epsilon_high",)}
+#: the TRL loss type a user function is told for each aggregation mode (without / with global count)
+AGG_LOSS_TYPES = {"seq-mean-token-mean": "grpo", "token-mean": "bnpo", "seq-mean-token-sum-norm": "dr_grpo"}
+
+
+def user_target(fn, *, method=None, params=None, agg="seq-mean-token-mean", max_completion_length=16, name=None,
+                spec=None, timeout=20.0, **options) -> Target:
+    """A user's loss in TRL's shape::
+
+        loss[, metrics] = fn(per_token_logps, old_per_token_logps, advantages, completion_mask, ...)
+
+    ``advantages`` [B] (one per completion, as TRL passes them), ``completion_mask`` [B, T] int;
+    keywords it names among ``loss_type`` (the mode: grpo, bnpo / dapo with num_items_in_batch,
+    dr_grpo), ``epsilon_low`` / ``epsilon`` / ``epsilon_high`` / ``delta`` (our parameters),
+    ``max_completion_length`` (L_const of dr_grpo), ``num_items_in_batch`` (global token count),
+    and ``args`` / ``config`` (a namespace with all of those). ``loss_type`` is swept if named."""
+    import inspect
+    from types import SimpleNamespace
+
+    if method is None:
+        raise ValueError("method is required for a user loss (one of: " + ", ".join(methods.names()) + ")")
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    named = set(inspect.signature(fn).parameters)
+    global_count = "num_items_in_batch" in named and agg == "token-mean"
+    loss_type = "dapo" if global_count else AGG_LOSS_TYPES[agg]
+    values = {"loss_type": loss_type, "max_completion_length": max_completion_length, **p}
+    for ours, theirs in PARAM_NAMES.items():
+        if ours in p:
+            values.update({t_: p[ours] for t_ in theirs})
+    if "eps_low" in p and "epsilon" not in values:
+        values["epsilon"] = p["eps_low"]
+    cfg = SimpleNamespace(**values)
+    kw = {k: v for k, v in values.items() if k in named}
+    kw.update({k: cfg for k in ("args", "config") if k in named})
+
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
+        extra = {"num_items_in_batch": torch.tensor(float(num_tokens if num_tokens is not None else mask.sum()))} \
+            if "num_items_in_batch" in named else {}
+        out = fn(logp, logp_mu, adv[:, 0] if adv.shape[-1] else adv.sum(-1), mask.long(), **kw, **extra)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+    if not global_count:
+        loss.__signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                                for n in ("logp", "logp_mu", "adv", "mask")])
+    conv = plain.conventions(agg=agg, horizon=max_completion_length if agg == "seq-mean-token-sum-norm" else None,
+                             **options)
+    spec = spec or plain._spec_of(fn)
+    opts = {**options, **({} if agg == "seq-mean-token-mean" else {"agg": agg})}
+    t = Target(name or spec or getattr(fn, "__qualname__", repr(fn)), loss, m.name, p, conv, call_params={},
+               reproducer=reproducer_line(spec, "trl", m.name, params, opts) if spec else "",
+               timeout=float(timeout), agg_modes=tuple(AGG_LOSS_TYPES) if "loss_type" in named else (),
+               adv_per_sequence=True, keep_ties=True)
+
+    def variant(params=None, agg=None):
+        return user_target(fn, method=m.name, params=p if params is None else params,
+                           agg=conv.agg if agg is None else agg, max_completion_length=max_completion_length,
+                           name=t.name, spec=spec, timeout=timeout, **options)
+    t.variant = variant
+    return t
+
+
 def load(spec, *, method=None, params=None, **options) -> Target:
-    loss_type = spec.split(":", 1)[1] if spec.startswith("trl:") else spec
-    return target(loss_type, method=method, params=params, **options)
+    if spec.startswith("trl:") or spec in LOSS_TYPES:
+        loss_type = spec.split(":", 1)[1] if spec.startswith("trl:") else spec
+        return target(loss_type, method=method, params=params, **options)
+    return user_target(plain.resolve(spec), method=method, params=params, spec=spec, **options)

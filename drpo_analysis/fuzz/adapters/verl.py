@@ -37,12 +37,14 @@ MODES = {"vanilla": "dual_clip", "dppo_tv": "dppo_binary_tv", "dppo_kl": "dppo_b
 CLAMP = 20.0
 
 
-def _config(mode, p, clip_ratio_c, agg):
+def _config(mode, p, clip_ratio_c, agg, loss_scale_factor=None):
     from verl.workers.config.actor import ActorConfig, PolicyLossConfig
 
     kw = {}
     if mode == "vanilla":
         kw = dict(clip_ratio_low=p["eps_low"], clip_ratio_high=p["eps_high"], clip_ratio_c=p["dual_clip_c"])
+        if p["eps_low"] == p["eps_high"]:      # older code reads the symmetric clip_ratio
+            kw["clip_ratio"] = p["eps_low"]
     elif mode in ("dppo_tv", "dppo_kl"):
         kw = dict(clip_ratio_low=p["delta_low"], clip_ratio_high=p["delta_high"])
         if clip_ratio_c is not None:
@@ -52,14 +54,19 @@ def _config(mode, p, clip_ratio_c, agg):
     elif mode == "cispo":
         kw = dict(clip_ratio_low=1.0 - p["clip_min"], clip_ratio_high=p["clip_max"] - 1.0)
     pl = PolicyLossConfig(loss_mode=mode, dro_beta=p.get("beta") if mode == "dro" else None)
+    if loss_scale_factor is not None:
+        kw["loss_scale_factor"] = loss_scale_factor
     return ActorConfig(strategy="fsdp", rollout_n=1, ppo_micro_batch_size_per_gpu=1, loss_agg_mode=agg,
                        policy_loss=pl, **kw)
 
 
 def target(mode, *, method=None, params=None, agg="token-mean", horizon=None, loss_scale_factor="horizon",
-           clip_ratio_c=None, timeout=20.0) -> Target:
-    """``horizon``: the reference's L_const; ``loss_scale_factor``: what verl is given (default: the
-    same; ``None``: verl's own default, the padded width)."""
+           clip_ratio_c=None, timeout=20.0, **options) -> Target:
+    """verl's registered loss ``mode``, or (a callable) a user's function with verl's signature
+    (:func:`user_target`). ``horizon``: the reference's L_const; ``loss_scale_factor``: what verl
+    is given (default: the same; ``None``: verl's own default, the padded width)."""
+    if callable(mode):
+        return user_target(mode, method=method, params=params, agg=agg, horizon=horizon, timeout=timeout, **options)
     from verl.trainer.ppo import core_algos
 
     if mode not in MODES:
@@ -105,10 +112,170 @@ def target(mode, *, method=None, params=None, agg="token-mean", horizon=None, lo
         options["loss_scale_factor"] = loss_scale_factor
     t = Target(f"verl:{mode}", loss, m.name, p, plain.conventions(**conv), call_params={},
                reproducer=reproducer_line(f"verl:{mode}", "verl", m.name, params, options), timeout=timeout,
-               notes=tuple(f"{k}={v}" for k, v in conv.items() if k != "agg"))
+               notes=tuple(f"{k}={v}" for k, v in conv.items() if k != "agg"), agg_modes=AGG_MODES)
+
+    def variant(params=None, agg=None):
+        kw = dict(agg=t.conventions.agg if agg is None else agg, horizon=horizon,
+                  loss_scale_factor=loss_scale_factor, clip_ratio_c=clip_ratio_c)
+        if agg == "seq-mean-token-sum-norm":
+            kw.update(horizon=plain.SWEEP_HORIZON, loss_scale_factor="horizon")
+        return target(mode, method=method, params=p if params is None else params, timeout=timeout, **kw)
+    t.variant = variant
+    return t
+
+
+#: loss_agg_mode values verl's agg_loss accepts (our names are verl's)
+AGG_MODES = ("token-mean", "token-sum", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+#: the arguments verl's actor passes a policy loss, by name
+SIGNATURE = ("old_log_prob", "log_prob", "advantages", "response_mask")
+
+
+def _user_config(method, p, agg, horizon=None):
+    """An ActorConfig for a user's function: the verl fields of the method's mode (table above)
+    and, for parameters verl has no field for, attributes by our names on the config and on
+    ``config.policy_loss`` (e.g. ``config.policy_loss.delta``)."""
+    mode = next((k for k, v in MODES.items() if v == method), "vanilla")
+    config = _config(mode, {**{"eps_low": 0.2, "eps_high": 0.28, "dual_clip_c": 3.0}, **p}, None, agg,
+                     None if horizon is None else int(horizon))
+    for k, v in p.items():
+        for obj in (config, config.policy_loss):
+            try:
+                setattr(obj, k, v)
+            except AttributeError:      # a frozen verl field of the same name: verl's value stands
+                pass
+    return config
+
+
+def honours_global_batch_info(fn) -> bool:
+    """Whether ``fn``'s source reads ``global_batch_info`` (verl >= 0.7's global token / sequence
+    counts): only then are micro-batch and data-parallel splits checked."""
+    import inspect
+    try:
+        return "global_batch_info" in inspect.getsource(fn)
+    except (OSError, TypeError):
+        return False
+
+
+def user_target(fn, *, method=None, params=None, agg="token-mean", horizon=None, global_counts=None,
+                name=None, spec=None, timeout=20.0, **options) -> Target:
+    """A user's own function with verl's policy-loss signature::
+
+        pg_loss[, metrics...] = fn(old_log_prob, log_prob, advantages, response_mask,
+                                   loss_agg_mode="token-mean", config=None, ...)
+
+    ``config`` is an ``ActorConfig`` (clip_ratio_low/high/c from the method's parameters, our
+    parameter names as attributes too, ``global_batch_info`` with the global counts); the first
+    element of a returned tuple is the loss. Every loss_agg_mode is exercised. ``global_counts``:
+    whether ``fn`` honours ``config.global_batch_info`` (default: its source mentions it).
+    ``options``: design choices as for the plain adapter (log_ratio_clamp, ...)."""
+    import inspect
+
+    if method is None:
+        raise ValueError("method is required for a user function (one of: " + ", ".join(methods.names()) + ")")
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    config = _user_config(m.name, p, agg, horizon)
+    counts = honours_global_batch_info(fn) if global_counts is None else bool(global_counts)
+    named = set(inspect.signature(fn).parameters)
+    by_name = set(SIGNATURE) <= named
+    lsf = horizon if horizon is not None else None
+
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
+        info = config.global_batch_info
+        info.clear()
+        dp = dp_size or 1
+        info["dp_size"] = dp
+        if num_tokens is not None:
+            info["batch_num_tokens"] = num_tokens
+        if num_seqs is not None:
+            info["global_batch_size"] = num_seqs
+        if lsf is not None:
+            info["loss_scale_factor"] = lsf
+        rm = mask.to(logp.dtype)
+        if by_name:
+            out = fn(old_log_prob=logp_mu, log_prob=logp, advantages=adv, response_mask=rm, loss_agg_mode=agg,
+                     config=config)
+        else:
+            out = fn(logp_mu, logp, adv, rm, agg, config)
+        pg_loss = out[0] if isinstance(out, (tuple, list)) else out
+        return pg_loss / dp if counts else pg_loss
+
+    if not counts:
+        loss.__signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                                for n in ("logp", "logp_mu", "adv", "mask")])
+    conv = plain.conventions(agg=agg, horizon=horizon, count_empty_rows=agg in ("token-mean", "token-sum"),
+                             **options)
+    spec = spec or plain._spec_of(fn)
+    opts = {k: v for k, v in {"agg": agg, "horizon": horizon, "global_counts": global_counts, **options}.items()
+            if v is not None and not (k == "agg" and v == "token-mean")}
+    t = Target(name or spec or getattr(fn, "__qualname__", repr(fn)), loss, m.name, p, conv, call_params={},
+               reproducer=reproducer_line(spec, "verl", m.name, params, opts) if spec else "",
+               timeout=float(timeout), agg_modes=AGG_MODES, keep_ties=True)
+
+    def variant(params=None, agg=None):
+        kw = dict(agg=conv.agg if agg is None else agg, horizon=horizon, global_counts=global_counts)
+        if agg == "seq-mean-token-sum-norm":
+            kw["horizon"] = plain.SWEEP_HORIZON
+        return user_target(fn, method=m.name, params=p if params is None else params, name=t.name, spec=spec,
+                           timeout=timeout, **kw, **options)
+    t.variant = variant
+    return t
+
+
+#: verl's token-level rollout rejection criteria (``rollout_rs``) and the registry's references
+ROLLOUT_RS = {"token_k1": "rs_token_k1", "token_k2": "rs_token_k2", "token_k3": "rs_token_k3"}
+
+
+def rollout_rs_target(option, *, method=None, params=None, agg="token-mean", timeout=20.0) -> Target:
+    """verl's ``compute_rollout_rejection_mask(log_ratio, response_mask, rollout_rs=option,
+    rollout_rs_threshold=...)`` on ``log r = ℓ − ℓ_μ`` (π the trained, μ the rollout policy),
+    applied to the importance-sampled PG ``−M r Â`` and aggregated by verl's ``agg_loss`` over the
+    original response mask: the rejection criterion is what is compared (thresholds from the
+    method's parameters)."""
+    import torch
+    from verl.trainer.ppo import core_algos
+    from verl.trainer.ppo.rollout_corr_helper import compute_rollout_rejection_mask
+
+    if option not in ROLLOUT_RS:
+        raise ValueError(f"verl rollout_rs must be one of {', '.join(ROLLOUT_RS)}, got {option!r}")
+    method = method or ROLLOUT_RS[option]
+    if method != ROLLOUT_RS[option]:
+        raise ValueError(f"verl rollout_rs={option!r} implements {ROLLOUT_RS[option]!r}, not {method!r}")
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    threshold = f"{p['lower']}_{p['upper']}" if option == "token_k1" else str(p["delta"])
+
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
+        rm = mask.to(logp.dtype)
+        with torch.no_grad():
+            keep, _ = compute_rollout_rejection_mask(log_ratio=(logp - logp_mu).detach(), response_mask=rm,
+                                                     rollout_rs=option, rollout_rs_threshold=threshold)
+        lr = torch.where(mask, logp - logp_mu, torch.zeros_like(logp)).clamp(-CLAMP, CLAMP)   # as verl's losses
+        per_token = -torch.exp(lr) * adv
+        info = {"dp_size": dp_size or 1, "batch_num_tokens": num_tokens, "global_batch_size": num_seqs}
+        # verl's trainer replaces response_mask by the rejection mask, so rejected tokens also leave the
+        # normaliser; here the mask multiplies the loss and the normaliser counts every valid token (the
+        # registry's J = M r Â): what is compared is the rejection criterion itself
+        return core_algos.agg_loss(per_token * keep, rm, agg, **info) / (dp_size or 1)
+
+    spec = f"verl:rollout_rs={option}"
+    conv = plain.conventions(agg=agg, count_empty_rows=agg in ("token-mean", "token-sum"), log_ratio_clamp=CLAMP)
+    t = Target(spec, loss, m.name, p, conv, call_params={},
+               reproducer=reproducer_line(spec, "verl", m.name, params, {} if agg == "token-mean" else {"agg": agg}),
+               timeout=timeout, agg_modes=AGG_MODES[:4])
+
+    def variant(params=None, agg=None):
+        return rollout_rs_target(option, method=m.name, params=p if params is None else params,
+                                 agg=conv.agg if agg is None else agg, timeout=timeout)
+    t.variant = variant
     return t
 
 
 def load(spec, *, method=None, params=None, **options) -> Target:
-    mode = spec.split(":", 1)[1] if spec.startswith("verl:") else spec
-    return target(mode, method=method, params=params, **options)
+    if spec.startswith("verl:rollout_rs="):
+        return rollout_rs_target(spec.split("=", 1)[1], method=method, params=params, **options)
+    if spec.startswith("verl:"):
+        return target(spec.split(":", 1)[1], method=method, params=params, **options)
+    if spec in MODES:
+        return target(spec, method=method, params=params, **options)
+    return user_target(plain.resolve(spec), method=method, params=params, spec=spec, **options)

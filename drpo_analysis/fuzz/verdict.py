@@ -1,0 +1,123 @@
+"""One verdict scale for every face of the fuzzer (CLI, API, pytest plugin, conformance).
+
+A run ends in one of four verdicts, from best to worst (:data:`VERDICTS`):
+
+* ``conforms``: no finding;
+* ``conforms with declared design choices``: no finding, and the target declared conventions
+  (a log-ratio clamp, truncated IS, a surrogate value, …) that changed the reference somewhere;
+  the notes say where they bit;
+* ``edge cases only``: every finding is an *edge case*, a deviation only on inputs outside any
+  real pipeline's contract (±inf/NaN at padded positions, a batch without valid tokens, π = 0
+  exactly in a valid position, a half-precision branch decision within the kink margin);
+  listed, exit 0 unless ``--strict``;
+* ``deviates``: at least one finding is a *deviation*: the gradient or value is wrong on inputs
+  real training produces, or the target raises, hangs, mutates its inputs, returns NaN from
+  finite inputs.
+
+:func:`classify` decides the severity of one failing probe and names the likely fix.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from drpo_analysis.fuzz import oracle
+
+VERDICTS = ("conforms", "conforms with declared design choices", "edge cases only", "deviates")
+EDGE, DEVIATES = "edge case", "deviates"
+
+#: likely fixes by (check, sub-check prefix) — the first match wins; kind-specific ones first
+_FIXES = (
+    ("mutates-inputs", "", "do not modify inputs in place: use out-of-place ops (x.masked_fill(...), not "
+                           "x.masked_fill_(...)) on logp / old log-probs / advantages"),
+    ("timeout", "", "the call did not return within the timeout (--timeout): a hang or a very slow loss"),
+    ("raises", "", "the target raised on this input: see the message (an argument it does not accept? "
+                   "an empty batch?)"),
+    ("no-gradient", "", "the loss does not depend on logp: check that the returned tensor is built from the "
+                        "logp argument (no .detach() / .item() on the path)"),
+    ("non-scalar", "", "return a scalar: aggregate the per-token loss (mean / sum over the mask)"),
+    ("masked gradient mismatch", "", "padded positions get a gradient: the mask must multiply (or select) the "
+                                     "per-token loss before the sum, including through every normaliser"),
+    ("aggregation", "micro-batch split", "per-shard mean: accept num_tokens (token-mean) / num_seqs (seq-mean "
+                                         "modes) and divide by the global count, not by this micro-batch's"),
+    ("aggregation", "data-parallel split", "per-rank normaliser: divide by the global num_tokens / num_seqs "
+                                           "(or accept dp_size and scale by it, as verl does)"),
+    ("aggregation", "", "the loss depends on the batch composition (duplicated or reordered rows): check the "
+                        "normaliser of the declared aggregation mode"),
+    ("padding", "all-masked", "guard the normaliser: / mask.sum().clamp(min=1)"),
+    ("padding", "empty batch", "guard the normaliser: / mask.sum().clamp(min=1)"),
+    ("padding", "", "padded positions reach the loss: select with torch.where(mask, x, safe) *before* exp / "
+                    "log / multiplication (x * mask keeps NaN·0 = NaN and inf·0 = NaN)"),
+    ("overflow", "", "clamp ℓ − ℓ_μ before exp (e.g. to ±20, as verl and OpenRLHF do) and declare it: "
+                     "--option log_ratio_clamp=20"),
+    ("dtype", "", "compute the ratio and the loss in float32 (upcast half-precision inputs: logp.float())"),
+    ("stop_gradient", "", "a frozen factor (IS weight, sequence ratio, mask, clipped coefficient) lacks "
+                          ".detach(), or logp_mu / advantages carry gradient into the loss"),
+    ("on_policy", "", "at r = 1 the gradient must be the plain policy gradient −Â·a: check the ratio at "
+                      "old = current (bf16 storage of old log-probs? a penalty that is not 0 at r = 1?)"),
+    ("hyperparameters", "", "a parameter does not reach the loss (hard-coded constant?) or is used with "
+                            "another meaning: compare the sub-check's values with the formula"),
+    ("aggregation modes", "", "this aggregation mode is computed wrongly: compare with "
+                              "drpo_analysis.core.aggregation (docs: the weights of each mode)"),
+    ("", "", "the per-token gradient differs from the reference: compare the formula with "
+             "`drpo-analysis methods` (column w: ∂J/∂ℓ = w·r·Â) and the declared conventions"),
+)
+
+
+def likely_fix(check: str, sub: str, kind: str) -> str:
+    """The likely fix of a finding (first row of ``_FIXES`` whose kind or check and sub-check match)."""
+    for key, prefix, fix in _FIXES:
+        if key == "" or (key in (kind, check) and sub.startswith(prefix)):
+            return fix
+    raise AssertionError("unreachable: the last row matches everything")
+
+
+def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tuple[str, str]:
+    """(severity, explanation) of one failing probe; ``ce``: the counterexample (``logp``,
+    ``logp_mu``, ``mask`` as nested lists, ``dtype``, ``token``)."""
+    logp, logp_mu = (np.asarray(ce[k], dtype=float) for k in ("logp", "logp_mu"))
+    mask = np.asarray(ce["mask"], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        masked_nonfinite = (~np.isfinite(logp) | ~np.isfinite(logp_mu))[~mask].any()
+    if kind in ("non-finite", "raises") and not mask.any():
+        return EDGE, ("a batch without valid tokens (all-masked or empty) gives 0/0 = NaN or raises; a "
+                      "micro-batch without response tokens does not occur in real batching")
+    if kind == "non-finite" and (check == "padding" or masked_nonfinite):
+        return EDGE, ("non-finite values at padded positions leak through `x * mask` (NaN·0 = NaN) or a 0/0 "
+                      "normaliser; harmless where padded positions hold finite log-probs")
+    if check == "overflow" and np.isneginf(logp[mask]).any():
+        return EDGE, ("π = 0 exactly (ℓ = −inf) in a valid position: unreachable from log_softmax of finite "
+                      "logits")
+    if check == "overflow" and ce.get("token") is not None:
+        b, t = ce["token"]
+        lr = abs(logp[b][t] - logp_mu[b][t])
+        limit = float(np.log(np.finfo("float32").max)) - 8.0
+        if lr > limit:    # beyond float32's exp range (less a margin): the reference there is a clamped one
+            return EDGE, (f"|log r| = {lr:.1f} > {limit:.1f}, beyond float32's exp range: exp(ℓ − ℓ_μ) overflows "
+                          "without a clamp, and the reference is the clamped ratio's; needs μ below 1e−35·π, "
+                          "unreachable for sampled tokens")
+    if kind == "gradient mismatch" and ce.get("token") is not None and ce.get("dtype") in ("bfloat16", "float16"):
+        b, t = ce["token"]
+        lr = logp[b][t] - logp_mu[b][t]
+        h = oracle.TOLERANCES[ce["dtype"]].h * max(1.0, abs(logp[b][t]))
+        near = [k for k in oracle.kinks(method, params) if k.kind == "log_ratio" and abs(lr - k.value) < 4 * h]
+        if near:
+            return EDGE, (f"{ce['dtype']} branch decision within the kink margin of log r = {near[0].value:.6g}: "
+                          "the ratio computed in half precision lands on the other branch")
+    return DEVIATES, "deviation from the reference on inputs real training produces"
+
+
+def verdict(findings, declared) -> str:
+    """The run's verdict from its findings (objects with ``severity``) and the design choices the
+    target declared (a mapping, empty if none)."""
+    if any(f.severity == DEVIATES for f in findings):
+        return "deviates"
+    if findings:
+        return "edge cases only"
+    return "conforms with declared design choices" if declared else "conforms"
+
+
+def exit_code(v: str, strict: bool = False) -> int:
+    """0 for the first three verdicts (only ``conforms*`` with ``strict``), else 1."""
+    if v == "deviates":
+        return 1
+    return 1 if strict and v == "edge cases only" else 0
