@@ -163,8 +163,10 @@ def test_rl_verdicts_are_the_reports(committed_rows):
     if not data["gate"]["passed"]:
         for rid in ("drpo.no_abs_adv_worse", "drpo.kl_tv_k3_worse", "drpo.main_curves"):
             assert "RL matrix: inconclusive" in committed_rows[rid]["regime"], rid
+    assert committed_rows["dppo.bypass_anchor"]["verdict"] == emp.NOT_EVALUATED  # no π_old-anchored runs
     for r in committed_rows.values():
-        assert r["verdict"] in audit.EMPIRICAL_VERDICTS and r["at_paper_hyperparameters"] != "see there"
+        assert r["verdict"] in audit.EMPIRICAL_VERDICTS and r["at_paper_hyperparameters"] != "see there" \
+            or r["verdict"] == emp.NOT_EVALUATED
         assert r["verdict"] == emp.combine([emp.Finding(**x) for x in r["findings"]])
 
 

@@ -476,7 +476,8 @@ def bypass_anchor(ev: Evidence) -> list[Finding]:
     if r is None:
         return [_missing("RL matrix", RL_REGIMES["matrix"][0], RL_REGIMES["matrix"][2])]
     return [Finding("RL matrix", NOT_EVALUATED, "the matrix has no runs anchored on a recomputed π_old (MiniRL); "
-                    "the CPU budget went to independent warm starts and the learning gate", f"{r.report}")]
+                    "the CPU budget went to independent warm starts and the learning gate",
+                    f"{r.report} ({RL_REGIMES['matrix'][2]})")]
 
 
 def no_abs_adv_worse(ev: Evidence) -> list[Finding]:

@@ -25,6 +25,7 @@ No claim gets a verdict unless the learning gate passes (:func:`learning_gate`).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np

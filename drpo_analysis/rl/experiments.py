@@ -6,6 +6,7 @@ for :mod:`drpo_analysis.rl.matrix` and chooses the regime from the sweep's resul
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
