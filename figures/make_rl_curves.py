@@ -1,30 +1,34 @@
-"""paper_repro training curves (DPPO / DRPO figure style): Gaussian-smoothed (σ = 2) seed means
-over the faint raw means, 95% bootstrap bands over seeds, one panel per metric.
+"""paper_repro training curves as small multiples: one column per configuration, one row per
+metric, shared y axis per row, the seed mean with its 95% t band over seeds; a thin grey line in
+every panel is the row's reference configuration (the first column), so nothing hides anything.
+A metric gets a log axis only when its values span at least a decade.
 
-* ``rl_main_curves.png``: PG-IS, CISPO, PPO-clip, SPO, DPPO-TV, DRPO (claims 1, 2);
-* ``rl_ablations.png``: DRPO vs its |Â| ablation, Mask-DRPO and the KL / TV / K3 penalties (claims 4, 5);
-* ``rl_delta.png``: DPPO-TV and DRPO across δ (claim 6);
-* ``rl_anchor.png``: ratios anchored on the rollout μ vs on the recomputed old policy (MiniRL).
+* ``rl_gate.png``: the learning gate — the main methods without mismatch;
+* ``rl_main_curves.png``: PG-IS, CISPO, PPO-clip, SPO, DPPO-TV, DRPO in the regime (claims 1, 2);
+* ``rl_ablations.png``: DRPO, its |Â| ablation, Mask-DRPO and the KL / TV / K3 penalties (claims 4, 5);
+* ``rl_delta.png``: DPPO-TV and DRPO across δ grids of equal log-span (claim 6).
 
 Reads paper_repro/results/ (run ``drpo-analysis repro`` first); writes nothing when it is empty.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats
 
 from drpo_analysis.reporting import plotting
+from drpo_analysis.reporting.rl_report import by_label, delta_label
 from drpo_analysis.rl.matrix import load_results
-from drpo_analysis.reporting.rl_report import by_label
-from drpo_analysis.util.stats import bootstrap_ci
 
 RESULTS = Path(__file__).resolve().parents[1] / "paper_repro" / "results"
-PANELS = (("reward/mean", "training reward"), ("eval/greedy_acc", "held-out greedy accuracy"),
-          ("shift/mean_abs", "mean |π − μ| (sampled tokens)"), ("shift/max_abs", "max |π − μ| (sampled tokens)"),
-          ("entropy/mean", "entropy"), ("frac/masked", "zero-weight share (masked / clipped)"))
-DASHES = ["-", "--", ":", "-."]
+MATRIX = RESULTS.parent / "matrix.json"  # the committed δ grids
+ROWS = (("reward/mean", "training reward"), ("eval/sampled_acc", "held-out sampled acc"),
+        ("shift/mean_abs", "mean |π − μ|"))
+BOUNDED = ("reward/mean", "eval/sampled_acc")
+MAIN = ["pg_is", "cispo", "ppo_clip", "spo", "dppo_binary_tv", "drpo"]
 
 
 def _series(runs, key):
@@ -36,32 +40,51 @@ def _series(runs, key):
     return np.arange(vals.shape[1]), vals
 
 
+def _mean_band(v):
+    """Seed mean and 95% t band, [T] each (no band with one seed)."""
+    m = np.nanmean(v, 0)
+    n = np.sum(~np.isnan(v), 0)
+    if v.shape[0] < 2:
+        return m, m, m
+    half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * np.nanstd(v, 0, ddof=1) / np.sqrt(n)
+    return m, m - half, m + half
+
+
 def curves_figure(groups: dict, labels, path, title):
-    fig, axes = plt.subplots(2, 3, figsize=(12.5, 6.6))
-    styles = {}
-    for lab in labels:
-        if lab not in groups:
-            continue
-        method = groups[lab][0]["config"]["method"]
-        styles[lab] = DASHES[sum(1 for v in styles.values() if v[0] == method) % 4]
-        styles[lab] = (method, styles[lab])
-        for ax, (key, name) in zip(axes.flat, PANELS):
+    labels = [lab for lab in labels if lab in groups]  # no empty panels
+    if not labels:
+        return None
+    rows = [(k, name) for k, name in ROWS if any(_series(groups[lab], k)[1].size for lab in labels)]
+    fig, axes = plt.subplots(len(rows), len(labels), figsize=(2.3 * len(labels) + 0.6, 2.0 * len(rows) + 0.8),
+                             sharey="row", sharex="row", squeeze=False)
+    for i, (key, name) in enumerate(rows):
+        values = np.concatenate([_series(groups[lab], key)[1].ravel() for lab in labels])
+        values = values[np.isfinite(values) & (values > 0)]
+        log = values.size and key.startswith("shift/") and values.max() / values.min() >= 10
+        ref_x, ref_v = _series(groups[labels[0]], key)
+        for j, lab in enumerate(labels):
+            ax = axes[i, j]
             x, v = _series(groups[lab], key)
-            v = np.nan_to_num(v, nan=0.0) if key == "frac/masked" else v
-            if np.isnan(v).any():
-                v = np.where(np.isnan(v), np.nanmean(v, 0, keepdims=True), v)
-            mean, lo, hi = bootstrap_ci(v, axis=0)
-            smooth = 2.0 if len(x) > 10 else 0.0
-            plotting.training_curve(x, mean, lo, hi, c=plotting.color(method), ax=ax, smooth=smooth,
-                                    label=f"{lab} (n={len(groups[lab])})")
-            ax.lines[-1].set_linestyle(styles[lab][1])
-            ax.set_title(name)
-            ax.set_xlabel("evaluation step" if key.startswith("eval/") else "training iteration")
-    for key, ax in zip((k for k, _ in PANELS), axes.flat):
-        if key.startswith("shift/"):
-            ax.set_yscale("log")
-    axes.flat[0].legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontsize=10)
+            m, lo, hi = _mean_band(v)
+            if key in BOUNDED:  # rewards and accuracies lie in [0, 1]
+                lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+            elif key.startswith("shift/"):
+                lo = np.maximum(lo, 0)
+            if j:
+                ax.plot(ref_x, np.nanmean(ref_v, 0), color="0.6", lw=0.8, zorder=1)
+            c = plotting.color(groups[lab][0]["config"]["method"])
+            ax.fill_between(x, lo, hi, color=c, alpha=0.25, lw=0, zorder=2)
+            ax.plot(x, m, color=c, lw=1.4, zorder=3)
+            if log:
+                ax.set_yscale("log")
+            if i == 0:
+                ax.set_title(f"{lab}\n(n={len(groups[lab])})", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=8)
+            if i == len(rows) - 1:
+                ax.set_xlabel("iteration", fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.suptitle(title + f"\nband: 95% t interval over seeds; grey: {labels[0]} (seed mean)", fontsize=9)
     fig.tight_layout()
     return plotting.save(fig, path)
 
@@ -70,26 +93,24 @@ def main(outdir, results=RESULTS, tag: str = "") -> list[Path]:
     """Figures from ``results`` (default paper_repro/results), file names suffixed by ``tag``."""
     plotting.style()
     outdir = Path(outdir)
-    main_runs, abl, delta, anchor = (load_results(results, g) for g in ("main", "ablation", "delta", "anchor"))
+    gate, main_runs, abl, delta = (load_results(results, grp) for grp in ("gate", "main", "ablation", "delta"))
+    out = []
+    if gate:
+        out.append(curves_figure(by_label(gate), MAIN, outdir / f"rl_gate{tag}.png",
+                                 "Learning gate: the main methods without mismatch"))
     if not main_runs:
-        print(f"make_rl_curves: no results under {results}; run `drpo-analysis repro` first")
-        return []
-    g = by_label(main_runs + abl + delta + anchor)
+        print(f"make_rl_curves: no matrix results under {results}; run `drpo-analysis repro` first")
+        return [p for p in out if p]
+    g = by_label(main_runs + abl + delta)
     cfg = main_runs[0]["config"]
-    setting = (f"{cfg['task']}-{cfg['task_size']}, mismatch {cfg['mismatch']}, lr {cfg['lr']:g}, "
-               f"{cfg['minibatches']}×{cfg['epochs']} updates/rollout; bands: 95% bootstrap over seeds, σ=2 smoothing")
-    out = [curves_figure(g, ["pg_is", "cispo", "ppo_clip", "spo", "dppo_binary_tv", "drpo"],
-                         outdir / f"rl_main_curves{tag}.png", "Main methods — " + setting)]
+    setting = f"mismatch {cfg['mismatch']}, lr {cfg['lr']:g}, {cfg['minibatches']}×{cfg['epochs']} updates/rollout"
+    out.append(curves_figure(g, MAIN, outdir / f"rl_main_curves{tag}.png", "Main methods — " + setting))
     if abl:
-        out.append(curves_figure(g, ["drpo", "drpo_no_abs_adv", "mask_drpo", "pg_kl", "pg_tv", "pg_k3", "pg_is"],
-                                 outdir / f"rl_ablations{tag}.png", "DRPO ablations (paper Figs. 4, 5, 11) — " + setting))
+        out.append(curves_figure(g, ["drpo", "drpo_no_abs_adv", "mask_drpo", "pg_kl", "pg_tv", "pg_k3"],
+                                 outdir / f"rl_ablations{tag}.png", "DRPO ablations (Figs. 4, 5, 11) — " + setting))
     if delta:
-        labs = ["dppo_binary_tv (delta=0.05)", "dppo_binary_tv", "dppo_binary_tv (delta=0.2)",
-                "dppo_binary_tv (delta=0.4)", "drpo (delta=0.15)", "drpo (delta=1)", "drpo", "drpo (delta=50)"]
+        grid = json.loads(MATRIX.read_text())["primary"]["6"]
+        labs = [delta_label(m, d) for m in ("dppo_binary_tv", "drpo") for d in grid[m]]
         out.append(curves_figure(g, labs, outdir / f"rl_delta{tag}.png",
-                                 "δ sensitivity (DPPO paper default 0.15, DRPO paper default 12.5) — " + setting))
-    if anchor:
-        out.append(curves_figure(g, ["pg_is", "pg_is [anchor π_old]", "ppo_clip", "ppo_clip [anchor π_old]"],
-                                 outdir / f"rl_anchor{tag}.png", "Ratio anchored on μ vs on the recomputed π_old (MiniRL) — "
-                                 + setting))
-    return out
+                                 "δ sensitivity, equal log-span 9× (DPPO default 0.15, DRPO default 12.5) — " + setting))
+    return [p for p in out if p]

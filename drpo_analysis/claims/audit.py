@@ -16,7 +16,7 @@ c = 3). Verdicts:
   missing; ``evidence`` names the command that produces it.
 
 Empirical claims (RL runs, simulations) are judged from committed result files only, never re-run
-(:mod:`drpo_analysis.claims.empirical`: the RL reports' rules, paper_repro/results{,_drift}, and the
+(:mod:`drpo_analysis.claims.empirical`: the RL report's data paper_repro/results/claims.json, and the
 simulations' figures/sim_vocab.json, figures/data/sim_*.jsonl); their verdicts are kept apart from
 the proof-based ones:
 
@@ -679,10 +679,9 @@ def to_markdown(rows, *, root: str | Path | None = None) -> str:
         "evaluated in general and at the hyperparameters the papers report using (DRPO δ = 12.5, SPO",
         "ε = 12.5, DPPO-TV δ = 0.15 / 0.2, DPPO-KL δ = 0.05, GRPO ε = 0.2 / 0.28, dual-clip c = 3).",
         "",
-        "Empirical claims are judged from committed results only (`drpo_analysis/audit_empirical.py`): the",
-        "tiny-transformer RL runs in two regimes, *noise* (`paper_repro/results`, REPORT.md) and *drift*",
-        "(`paper_repro/results_drift`, REPORT_drift.md), with the reports' rules and paired-by-seed differences",
-        "[95% bootstrap CI]; and the simulations (`figures/sim_vocab.json`: sampled-token statistics at",
+        "Empirical claims are judged from committed results only (`drpo_analysis/claims/empirical.py`): the",
+        "tiny-transformer RL matrix (`paper_repro/results/claims.json`, REPORT.md: its learning gate, verdicts,",
+        "Holm-adjusted comparisons and per-seed scalars; paired-by-seed differences [95% t CI]); and the simulations (`figures/sim_vocab.json`: sampled-token statistics at",
         "identical weights, V = 151936; `figures/data/sim_*.jsonl`: softmax-policy dynamics, 8 seeds). Each",
         "source's verdict and rule is in the evidence column; `reproduced` / `not reproduced` / `inconclusive`",
         "are empirical verdicts, distinct from the proof-based `holds` / `fails`. Sources:",

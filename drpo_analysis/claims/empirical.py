@@ -2,12 +2,12 @@
 
 Sources (paths relative to the checkout root; each is produced by the command named with it):
 
-* **RL, noise regime**: ``paper_repro/results`` (``drpo-analysis repro``; report ``paper_repro/REPORT.md``);
-* **RL, drift regime**: ``paper_repro/results_drift`` (``drpo-analysis repro --results
-  paper_repro/results_drift ...``; report ``paper_repro/REPORT_drift.md``). For both, the per-claim
-  verdicts are those of :func:`drpo_analysis.reporting.rl_report.evaluate` (the same rules as the reports) and
-  the numbers are paired-by-seed differences with 95% bootstrap intervals
-  (:func:`drpo_analysis.reporting.rl_report.paired_diff`);
+* **RL**: ``paper_repro/results/claims.json`` (``drpo-analysis repro``; report
+  ``paper_repro/REPORT.md``): the report's verdicts, its comparisons (estimates, t intervals,
+  Holm-adjusted p-values, each comparison's outcome) and every configuration's per-seed scalars.
+  Paired differences quoted here are computed from those per-seed scalars with ``util.stats``
+  (95% t intervals). A claim the report did not judge (learning gate failed) is ``inconclusive``
+  here;
 * **simulation, vocabulary**: ``figures/sim_vocab.json`` (``drpo-analysis figures sim_vocab``):
   sampled-token statistics per μ bucket at identical weights, V = 151936;
 * **real model**: ``paper_repro/real_model/mismatch.json`` (``drpo-analysis rollouts ... --summary``):
@@ -40,6 +40,9 @@ from typing import Callable
 
 import numpy as np
 
+from drpo_analysis.util import stats
+from drpo_analysis.util.paths import repo_root
+
 EMPIRICAL_VERDICTS = ("reproduced", "reproduced only in some regimes", "not reproduced", "inconclusive")
 NOT_EVALUATED = "not evaluated here"
 PRECISIONS = ("bf16", "fp16", "fp8_e4m3", "fp8_e5m2")   # sim_vocab mismatches that are pure rounding
@@ -48,10 +51,7 @@ TR, NO_TR = ("dppo_binary_tv", "drpo"), ("pg_is", "cispo")
 RARE_BUCKETS, TOP_BUCKETS = MU_LABELS[:3], MU_LABELS[4:]   # the real model's μ ≤ 0.1 and μ > 0.5 buckets
 
 RL_REGIMES = {  # name: (results dir, report, producing command)
-    "noise": ("paper_repro/results", "paper_repro/REPORT.md", "`drpo-analysis repro`"),
-    "drift": ("paper_repro/results_drift", "paper_repro/REPORT_drift.md",
-              "`drpo-analysis repro --phase matrix --phase report --results paper_repro/results_drift "
-              "--regime lr=3e-4,minibatches=4,epochs=2,mismatch=bf16+stale=2`"),
+    "matrix": ("paper_repro/results", "paper_repro/REPORT.md", "`drpo-analysis repro`"),
 }
 SIM_VOCAB = ("figures/sim_vocab.json", "`drpo-analysis figures sim_vocab`")
 SIM_DYN_CMD = "`drpo-analysis figures sim_dynamics`"
@@ -62,7 +62,7 @@ REAL_MODEL = ("paper_repro/real_model/mismatch.json",
 
 @dataclass(frozen=True)
 class Finding:
-    source: str    # "RL noise", "RL drift", "simulation"
+    source: str    # "RL matrix", "simulation", ...
     verdict: str   # reproduced / not reproduced / inconclusive / not evaluated here
     text: str      # the numbers and the rule
     pointer: str   # file / command that produced them
@@ -83,28 +83,88 @@ def combine(findings: list[Finding]) -> str:
 @dataclass
 class RLRegime:
     name: str
-    groups: dict       # label → runs (report.by_label)
-    verdicts: dict     # report claim id → (verdict, table rows, rule)
+    data: dict         # results/claims.json
     setting: dict      # regime.json
     report: str
+    results: Path | None = None  # the results folder (run summaries, for rules on whole curves)
+
+    @cached_property
+    def groups(self) -> dict[str, list[dict]]:
+        """Run summaries of the default-parameter configurations (run id ``<method>-s<seed>``), by method."""
+        out: dict[str, list[dict]] = {}
+        for grp in ("main", "ablation"):
+            for path in sorted((self.results / grp).glob("*.json")) if self.results else ():
+                run = json.loads(path.read_text())
+                out.setdefault(run["id"].rsplit("-s", 1)[0], []).append(run)
+        return out
+
+    @property
+    def configs(self) -> dict:
+        return self.data["configs"]
+
+    def claim(self, cid: str) -> dict:
+        return next(c for c in self.data["claims"] if c["id"] == cid)
+
+    def verdict(self, cid: str) -> str:
+        """The report's verdict; a claim it did not judge (learning gate failed) is inconclusive."""
+        v = self.claim(cid)["verdict"]
+        return v if v in EMPIRICAL_VERDICTS else "inconclusive"
+
+    def comparisons(self, cid: str, contains: str = "") -> list[dict]:
+        return [c for c in self.claim(cid)["comparisons"] if contains in c["name"]]
+
+    def paired(self, a: str, b: str, key: str = "auc") -> tuple[float, float, float] | None:
+        """Mean over common seeds of ``a − b`` in ``key`` with its 95% t interval."""
+        if a not in self.configs or b not in self.configs:
+            return None
+        va, vb = ({k: v[key] for k, v in self.configs[x]["per_seed"].items() if v.get(key) is not None}
+                  for x in (a, b))
+        d = stats.paired_differences(va, vb)
+        return stats.mean_ci(d, method="t") if d.size else None
 
     def d(self, a: str, b: str, key: str = "auc", digits: int = 3) -> str:
-        """Paired-by-seed mean difference a − b of ``key`` with its 95% CI, formatted."""
-        from drpo_analysis.reporting import rl_report as report
-        if a not in self.groups or b not in self.groups:
-            return "n/a"
-        return report.fmt(report.paired_diff(self.groups[a], self.groups[b], key), digits)
+        """Paired-by-seed mean difference a − b of ``key`` with its 95% t interval, formatted."""
+        t = self.paired(a, b, key)
+        return "n/a (not run)" if t is None else _fmt(t, digits)
 
     @property
     def seeds(self) -> int:
-        return len(self.groups.get("drpo", []))
+        return self.configs.get("drpo", {}).get("seeds", 0)
+
+    @property
+    def judged(self) -> bool:
+        """Did the runs pass the report's learning gate (no training verdict otherwise)?"""
+        return bool(self.data["gate"]["passed"])
 
     def describe(self) -> str:
         s = self.setting
-        return (f"RL {self.name}: tiny transformer, addition task, lr {s.get('lr', '?'):g}, "
+        gate = "passed" if self.data["gate"]["passed"] else "FAILED (no verdicts)"
+        return (f"RL {self.name}: tiny transformer, addition after Zipf free-form tokens, lr {s.get('lr', '?'):g}, "
                 f"{s.get('minibatches', '?')}×{s.get('epochs', '?')} updates per rollout, mismatch "
-                f"{s.get('mismatch', '?')}, {self.seeds} seeds") if isinstance(s.get("lr"), (int, float)) else \
-            f"RL {self.name}"
+                f"{s.get('mismatch', '?')}, {self.seeds} seeds, learning gate {gate}"
+                if isinstance(s.get("lr"), (int, float)) else f"RL {self.name}")
+
+
+def _fmt(t, digits=3) -> str:
+    if t is None or any(x is None for x in t):
+        return "n/a"
+    m, lo, hi = t
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def _outcome_verdict(comps: list[dict]) -> str:
+    """A sub-claim's verdict from the report's per-comparison outcomes (same rule as the report)."""
+    if not comps or any("outcome" not in c for c in comps):
+        return "inconclusive"
+    if all(c["outcome"] == "supports" for c in comps):
+        return "reproduced"
+    return "not reproduced" if any(c["outcome"] == "contradicts" for c in comps) else "inconclusive"
+
+
+def _comp_text(comps: list[dict]) -> str:
+    return "; ".join(f"{c['name']} {_fmt((c['estimate'], c['ci_low'], c['ci_high']), 4)}"
+                     + (f" (Holm p {c['p_holm']:.3g})" if c.get("p_holm") is not None else "")
+                     + (f" (TOST p {c['p_tost']:.3g})" if c.get("p_tost") is not None else "") for c in comps)
 
 
 class Evidence:
@@ -116,17 +176,14 @@ class Evidence:
 
     def rl(self, name: str) -> RLRegime | None:
         if name not in self._rl:
-            from drpo_analysis.reporting import rl_report as report
-
             results, md, _ = RL_REGIMES[name]
-            path = self.root / results
-            if not (path / "main").is_dir() or not any((path / "main").glob("*.json")):
+            path = self.root / results / "claims.json"
+            if not path.exists():
                 self._rl[name] = None
             else:
-                _, g, claims = report.evaluate(str(path), str(self.root / RL_REGIMES["noise"][0]))
-                reg = path / "regime.json"
+                reg = self.root / results / "regime.json"
                 setting = json.loads(reg.read_text()) if reg.exists() else {}
-                self._rl[name] = RLRegime(name, g, {cid: v for cid, _, v, _ in claims}, setting, md)
+                self._rl[name] = RLRegime(name, json.loads(path.read_text()), setting, md, self.root / results)
         return self._rl[name]
 
     def describe(self) -> list[str]:
@@ -265,18 +322,12 @@ def rare_token_share(ev: Evidence) -> list[Finding]:
                            " (rule: within a factor 2 of 7.8%)", f"{REAL_MODEL[0]} ({REAL_MODEL[1]})"))
 
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-
-        def share(run):
-            b = run["buckets"]
-            count = lambda k: b.get(f"bucket/{k}/count") or 0  # noqa: E731
-            n = sum(count(k) for k in (*report.LOW_BUCKETS, "0.1-0.5", report.TOP_BUCKET))
-            return (count("0-0.001") + count("0.001-0.01")) / n
-        runs = [run for rs in r.groups.values() for run in rs]
-        m, lo, hi = report.ci([share(run) for run in runs])
-        return ("reproduced" if ok(lo) and ok(hi) else "not reproduced" if not (ok(lo) or ok(hi)) else "inconclusive",
-                f"{m:.2%} [{lo:.2%}, {hi:.2%}] of all sampled tokens over {len(runs)} runs (a narrow addition task: "
-                "near-deterministic next tokens)")
+        shares = [v["share_mu_le_0.01"] for c in r.configs.values() for v in c["per_seed"].values()
+                  if v.get("share_mu_le_0.01") is not None]
+        m, lo, hi = stats.mean_ci(shares, method="t")
+        return (NOT_EVALUATED, f"not evidence: the harness's free-form tail is fitted to the real model's measured "
+                f"shares, so its {m:.2%} [{lo:.2%}, {hi:.2%}] of sampled tokens with μ ≤ 0.01 over {len(shares)} runs "
+                "only checks the fit")
     return out + _rl_findings(ev, body) + [real_model_rare_share(ev, ok)]
 
 
@@ -335,13 +386,13 @@ def fig2_ratio_volatile(ev: Evidence) -> list[Finding]:
         out.append(Finding("real model", v, "; ".join(parts) + " (sampled tokens; rule: rare tokens' mean |r − 1| > 5× "
                            "the common ones' while their mean |Δ| stays below 0.15, for every precision)",
                            f"{REAL_MODEL[0]} ({REAL_MODEL[1]})"))
-    r = ev.rl("noise")
+    r = ev.rl("matrix")
     if r is None:
-        out.append(_missing("RL (model at identical weights)", RL_REGIMES["noise"][0], RL_REGIMES["noise"][2]))
+        out.append(_missing("RL (model at identical weights)", RL_REGIMES["matrix"][0], RL_REGIMES["matrix"][2]))
     else:
-        v = r.verdicts["7"][0]
-        out.append(Finding("RL (model at identical weights)", v, "tiny transformer's logits at bf16 / fp8 vs fp32: "
-                           "verdict of the report's claim 7 (table there)", f"{r.report}, claim 7"))
+        out.append(Finding("RL (model at identical weights)", r.verdict("7"), "tiny transformer with the samplers "
+                           "fitted to the real model's bf16 / fp8 |π − μ| vs its fp32 policy: " +
+                           _comp_text(r.comparisons("7")) + " (report claim 7 rule)", f"{r.report}, claim 7"))
     return out
 
 
@@ -351,20 +402,13 @@ def ratio_clip_rare_tokens(ev: Evidence) -> list[Finding]:
     while SPO's weight on them is volatile. RL: the reports' claim 3; simulation: at identical weights,
     so every clipped token is clipped by the mismatch alone."""
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-
-        st = report.claim3_stats(r.groups)
-        if "ppo_clip" not in st:
-            return r.verdicts["3"][0], "no ppo_clip runs in this regime (report claim 3 rule)"
-        p, fmt = st["ppo_clip"], report.fmt
-        parts = [f"ppo_clip zero-weight share μ<0.1 {fmt(p['low_mask'])} vs μ≥0.5 {fmt(p['top_mask'])}, mean |Δ| "
-                 f"μ<0.1 {fmt(p['low_shift'], 4)} vs μ≥0.5 {fmt(p['top_shift'], 4)}"]
-        if "dppo_binary_tv" in st:
-            parts.append(f"dppo_binary_tv zero-weight share μ<0.1 {fmt(st['dppo_binary_tv']['low_mask'])}")
-        if "spo" in st:
-            parts.append(f"spo |r−1| μ<0.1 {fmt(st['spo']['low_ratio'])} vs μ≥0.5 {fmt(st['spo']['top_ratio'])}, "
-                         f"mean w μ<0.1 {fmt(st['spo']['low_w'])}")
-        return r.verdicts["3"][0], "; ".join(parts) + " (report claim 3 rule)"
+        parts = [_comp_text(r.comparisons("3"))]
+        for m in ("ppo_clip", "spo"):
+            if m in r.configs:
+                seeds = r.configs[m]["per_seed"].values()
+                rare = stats.mean_ci([v["rare_abs_shift"] for v in seeds if v["rare_abs_shift"] is not None], method="t")
+                parts.append(f"{m} mean |Δ| of rare tokens {_fmt(rare, 4)}")
+        return r.verdict("3"), "; ".join(parts) + " (report claim 3 rule)"
 
     if ev.vocab is None:
         return _rl_findings(ev, body) + [_missing("simulation", *SIM_VOCAB)]
@@ -414,9 +458,7 @@ def _pooled(buckets: list[dict], key: str) -> float:
 
 def collapse(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        pairs = "; ".join(f"{a} − {b}: late mean |π−μ| {r.d(a, b, 'late_shift', 4)}, tail reward "
-                          f"{r.d(b, a, 'tail_reward')} ({b} − {a})" for a in NO_TR for b in TR)
-        return r.verdicts["1"][0], f"{pairs} (report claim 1 rule)"
+        return r.verdict("1"), f"{_comp_text(r.comparisons('1'))} (report claim 1 rule: DPPO-TV against PG-IS and CISPO)"
 
     def sim(recs):
         rates = {m: _mean_collapse(recs, m) for m in (*NO_TR, *TR)}
@@ -430,27 +472,19 @@ def collapse(ev: Evidence) -> list[Finding]:
 
 
 def bypass_anchor(ev: Evidence) -> list[Finding]:
-    from drpo_analysis.reporting.rl_report import MARGIN
-
-    def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-
-        diffs = {m: report.paired_diff(r.groups[f"{m} [anchor π_old]"], r.groups[m], "tail_reward")
-                 for m in ("pg_is", "ppo_clip") if f"{m} [anchor π_old]" in r.groups and m in r.groups}
-        if not diffs:
-            return "inconclusive", "no π_old-anchored runs in this regime"
-        v = ("reproduced" if all(d[2] < 0 for d in diffs.values()) else
-             "not reproduced" if all(d[1] > -MARGIN for d in diffs.values()) else "inconclusive")
-        return v, ("tail reward, anchored on π_old − on μ: " + ", ".join(f"{m} {report.fmt(d)}" for m, d in diffs.items())
-                   + f" (rule: reproduced iff every CI is below 0; not reproduced iff every CI lower bound is above "
-                     f"−{MARGIN})")
-    return _rl_findings(ev, body)
+    r = ev.rl("matrix")
+    if r is None:
+        return [_missing("RL matrix", RL_REGIMES["matrix"][0], RL_REGIMES["matrix"][2])]
+    return [Finding("RL matrix", NOT_EVALUATED, "the matrix has no runs anchored on a recomputed π_old (MiniRL); "
+                    "the CPU budget went to independent warm starts and the learning gate",
+                    f"{r.report} ({RL_REGIMES['matrix'][2]})")]
 
 
 def no_abs_adv_worse(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-        return report.claim4_parts(r.groups)[0], f"AUC drpo − drpo_no_abs_adv {r.d('drpo', 'drpo_no_abs_adv')} (report claim 4)"
+        comps = r.comparisons("4", "drpo_no_abs_adv")
+        return (_outcome_verdict(comps) if r.judged else "inconclusive",
+                f"{_comp_text(comps)} (report claim 4, Holm over its four comparisons)")
     return _rl_findings(ev, body) + [_sim_finding(ev, "ablations", lambda recs: _sim_vs(recs, "drpo", ("drpo_no_abs_adv",)))]
 
 
@@ -458,9 +492,9 @@ def kl_tv_k3_worse(ev: Evidence) -> list[Finding]:
     alts = ("pg_kl", "pg_tv", "pg_k3")
 
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-        return report.claim4_parts(r.groups)[1], "AUC " + ", ".join(f"drpo − {m} {r.d('drpo', m)}" for m in alts) + \
-            " (report claim 4)"
+        comps = [c for m in alts for c in r.comparisons("4", f"− {m}:")]
+        return (_outcome_verdict(comps) if r.judged else "inconclusive",
+                f"{_comp_text(comps)} (report claim 4, Holm over its four comparisons)")
     return _rl_findings(ev, body) + [_sim_finding(ev, "ablations", lambda recs: _sim_vs(recs, "drpo", alts))]
 
 
@@ -469,9 +503,12 @@ BASELINES = ("ppo_clip", "spo", "dppo_binary_tv", "pg_is")
 
 def main_curves(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-        _, wins, losses = report._vs(r.groups, "drpo", BASELINES)
+        diffs = [r.paired("drpo", m) for m in BASELINES]
+        wins = sum(d is not None and d[1] > 0 for d in diffs)
+        losses = sum(d is not None and d[2] < 0 for d in diffs)
         v = "reproduced" if wins == len(BASELINES) else "not reproduced" if losses else "inconclusive"
+        if not r.judged:
+            v = "inconclusive"
         return v, ("AUC " + ", ".join(f"drpo − {m} {r.d('drpo', m)}" for m in BASELINES) +
                    " (rule: reproduced iff every CI is above 0; not reproduced iff one is below 0)")
     return _rl_findings(ev, body) + [_sim_finding(ev, "stability", lambda recs: _sim_vs(recs, "drpo", BASELINES))]
@@ -479,7 +516,7 @@ def main_curves(ev: Evidence) -> list[Finding]:
 
 def stability_vs_dppo(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        return r.verdicts["2"][0], (f"drpo − dppo_binary_tv: AUC {r.d('drpo', 'dppo_binary_tv')}, tail reward "
+        return r.verdict("2"), (f"drpo − dppo_binary_tv: AUC {r.d('drpo', 'dppo_binary_tv')}, tail reward "
                                     f"{r.d('drpo', 'dppo_binary_tv', 'tail_reward')}, late max |π−μ| "
                                     f"{r.d('drpo', 'dppo_binary_tv', 'late_max_shift')} (report claim 2 rule)")
 
@@ -495,13 +532,8 @@ def stability_vs_dppo(ev: Evidence) -> list[Finding]:
 
 def delta_sensitivity(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-
-        spreads = {name: report.spread_ci([report._col(r.groups[lab], "auc") for lab in labels if lab in r.groups])
-                   for name, labels in (("DPPO-TV", report.DPPO_DELTA_LABELS), ("DRPO", report.DRPO_DELTA_LABELS))}
-        return r.verdicts["6"][0], ("AUC spread across δ (max − min of means, 95% CI): " +
-                                    ", ".join(f"{k} {report.fmt(v)}" for k, v in spreads.items()) +
-                                    " (DPPO-TV δ 0.05–0.4, DRPO δ 0.15–50; report claim 6 rule)")
+        return r.verdict("6"), (_comp_text(r.comparisons("6")) + " (per-seed range of AUC over δ; DPPO-TV δ "
+                                "0.05–0.45, DRPO δ 4.17–37.5, equal log-span; report claim 6 rule)")
 
     def sim(recs):
         parts, cmp = [], []
@@ -521,7 +553,7 @@ def delta_sensitivity(ev: Evidence) -> list[Finding]:
 
 def mask_drpo_close(ev: Evidence) -> list[Finding]:
     def body(r: RLRegime):
-        return r.verdicts["5"][0], (f"mask_drpo − drpo: AUC {r.d('mask_drpo', 'drpo')}, tail reward "
+        return r.verdict("5"), (f"mask_drpo − drpo: AUC {r.d('mask_drpo', 'drpo')}, tail reward "
                                     f"{r.d('mask_drpo', 'drpo', 'tail_reward')} (report claim 5 rule)")
 
     def sim(recs):
@@ -571,15 +603,16 @@ def masks_on_rare_tokens(ev: Evidence) -> str:
 
 
 def same_boundary(ev: Evidence) -> str:
-    return (f"papers' settings are DRPO δ = {DRPO_DELTA:g} vs DPPO-TV δ = {DPPO_DELTA:g} (rows above); with DRPO at "
-            f"DPPO's δ = {DPPO_DELTA:g} (same boundary) drpo − dppo_binary_tv: " +
-            _per_regime(ev, lambda r: f"AUC {r.d('drpo (delta=0.15)', 'dppo_binary_tv')}"))
+    return (f"papers' settings are DRPO δ = {DRPO_DELTA:g} vs DPPO-TV δ = {DPPO_DELTA:g} (rows above); DRPO at "
+            f"DPPO's δ = {DPPO_DELTA:g} (the same boundary) is not in this matrix, whose δ grids have equal log-spans "
+            "around each paper's value: drpo − dppo_binary_tv at the papers' values: " +
+            _per_regime(ev, lambda r: f"AUC {r.d('drpo', 'dppo_binary_tv')}"))
 
 
 def delta_at_paper(ev: Evidence) -> str:
-    return ("AUC at the papers' values vs the other end of the range: " +
-            _per_regime(ev, lambda r: f"drpo δ 12.5 − δ 0.15 {r.d('drpo', 'drpo (delta=0.15)')}, "
-                                      f"dppo δ 0.2 − δ 0.15 {r.d('dppo_binary_tv (delta=0.2)', 'dppo_binary_tv')}"))
+    return ("AUC at the papers' values vs the low end of each grid (÷3): " +
+            _per_regime(ev, lambda r: f"drpo δ 12.5 − δ 4.17 {r.d('drpo', 'drpo (delta=4.1667)')}, "
+                                      f"dppo δ 0.15 − δ 0.05 {r.d('dppo_binary_tv', 'dppo_binary_tv (delta=0.05)')}"))
 
 
 def mask_drpo_at_paper(ev: Evidence) -> str:
@@ -641,6 +674,24 @@ def masked_rare_share(results: list[dict]) -> tuple[str, str]:
                      "DPPO-masked tokens have μ ≤ 0.1; inconclusive below 10 masked)")
 
 
+def _quarters(run: dict, key: str) -> tuple[float, float]:
+    """Means of the first and last quarter of a run's curve ``key``."""
+    c = np.asarray([np.nan if v is None else v for v in run["curves"][key]], float)
+    q = max(1, len(c) // 4)
+    return float(np.nanmean(c[:q])), float(np.nanmean(c[-q:]))
+
+
+def _paired(a: list[dict], b: list[dict], fn) -> tuple[float, float, float]:
+    """Mean over common seeds of ``fn(run_a) − fn(run_b)`` with its 95% t interval."""
+    va = {r["config"]["seed"]: fn(r) for r in a}
+    vb = {r["config"]["seed"]: fn(r) for r in b}
+    return stats.mean_ci(stats.paired_differences(va, vb), method="t")
+
+
+def _auc(run: dict) -> float:
+    return float(np.mean(run["curves"]["reward/mean"]))
+
+
 def _trend(run: dict, key: str) -> float:
     """|last-quarter mean − first-quarter mean| of a run's curve ``key``, relative to the first quarter."""
     c = np.asarray(run["curves"][key], float)
@@ -655,11 +706,9 @@ TREND_KEYS = ("entropy/mean", "response/length_mean")
 def trend_verdict(groups: dict[str, list[dict]]) -> tuple[str, str]:
     """Rule for the entropy / response-length claim on one set of runs (label → runs): per metric,
     the relative drift |late − early|/early of each unregularised method (PG-IS, CISPO) vs each
-    trust-region method (DPPO-TV, DRPO) as a paired-by-seed difference with a 95% bootstrap CI.
+    trust-region method (DPPO-TV, DRPO) as a paired-by-seed difference with a 95% t interval.
     Reproduced iff every such CI lies above 0 for both metrics; not reproduced iff some CI lies
     below 0; else inconclusive."""
-    from drpo_analysis.reporting import rl_report as report
-
     above = below = n = 0
     parts = []
     for key in TREND_KEYS:
@@ -667,12 +716,9 @@ def trend_verdict(groups: dict[str, list[dict]]) -> tuple[str, str]:
             for b in TR:
                 if a not in groups or b not in groups:
                     continue
-                va = {r["config"]["seed"]: _trend(r, key) for r in groups[a]}
-                vb = {r["config"]["seed"]: _trend(r, key) for r in groups[b]}
-                seeds = sorted(set(va) & set(vb))
-                if len(seeds) < 2:
+                if len({r["config"]["seed"] for r in groups[a]} & {r["config"]["seed"] for r in groups[b]}) < 2:
                     continue
-                m, lo, hi = report.ci([va[s] - vb[s] for s in seeds])
+                m, lo, hi = _paired(groups[a], groups[b], lambda r: _trend(r, key))
                 n += 1
                 above += lo > 0
                 below += hi < 0
@@ -704,8 +750,6 @@ def comparable_verdict(groups: dict[str, list[dict]]) -> tuple[str, str] | None:
     difference CI inside ±COMPARABLE_MARGIN and mean train tokens/s ratio (Binary-TV / variant)
     ≤ OVERHEAD_MAX → reproduced; a CI wholly outside the margin or a ratio above → not reproduced;
     else inconclusive. None when a needed group is missing."""
-    from drpo_analysis.reporting import rl_report as report
-
     base = "dppo_binary_tv"
     variants = [v for v in ("dppo_binary_kl", "dppo_topk_tv") if v in groups]
     if base not in groups or len(variants) < 2:
@@ -713,7 +757,7 @@ def comparable_verdict(groups: dict[str, list[dict]]) -> tuple[str, str] | None:
     ok = bad = 0
     parts = []
     for v in variants:
-        m, lo, hi = report.paired_diff(groups[v], groups[base], "auc")
+        m, lo, hi = _paired(groups[v], groups[base], _auc)
         speed = lambda runs: float(np.mean([np.mean(r["curves"]["perf/train_tokens_per_s"]) for r in runs]))  # noqa: E731
         ratio = speed(groups[base]) / speed(groups[v])
         inside = -COMPARABLE_MARGIN < lo and hi < COMPARABLE_MARGIN and ratio <= OVERHEAD_MAX
@@ -738,9 +782,7 @@ def fp8_verdict(fp8: list[dict], bf16: list[dict]) -> tuple[str, str]:
     """Rule for DRPO's robustness under an fp8 sampler: DRPO's reward AUC with fp8 minus with the
     base mismatch, paired by seed, CI above −COMPARABLE_MARGIN and no fp8 run diverged → reproduced;
     CI wholly below −COMPARABLE_MARGIN or a diverged run → not reproduced; else inconclusive."""
-    from drpo_analysis.reporting import rl_report as report
-
-    m, lo, hi = report.paired_diff(fp8, bf16, "auc")
+    m, lo, hi = _paired(fp8, bf16, _auc)
     diverged = sum(r["status"] == "diverged" for r in fp8)
     verdict = ("not reproduced" if diverged or hi < -COMPARABLE_MARGIN else
                "reproduced" if lo > -COMPARABLE_MARGIN else "inconclusive")
@@ -752,7 +794,7 @@ def fp8_robustness(ev: Evidence) -> list[Finding]:
     import glob
 
     paths = sorted(glob.glob(str(ev.root / FP8_RUNS)))
-    base = ev.rl("noise")
+    base = ev.rl("matrix")
     if not paths or base is None or "drpo" not in base.groups:
         return [Finding("RL fp8 sampler", NOT_EVALUATED, f"{FP8_RUNS} missing; produced by {FP8_CMD}", FP8_CMD)]
     runs = [json.loads(Path(p).read_text()) for p in paths]
@@ -767,28 +809,21 @@ def collapse_precursor(ev: Evidence) -> list[Finding]:
     trust-region CI of late/early max-shift growth lies above 0 and the unregularised runs' tail
     reward is below their head reward; not reproduced iff some CI lies below 0; else inconclusive."""
     def body(r: RLRegime):
-        from drpo_analysis.reporting import rl_report as report
-
         def growth(run):
-            s = report.scalars(run)
-            c = np.asarray(run["curves"]["shift/max_abs"], float)
-            q = max(1, len(c) // 4)
-            return s["late_max_shift"] / max(float(np.mean(c[:q])), 1e-12)
+            early, late = _quarters(run, "shift/max_abs")
+            return late / max(early, 1e-12)
         above = below = n = 0
         parts = []
         for a in NO_TR:
             for b in TR:
                 if a not in r.groups or b not in r.groups:
                     continue
-                va = {x["config"]["seed"]: growth(x) for x in r.groups[a]}
-                vb = {x["config"]["seed"]: growth(x) for x in r.groups[b]}
-                seeds = sorted(set(va) & set(vb))
-                m, lo, hi = report.ci([va[s] - vb[s] for s in seeds])
+                m, lo, hi = _paired(r.groups[a], r.groups[b], growth)
                 n += 1
                 above += lo > 0
                 below += hi < 0
                 parts.append(f"{a} − {b}: {m:.2f} [{lo:.2f}, {hi:.2f}]")
-        drops = all(np.mean([report.scalars(x)["tail_reward"] < report.scalars(x)["head_reward"] for x in r.groups[a]]) > 0.5
+        drops = all(np.mean([_quarters(x, "reward/mean")[1] < _quarters(x, "reward/mean")[0] for x in r.groups[a]]) > 0.5
                     for a in NO_TR if a in r.groups)
         verdict = ("inconclusive" if not n else "reproduced" if above == n and drops else
                    "not reproduced" if below else "inconclusive")

@@ -61,6 +61,9 @@ class Parameter:
 #: Every parameter a tool may implement.
 PARAMETERS = {p.name: p for p in (
     Parameter("noise", float, 0.0, 100.0, high_open=True, doc="σ of Gaussian noise added to μ's logits"),
+    Parameter("noise_pow", float, -2.0, 2.0,
+              doc="with noise=σ, token j's logit noise is σ·max(p_j, 1e-6)^β (p: unperturbed μ): the "
+                  "mismatch model fitted to a measured per-μ-bucket |π − μ|"),
     Parameter("temperature", float, 0.0, 100.0, low_open=True, doc="μ ∝ exp(z / τ)"),
     Parameter("stale", int, 0, 64, doc="the sampler holds the policy of k training iterations ago"),
     Parameter("top_k", int, 0, math.inf, high_open=True, doc="the sampler keeps μ's top-k tokens (0 = off)"),
@@ -74,6 +77,7 @@ class MismatchSpec:
 
     precision: str = "none"
     noise: float = 0.0
+    noise_pow: float = 0.0
     temperature: float = 1.0
     stale: int = 0
     top_k: int = 0

@@ -75,10 +75,11 @@ class Linter:
 
         # zero_filled: exact 0.0 against an uncertain partner, or a whole response of 0.0
         n = ok.sum(1)
-        zero = ((ok & (mu == 0.0) & (pi < UNCERTAIN)) | (ok & (pi == 0.0) & (mu < UNCERTAIN))).any(1)
+        zero_pos = (ok & (mu == 0.0) & (pi < UNCERTAIN)) | (ok & (pi == 0.0) & (mu < UNCERTAIN))   # [b, T]
+        all_zero = np.zeros(m.shape[0], bool)
         for v in (mu, pi):
-            zero |= (n >= 4) & ((ok & (v == 0.0)).sum(1) == n)
-        self._flag("zero_filled", zero, row0)
+            all_zero |= (n >= 4) & ((ok & (v == 0.0)).sum(1) == n)
+        zero = zero_pos.any(1) | all_zero
 
         # shifted: aligned vs lag ±1 disagreement per response
         both = ok & (mu != 0.0) & (pi != 0.0)
@@ -87,7 +88,14 @@ class Linter:
         d_prev = _mean_abs(pi[:, 1:], mu[:, :-1], both[:, 1:], both[:, :-1])
         d_lag = np.fmin(d_next, d_prev)
         shifted = (both.sum(1) >= 4) & (d0 > SHIFT_MIN) & (d_lag < SHIFT_RATIO * d0)
-        self._flag("shifted", shifted, row0)
+
+        # a shift moves a certain token's 0.0 (0.0 in both columns) one position off its partner:
+        # in a shifted row, a 0.0 whose partner is 0.0 one position away is the shift's doing, and
+        # the row is reported under `shifted` only (zero_filled keeps rows with any other zero)
+        explained = shifted[:, None] & _zero_one_apart(mu, pi)                          # [b, T]
+        by_shift = shifted & zero & ~all_zero & ~(zero_pos & ~explained).any(1)
+        self._flag("zero_filled", zero & ~by_shift, row0)
+        self._flag("shifted", shifted, row0, zeros=lambda old: (old or 0) + int(by_shift.sum()))
 
         # truncated_sampling: per-response mean ratio and its standard error; pooled per file
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -133,6 +141,17 @@ class Linter:
         return out
 
 
+def _zero_one_apart(mu, pi) -> np.ndarray:
+    """[b, T]: a 0.0 in one column whose partner column holds 0.0 one position before or after."""
+    def near(v):
+        z = v == 0.0
+        out = np.zeros_like(z)
+        out[:, 1:] |= z[:, :-1]
+        out[:, :-1] |= z[:, 1:]
+        return out
+    return ((mu == 0.0) & near(pi)) | ((pi == 0.0) & near(mu))
+
+
 def _mean_abs(a, b, ma, mb):
     """Per-row mean |a − b| over positions where both masks hold (NaN when none)."""
     w = ma & mb
@@ -146,7 +165,10 @@ def _mask_mismatch(block, mu, pi) -> np.ndarray:
     * per-response lists of different lengths (JSONL/parquet: the mask list is not as long as
       the log-prob lists);
     * masked-in padding: the last two masked-in positions hold the row's padding values (the
-      constants of its masked-out positions, 0.0 when it has none) in both log-prob columns;
+      constants of its masked-out positions) in both log-prob columns and, with token ids, the
+      padding token id (:func:`_pad_token`). Without token ids, padding log-probs of 0.0 in both
+      columns are not evidence: a response may end with certain tokens (a forced end-of-turn
+      tail), logged as 0.0 under both policies — only other padding constants count;
     * sampled-looking positions left out before the mask's last position (holes, leading
       zeros): both log-probs finite, non-zero and within 0.5 nats of each other;
     * with token ids: the end-of-sequence token (the token most responses end with) excluded
@@ -159,13 +181,18 @@ def _mask_mismatch(block, mu, pi) -> np.ndarray:
     has = m.any(1)
     last = np.where(has, T - 1 - np.argmax(m[:, ::-1], 1), -1)                     # last masked-in
     bad = np.asarray(block.get("_ragged", np.zeros(b, bool)), bool).copy()
-    # masked-in padding
+    # masked-in padding: needs evidence a certain tail (0.0 under both policies) cannot give
     pads = []
     for v in (mu, pi):
         off = ~m & np.isfinite(v)
-        const = off.any(1) & (np.where(off, v, np.inf).min(1) == np.where(off, v, -np.inf).max(1))
-        pads.append(np.where(const, np.where(off, v, 0.0).max(1, initial=-np.inf), 0.0))
-    pad = m & (mu == pads[0][:, None]) & (pi == pads[1][:, None])
+        hi = np.where(off, v, -np.inf).max(1)                                        # [b]
+        pads.append(np.where(off.any(1) & (np.where(off, v, np.inf).min(1) == hi), hi, np.nan))
+    pad = m & (mu == pads[0][:, None]) & (pi == pads[1][:, None])                   # [b, T]
+    pad_id = _pad_token(block, m, last)
+    if pad_id is not None:     # token ids: the padding token id, with the padding log-probs
+        pad &= np.asarray(block["responses"]) == pad_id
+    else:                      # log-probs only: padding constants other than 0.0 in a column
+        pad &= ((pads[0] != 0.0) | (pads[1] != 0.0))[:, None]
     ok_last = last >= 1
     bad[ok_last] |= pad[rows[ok_last], last[ok_last]] & pad[rows[ok_last], last[ok_last] - 1]
     # sampled-looking tokens left out before the mask's end
@@ -188,6 +215,19 @@ def _mask_mismatch(block, mu, pi) -> np.ndarray:
     return bad
 
 
+def _pad_token(block, m, last) -> int | None:
+    """The padding token id: the one id that fills ≥ 90 % of the positions after the masks' ends
+    in this block (None without token ids or without such a consensus)."""
+    if "responses" not in block:
+        return None
+    tok = np.asarray(block["responses"])
+    after = ~m & (np.arange(m.shape[1])[None, :] > last[:, None])                  # [b, T]
+    if not after.any():
+        return None
+    vals, counts = np.unique(tok[after], return_counts=True)
+    return vals[np.argmax(counts)] if counts.max() >= 0.9 * after.sum() else None
+
+
 def _detail(check: str, n: int, note: dict) -> str:
     if check == "positive_logprob":
         return f"{n} response(s) with log-probs above 0 (largest {note.get('max', float('nan')):.3g}); log-probs must be <= 0"
@@ -201,7 +241,9 @@ def _detail(check: str, n: int, note: dict) -> str:
                        "(a missing value filled with 0?)",
         "nonfinite": f"{n} response(s) with NaN or infinite log-probs or advantages inside the mask",
         "shifted": f"{n} response(s) where rollout and trainer log-probs match one position apart, "
-                   "not aligned (an off-by-one slice)",
+                   "not aligned (an off-by-one slice)" + (
+                       f"; in {note['zeros']} of them the shift also puts certain tokens' 0.0 log-probs "
+                       "next to uncertain ones (not reported again as zero_filled)" if note.get("zeros") else ""),
         "mask_mismatch": f"{n} response(s) whose response_mask disagrees with the data (mask and log-prob "
                          "lists of different lengths, padding inside the mask, sampled-looking tokens left "
                          "out, or the end-of-sequence token cut off or inside the mask)",

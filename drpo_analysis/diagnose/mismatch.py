@@ -26,8 +26,9 @@ APPROX = (("binary_tv", "exact_tv"), ("binary_kl", "exact_kl"), ("topk_tv", "exa
 VIOLATION_TOL = 1e-5
 
 
-def token_columns(block: dict, ok: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-token quantities [N] of the tokens selected by ``ok`` [b, T]."""
+def token_columns(block: dict, ok: np.ndarray, topk: dict | None) -> dict[str, np.ndarray]:
+    """Per-token quantities [N] of the tokens selected by ``ok`` [b, T]; ``topk``: the block's
+    :func:`topk_block` (computed once per block by the caller, None without top-K columns)."""
     lmu = np.asarray(block["rollout_log_probs"], np.float64)[ok]
     lpi = np.asarray(block["old_log_probs"], np.float64)[ok]
     log_r = lpi - lmu
@@ -41,8 +42,8 @@ def token_columns(block: dict, ok: np.ndarray) -> dict[str, np.ndarray]:
             out[c] = np.asarray(block[c], np.float64)[ok]
     out["binary_tv"] = out["abs_diff"]
     out["binary_kl"] = divergences.binary_kl_log(lmu, lpi)
-    cols = topk_extras(block, ok)
-    if cols is not None:
+    if topk is not None:
+        cols = {k: v[ok] for k, v in topk.items()}                                     # [N, K+1]
         # −inf − −inf and log 0 in the discarded branches of 0·log 0 warn; topk_divergence masks them out
         with np.errstate(invalid="ignore", divide="ignore"):
             out["topk_kl"] = divergences.topk_divergence(cols["topk_logp_mu"], cols["topk_logp"], "kl", check=False)
@@ -65,12 +66,6 @@ def topk_block(block: dict) -> dict | None:
         s = np.where(inside, -np.inf, np.asarray(block[sampled], np.float64))
         out[name] = np.concatenate([np.asarray(block[col], np.float64), s[..., None]], -1)
     return out
-
-
-def topk_extras(block: dict, ok: np.ndarray) -> dict | None:
-    """:func:`topk_block` at the tokens selected by ``ok``: [N, K+1] each."""
-    cols = topk_block(block)
-    return None if cols is None else {k: v[ok] for k, v in cols.items()}
 
 
 class Mismatch:

@@ -29,13 +29,13 @@ def _valid(block: dict) -> np.ndarray:
     return ok
 
 
-def token_inputs(block: dict, ok: np.ndarray, cols: dict) -> dict:
+def token_inputs(block: dict, ok: np.ndarray, cols: dict, topk: dict | None) -> dict:
     """The per-token inputs of the what-if [N]: ℓ, ℓ_μ, Â, μ bucket, sequence sum/mean of log r,
     and ``extras(method)``: the method's extra inputs built by the registry's builders
-    (``core.methods.base.build_extras``) from the block's [b, T] arrays, cached per method."""
+    (``core.methods.base.build_extras``) from the block's [b, T] arrays and its top-K columns ``topk``
+    (``mismatch.topk_block``, [b, T, K+1] or None), cached per method."""
     lmu = np.where(ok, np.asarray(block["rollout_log_probs"], np.float64), 0.0)       # [b, T]
     lpi = np.where(ok, np.asarray(block["old_log_probs"], np.float64), 0.0)           # [b, T]
-    topk = mismatch.topk_block(block)                                                  # [b, T, K+1] or None
     batch = BatchInputs(logp=lpi, logp_mu=lmu, mask=ok, **(topk or {}))
     seq_mean = sequence_ratio.build_seq_log_ratio(np, batch)        # GSPO's L = mean_t log r, [b, T]
     seq_sum = seq_mean * sequence_ratio.build_seq_len(np, batch)    # Σ_t log r (sequence IS), [b, T]
@@ -75,17 +75,20 @@ def diagnose(files: Sequence[str | Path], *, specs: Sequence[str] | None = None,
             b = block["response_mask"].shape[0]
             linter.update(block, row0)
             ok = _valid(block)
-            cols = mismatch.token_columns(block, ok)
+            topk = mismatch.topk_block(block)                                          # [b, T, K+1] or None
+            cols = mismatch.token_columns(block, ok, topk)
             mm.update(cols)
-            tok = token_inputs(block, ok, cols)
+            tok = token_inputs(block, ok, cols, topk)
             r_idx, p_idx = np.nonzero(ok)
             if "adv" not in tok:   # no advantages logged: what-if for both signs, Â = ±1
                 no_adv = True
                 for sign in (1.0, -1.0):
                     t = dict(tok, adv=np.full(tok["ell"].shape, sign))
+                    t["shared"] = whatif.shared(t)
                     for w in per:
                         w.update(t, r_idx + row0, p_idx)
             else:
+                tok["shared"] = whatif.shared(tok)
                 for w in per:
                     w.update(tok, r_idx + row0, p_idx)
             row0 += b

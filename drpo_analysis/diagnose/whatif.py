@@ -88,6 +88,20 @@ def default_specs() -> list[str]:
     return methods.names() + list(CORRECTIONS)
 
 
+def shared(tok: dict) -> dict:
+    """What every spec's :meth:`WhatIf.update` needs of one block's tokens, computed once [N]:
+    live (Â ≠ 0), flat (μ bucket × sign cell), g = |Â| r (gradient mass), slot (5 codes per cell,
+    Â = 0 tokens beyond the last cell) and the mass per cell."""
+    adv = tok["adv"]
+    live = adv != 0
+    b = tok["bucket"] if "bucket" in tok else stats.mu_bucket(np.exp(tok["ell_mu"]))
+    flat = b * 2 + (adv < 0)                                          # [N] bucket × sign (0: Â > 0)
+    cells = 2 * len(stats.MU_LABELS)
+    g = np.where(live, np.abs(adv) * np.exp(np.minimum(tok["ell"] - tok["ell_mu"], 50.0)), 0.0)
+    return {"live": live, "flat": flat, "g": g, "slot": np.where(live, flat * 5, cells * 5),
+            "mass": np.bincount(flat, weights=g, minlength=cells).reshape(-1, 2)}
+
+
 class WhatIf:
     """Streaming accumulators for one spec."""
 
@@ -108,22 +122,23 @@ class WhatIf:
         w = self.weight(tok)
         if w is None:
             return
-        adv, r = tok["adv"], np.exp(np.minimum(tok["ell"] - tok["ell_mu"], 50.0))
-        live = adv != 0
+        sh = tok["shared"] if "shared" in tok else shared(tok)
+        live, flat, g, adv = sh["live"], sh["flat"], sh["g"], tok["adv"]
         w = np.where(live, w, 1.0)                                   # w is NaN where Â = 0 (no gradient)
-        b = tok["bucket"] if "bucket" in tok else stats.mu_bucket(np.exp(tok["ell_mu"]))
-        flat = b * 2 + (adv < 0)                                          # [N] bucket × sign (0: Â > 0)
-        # kind code 0 unchanged, 1..4 = KINDS; Â = 0 tokens go to a dropped slot
-        code = np.select([w == 0, w < 0, w < 1 - TOL, w > 1 + TOL], [1, 4, 2, 3], 0)
+        # kind code 0 unchanged, 1..4 = KINDS (first match of zeroed, reversed, attenuated,
+        # amplified); Â = 0 tokens go to a dropped slot
+        code = np.zeros(w.shape, np.int64)
+        code[w > 1 + TOL] = 3
+        code[w < 1 - TOL] = 2
+        code[w < 0] = 4
+        code[w == 0] = 1
         cells = self.tokens.size
-        slot = np.where(live, flat * 5 + code, cells * 5)
-        counts = np.bincount(slot, minlength=cells * 5 + 1)[:-1].reshape(-1, 5)             # [cells, 5]
+        counts = np.bincount(sh["slot"] + code, minlength=cells * 5 + 5)[:cells * 5].reshape(-1, 5)   # [cells, 5]
         self.tokens += counts.sum(1).reshape(self.tokens.shape)
         for i, k in enumerate(KINDS, 1):
             self.kind[k] += counts[:, i].reshape(self.tokens.shape)
-        g = np.where(live, np.abs(adv) * r, 0.0)
         lost = g * np.clip(1.0 - w, 0.0, 1.0)
-        self.mass += np.bincount(flat, weights=g, minlength=cells).reshape(self.tokens.shape)
+        self.mass += sh["mass"]
         self.lost += np.bincount(flat, weights=lost, minlength=cells).reshape(self.tokens.shape)
         score = lost + np.where(w < 0, g * -w, 0.0)
         # candidates above the current 5th-worst only (most tokens lose nothing), then a partial sort

@@ -92,7 +92,8 @@ def dtype_clamp(dtype: str) -> float:
 
 def conventions_for(target: Target, p: Probe) -> oracle.Conventions:
     conv = target.conventions
-    if p.clamp_to_dtype and conv.log_ratio_clamp is None:
+    # a truncated IS weight min(r, C) stays C where exp overflows: nothing to clamp in the reference
+    if p.clamp_to_dtype and conv.log_ratio_clamp is None and conv.is_truncation is None:
         b = dtype_clamp(p.dtype)
         conv = replace(conv, log_ratio_clamp=(-b, b), clamp_scope="ratio")   # only exp(ℓ − ℓ_μ) overflows
     return conv

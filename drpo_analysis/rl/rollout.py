@@ -9,6 +9,9 @@ Mismatch (:data:`MISMATCH`, the grammar of :mod:`drpo_analysis.core.mismatch`; p
   (``amax / 448``, as FP8 inference engines do), computed in float32;
 * ``fp8logits``: the sampler's logits rounded to e4m3 (per-row scale) before the softmax;
 * ``noise=σ``: Gaussian noise ``σ·N(0, 1)`` added to the sampler logits (from a seeded generator);
+* ``noise_pow=β``: with ``noise=σ``, the noise of token j is scaled by ``p_j^β`` (``p`` the
+  unperturbed sampler probabilities): the mismatch model fitted to a real model's per-μ-bucket
+  ``|π − μ|`` (:mod:`drpo_analysis.rl.mismatch_fit`);
 * ``stale=k``: the sampler's weights are those of the policy k training iterations earlier.
 
 μ is the distribution the token was actually drawn from, so it includes every perturbation.
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from drpo_analysis.rl.mismatch_fit import perturb_logits
 from drpo_analysis.core.mismatch import MismatchGrammar, MismatchSpec
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
 from drpo_analysis.rl.tasks import EOS, PAD
@@ -28,7 +32,7 @@ FP8_MAX = 448.0
 
 
 #: The mismatches the RL sampler implements (grammar: :mod:`drpo_analysis.core.mismatch`).
-MISMATCH = MismatchGrammar(precisions=("bf16", "fp8", "fp8logits"), parameters=("noise", "stale"))
+MISMATCH = MismatchGrammar(precisions=("bf16", "fp8", "fp8logits"), parameters=("noise", "noise_pow", "stale"))
 
 
 def fp8_round(t: torch.Tensor, dim=None) -> torch.Tensor:
@@ -124,8 +128,8 @@ class Sampler:
         if self.mismatch.precision == "fp8logits":
             logits = fp8_round(logits, dim=-1)
         if self.mismatch.noise:
-            logits = logits + self.mismatch.noise * torch.randn(
-                logits.shape, generator=self.noise_gen, device=logits.device)
+            eps = torch.randn(logits.shape, generator=self.noise_gen, device=logits.device)
+            logits = perturb_logits(logits, self.mismatch.noise, self.mismatch.noise_pow, eps)
         return logits
 
     def sample(self, prompts, max_new, generator, topk=0) -> Rollout:

@@ -31,12 +31,13 @@ import torch
 from drpo_analysis.core import aggregation, methods
 from drpo_analysis.core.advantages import group_advantages
 from drpo_analysis.rl import checkpoint, tasks, warmstart
+from drpo_analysis.rl.mismatch_fit import MU_EDGES
 from drpo_analysis.rl.model import ModelConfig, TinyGPT
 from drpo_analysis.rl.policy_update import aggregation_kwargs, loss_and_weights, needs_topk
 from drpo_analysis.rl.rollout import MISMATCH, Sampler
 from drpo_analysis.util import io
 
-MU_BUCKETS = (0.0, 1e-3, 1e-2, 1e-1, 0.5, 1.0)  # μ edges of the per-bucket statistics
+MU_BUCKETS = MU_EDGES  # μ edges of the per-bucket statistics
 TOPK = 20
 ANCHORS = ("mu", "old")
 
@@ -47,6 +48,8 @@ class RLConfig:
     params: dict = field(default_factory=dict)
     task: str = "add"
     task_size: int | None = None
+    free: int = 0  # free-form Zipf word tokens before the answer (the long tail; tasks.py)
+    zipf_s: float = 1.0
     mismatch: str = "bf16"
     seed: int = 0
     steps: int = 100
@@ -64,6 +67,7 @@ class RLConfig:
     tis_cap: float = 2.0
     eval_every: int = 10
     eval_size: int = 256
+    eval_samples: int = 1  # samples per held-out prompt for eval/sampled_acc
     ckpt_every: int = 25
     model: ModelConfig = field(default_factory=ModelConfig)
     warm_seed: int = 0
@@ -78,14 +82,14 @@ class RLConfig:
         self.model.validate()
         m = methods.get(self.method)
         self.params = m.resolve_params(self.params)
-        task = tasks.get(self.task, self.task_size)
+        task = self.make_task()
         MISMATCH.parse(self.mismatch)
         if self.agg not in aggregation.MODES:
             raise ValueError(f"agg must be one of {list(aggregation.MODES)}, got {self.agg!r}")
         if self.anchor not in ANCHORS:
             raise ValueError(f"anchor must be one of {list(ANCHORS)}, got {self.anchor!r}")
         for name, low in (("steps", 1), ("prompts_per_step", 1), ("samples_per_prompt", 2),
-                          ("minibatches", 1), ("epochs", 1), ("eval_every", 1), ("eval_size", 1),
+                          ("minibatches", 1), ("epochs", 1), ("eval_every", 1), ("eval_size", 1), ("eval_samples", 1),
                           ("ckpt_every", 1), ("seed", 0), ("warm_seed", 0)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
@@ -104,6 +108,9 @@ class RLConfig:
                              f"{task.prompt_len + task.answer_len} of task {self.task!r}")
         if self.model.vocab_size < tasks.VOCAB_SIZE:
             raise ValueError(f"model.vocab_size must be >= {tasks.VOCAB_SIZE}")
+        if not task.free and self.model.vocab_size != tasks.VOCAB_SIZE:
+            raise ValueError(f"model.vocab_size {self.model.vocab_size} has word tokens but free = 0 never "
+                             f"uses them; set free > 0 or vocab_size {tasks.VOCAB_SIZE}")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {self.device!r}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -113,8 +120,14 @@ class RLConfig:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def make_task(self) -> tasks.Task:
+        model = ModelConfig(**self.model) if isinstance(self.model, dict) else self.model
+        return tasks.get(self.task, self.task_size, free=self.free, vocab_size=model.vocab_size,
+                         zipf_s=self.zipf_s)
+
     def warm_config(self) -> warmstart.WarmConfig:
-        return warmstart.WarmConfig(task=self.task, task_size=self.task_size, model=self.model,
+        return warmstart.WarmConfig(task=self.task, task_size=self.task_size, free=self.free, zipf_s=self.zipf_s,
+                                    model=self.model,
                                     seed=self.warm_seed, target_acc=self.warm_target_acc, lr=self.warm_lr)
 
 
@@ -195,7 +208,7 @@ class Run:
         self.out = Path(out_dir)
         self.root, self.progress = root, progress
         self.method = methods.get(cfg.method)
-        self.task = tasks.get(cfg.task, cfg.task_size)
+        self.task = self.cfg.make_task()
         self.mismatch = MISMATCH.parse(cfg.mismatch)
         self.dev = torch.device(cfg.device)
 
@@ -261,9 +274,8 @@ class Run:
                    desc=f"rl {cfg.method} {cfg.mismatch} s{cfg.seed}", leave=False)
         status = "ok"
         for _ in bar:
-            m = self.rl_step()
-            if self.step % cfg.eval_every == 0:
-                m.update(self.evaluate())
+            ev = self.evaluate() if self.step % cfg.eval_every == 0 else {}  # the policy after `step` updates
+            m = self.rl_step() | ev
             self.step += 1
             io.append_jsonl(metrics_path, m)
             bar.set_postfix(reward=f"{m['reward/mean']:.2f}", shift=f"{m['shift/mean_abs'] or 0:.3f}")
@@ -284,10 +296,13 @@ class Run:
         self.sampler.load(self.snapshots[0])  # k iterations old once the queue is full
 
     def evaluate(self) -> dict:
+        """Held-out greedy accuracy and the mean accuracy of ``eval_samples`` samples per prompt at
+        temperature 1 (the expected reward RL maximises, estimated with less noise than one sample)."""
         p, a = self.eval_set
+        k = self.cfg.eval_samples
         return {"eval/greedy_acc": warmstart.accuracy(self.policy, self.task, p, a, greedy=True),
-                "eval/sampled_acc": warmstart.accuracy(self.policy, self.task, p, a, greedy=False,
-                                                       generator=self.gens["eval"])}
+                "eval/sampled_acc": warmstart.accuracy(self.policy, self.task, p.repeat(k, 0), a.repeat(k, 0),
+                                                       greedy=False, generator=self.gens["eval"])}
 
     def rl_step(self) -> dict:
         cfg, task, dev = self.cfg, self.task, self.dev

@@ -29,6 +29,8 @@ EVAL_SEED = 10_007  # held-out prompts come from their own stream, disjoint from
 class WarmConfig:
     task: str = "add"
     task_size: int | None = None
+    free: int = 0
+    zipf_s: float = 1.0
     model: ModelConfig = field(default_factory=ModelConfig)
     seed: int = 0
     batch: int = 128
@@ -39,7 +41,10 @@ class WarmConfig:
     eval_size: int = 256
 
     def key(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True) + torch.__version__
+        d = asdict(self)
+        if not self.free:  # keys of warm starts without free-form tokens stay as they were
+            d.pop("free"), d.pop("zipf_s")
+        blob = json.dumps(d, sort_keys=True) + torch.__version__
         return f"{self.task}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
@@ -74,7 +79,7 @@ def train(cfg: WarmConfig, *, device="cpu", progress=True) -> dict:
     """Train from scratch until held-out greedy accuracy ≥ target; returns the checkpoint dict."""
     from tqdm import tqdm
 
-    task = tasks.get(cfg.task, cfg.task_size)
+    task = tasks.get(cfg.task, cfg.task_size, free=cfg.free, vocab_size=cfg.model.vocab_size, zipf_s=cfg.zipf_s)
     torch.manual_seed(cfg.seed)
     model = TinyGPT(cfg.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -103,9 +108,16 @@ def train(cfg: WarmConfig, *, device="cpu", progress=True) -> dict:
 
 def load_or_train(cfg: WarmConfig, *, root="runs", device="cpu", progress=True) -> dict:
     """The cached warm-start checkpoint for ``cfg`` (trained and saved on first use)."""
+    import fcntl
+
     path = Path(root) / "warmstart" / f"{cfg.key()}.pt"
     if path.exists():
         return torch.load(path, map_location=device, weights_only=False)
-    state = train(cfg, device=device, progress=progress)
-    checkpoint.save_atomic(state, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:  # parallel runs of one seed: one trains, the others wait
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return torch.load(path, map_location=device, weights_only=False)
+        state = train(cfg, device=device, progress=progress)
+        checkpoint.save_atomic(state, path)
     return state

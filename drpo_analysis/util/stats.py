@@ -74,14 +74,22 @@ def paired_differences(a: Mapping, b: Mapping) -> np.ndarray:
     return np.asarray([a[k] - b[k] for k in common], dtype=np.float64)
 
 
-def t_test_pvalue(d, *, null: float = 0.0) -> float:
-    """Two-sided one-sample t test of ``mean(d) = null``; 1.0 when it cannot be computed."""
+def t_test_pvalue(d, *, null: float = 0.0, alternative: str = "two-sided") -> float:
+    """One-sample t test of ``mean(d) = null`` against ``alternative`` (``"two-sided"``,
+    ``"greater"``: mean > null, ``"less"``); without spread the p-value is 0 or 1 by the sign, and
+    1.0 when it cannot be computed (fewer than two values)."""
     from scipy import stats
 
+    if alternative not in ("two-sided", "greater", "less"):
+        raise ValueError(f"alternative must be two-sided, greater or less, got {alternative!r}")
     d = np.asarray(d, dtype=np.float64)
-    if d.size < 2 or np.ptp(d) == 0:
-        return 1.0 if d.size == 0 or float(d.mean()) == null else 0.0
-    return float(stats.ttest_1samp(d, null).pvalue)
+    if d.size < 2:
+        return 1.0
+    if np.ptp(d) == 0:
+        m = float(d[0])
+        hit = {"two-sided": m != null, "greater": m > null, "less": m < null}[alternative]
+        return 0.0 if hit else 1.0
+    return float(stats.ttest_1samp(d, null, alternative=alternative).pvalue)
 
 
 def tost(d, margin: float, *, alpha: float = 0.05) -> tuple[float, bool]:

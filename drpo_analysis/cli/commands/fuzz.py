@@ -50,9 +50,11 @@ def add_arguments(p):
 
     examples = inspect.signature(runner.fuzz).parameters["examples"].default
     p.add_argument("target", nargs="?", help="module:function, path.py:function, verl:MODE, trl:LOSS_TYPE, "
-                                             "openrlhf:ppo|gspo")
+                                             "openrlhf:ppo|gspo, areal:KIND, skyrl:KIND, swift:LOSS_TYPE, "
+                                             "torchtune:ppo, art:KIND")
     p.add_argument("--method", help="registered method the target implements (see `drpo-analysis methods`)")
-    p.add_argument("--adapter", default=None, choices=("plain", "verl", "trl", "openrlhf"),
+    p.add_argument("--adapter", default=None,
+                   choices=("plain", "verl", "trl", "openrlhf", "areal", "skyrl", "swift", "torchtune", "art"),
                    help="calling convention of the target (default: from the TARGET prefix, else from the "
                         "function's signature: verl's old_log_prob/log_prob/advantages/response_mask, "
                         "OpenRLHF's log_probs/old_log_probs/advantages, TRL's per_token_logps/..., else plain)")

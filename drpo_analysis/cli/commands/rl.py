@@ -21,8 +21,10 @@ mismatched copy of the policy. Any registered method's loss (drpo-analysis metho
                                                     # the configuration recorded in runs/rl/x
 
 --mismatch (the grammar every command shares): parts joined by '+', at most one precision (none,
-bf16, fp8, fp8logits) and parameters noise=σ (Gaussian logit noise) and stale=k (sampler k
-iterations behind). Metrics go to OUT/metrics.jsonl (one line per
+bf16, fp8, fp8logits) and parameters noise=σ (Gaussian logit noise), noise_pow=β (token j's noise
+scaled by p_j^β: the sampler fitted to a real model, see `repro`) and stale=k (sampler k
+iterations behind). --free N puts N Zipf-distributed word tokens before the answer (the long tail
+of sampled-token μ a real model has; the model's vocabulary must hold word tokens, as in `repro`). Metrics go to OUT/metrics.jsonl (one line per
 step: reward/mean, eval/greedy_acc, eval/sampled_acc, shift/mean_abs, shift/max_abs,
 ratio/max, frac/masked, frac/attenuated, weight/*, entropy/mean, bucket/<μ range>/*, perf/*).
 Runs are bitwise reproducible on CPU for a given seed and --threads (the thread count changes the
@@ -35,6 +37,8 @@ FIELDS = {
     "method": "registry method (drpo-analysis methods)",
     "task": "task with a verifiable reward",
     "task_size": "digits per operand / list length (none: the task's default)",
+    "free": "free-form Zipf word tokens before the answer (the long tail; needs a model vocabulary > 16)",
+    "zipf_s": "Zipf exponent of the free-form words",
     "mismatch": "sampler mismatch spec, e.g. bf16+noise=0.5+stale=2",
     "seed": "random seed of the run",
     "steps": "training iterations",

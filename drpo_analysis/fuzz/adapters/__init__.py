@@ -5,13 +5,14 @@ parameter conventions into our registry's parameters and the oracle's
 
 ``load(spec, adapter=..., method=..., params=..., **options)`` accepts the command line's TARGET:
 ``module:function`` or ``path.py:function`` (plain), ``verl:MODE`` (verl), ``trl:LOSS_TYPE``
-(trl), ``openrlhf:ppo`` / ``openrlhf:gspo`` (openrlhf).
+(trl), ``openrlhf:ppo`` / ``openrlhf:gspo`` (openrlhf), ``areal:KIND``, ``skyrl:KIND``,
+``torchtune:ppo``, ``swift:LOSS_TYPE``, ``art:KIND`` (the ecosystem adapters; kinds in each module's table).
 """
 from __future__ import annotations
 
 import importlib
 
-ADAPTERS = ("plain", "verl", "trl", "openrlhf")
+ADAPTERS = ("plain", "verl", "trl", "openrlhf", "areal", "skyrl", "torchtune", "swift", "art")
 
 
 def module(adapter: str):
