@@ -234,6 +234,10 @@ class CheckResult:
         if bad is None:
             return False
         sev, why = verdict.classify(self.name, bad.kind, bad.counterexample(), ctx.target.method, ctx.target.params)
+        if (sev == verdict.DEVIATES and bad.kind == "non-finite" and bad.shards is None
+                and not bad.batch.mask.any() and ctx.target.takes_global_counts):
+            sev, why = verdict.EDGE, ("no valid token in the whole optimiser step (global count 0): the target "
+                                      "divides an empty micro-batch by the global count, which real steps keep > 0")
         bad = replace(bad, severity=sev, explanation=why)
         if sev == verdict.EDGE:
             if all((f.sub, f.kind) != (bad.sub, bad.kind) for f in self.failures):
