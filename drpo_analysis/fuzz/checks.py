@@ -157,13 +157,14 @@ def probe(target: Target, p: Probe, notes: dict | None = None) -> Probe | None:
                 if notes is not None:
                     notes[key] = notes.get(key, 0) + 1
                 return None
-    if mm is not None and conv.log_ratio_clamp is not None and p.shards is None and not out.error:
+    if mm is not None and conv.log_ratio_clamp is not None and not out.error:
         # a declared clamp bites: applying it everywhere r appears (π = μ·r frozen too) or to the
         # ratio alone (π, μ from the raw log-probs, e.g. a DPPO mask on π − μ) are both conventions
         scopes = [s_ for s_ in oracle.CLAMP_SCOPES if s_ != conv.clamp_scope]
         other = replace(conv, clamp_scope=scopes[0])
         alt_batch = batch.replace(logp_mu=batch.logp) if p.on_policy else batch
-        alt = oracle.expected(target.method, target.params, alt_batch, other, dtype=p.dtype)
+        alt = oracle.expected(target.method, target.params, alt_batch, other, dtype=p.dtype,
+                              **(other.global_counts(batch) if p.shards is not None else {}))
         if oracle.compare(alt, batch.mask, out.grad, out.loss, p.dtype) is None:
             key = f"declared log_ratio_clamp applied {'to the ratio only' if other.clamp_scope == 'ratio' else 'everywhere'}"
             if notes is not None:
