@@ -21,7 +21,15 @@ def drpo_delta_not_halved(logp, logp_mu, adv, mask, *, delta, num_tokens=None, n
 @pytest.fixture
 def suite(pytester):
     pytester.makepyfile(losses=LOSSES)
-    pytester.makeconftest('pytest_plugins = ["drpo_analysis.fuzz.pytest_plugin"]')
+    # An installed package registers the plugin through its pytest11 entry point; a checkout that
+    # was not reinstalled since the entry point was added loads it here instead (never twice).
+    pytester.makeconftest("""
+import drpo_analysis.fuzz.pytest_plugin as plugin
+
+def pytest_configure(config):
+    if not config.pluginmanager.is_registered(plugin):
+        config.pluginmanager.register(plugin, "drpo_analysis")
+""")
     return pytester
 
 
