@@ -21,7 +21,10 @@ def main(outdir=None) -> list[Path]:
     out = Path(outdir) if outdir else root / "figures"
     files = {p: root / "tests" / "fixtures" / "rollouts" / f"smollm2_{p}.npz" for p in PRECISIONS}
     summary = json.loads((root / "paper_repro" / "real_model" / "mismatch.json").read_text())
-    real_model.build(files, summary, root / "paper_repro" / "REAL_MODEL.md", out)
+    # The committed report lives in paper_repro/; a run into another folder (``make demo``) keeps
+    # its report beside its figures, so a checkout is never rewritten by it.
+    md = root / "paper_repro" / "REAL_MODEL.md" if outdir is None else out / "REAL_MODEL.md"
+    real_model.build(files, summary, md, out)
     return sorted(out.glob("real_*.png"))
 
 
