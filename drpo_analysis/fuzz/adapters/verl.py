@@ -84,17 +84,8 @@ def target(mode, *, method=None, params=None, agg="token-mean", horizon=None, lo
         p.pop("dual_clip_c")
 
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
-        info = config.global_batch_info
-        info.clear()
-        dp = dp_size or 1
-        info["dp_size"] = dp
-        if num_tokens is not None:
-            info["batch_num_tokens"] = num_tokens
-        if num_seqs is not None:
-            info["global_batch_size"] = num_seqs
-        lsf = horizon if loss_scale_factor == "horizon" else loss_scale_factor
-        if lsf is not None:
-            info["loss_scale_factor"] = lsf
+        dp = _fill_batch_info(config, num_tokens, num_seqs, dp_size,
+                              horizon if loss_scale_factor == "horizon" else loss_scale_factor)
         pg_loss, _ = fn(old_log_prob=logp_mu, log_prob=logp, advantages=adv, response_mask=mask.to(logp.dtype),
                         loss_agg_mode=agg, config=config)
         return pg_loss / dp
@@ -181,16 +172,7 @@ def user_target(fn, *, method=None, params=None, agg="token-mean", horizon=None,
     lsf = horizon if horizon is not None else None
 
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
-        info = config.global_batch_info
-        info.clear()
-        dp = dp_size or 1
-        info["dp_size"] = dp
-        if num_tokens is not None:
-            info["batch_num_tokens"] = num_tokens
-        if num_seqs is not None:
-            info["global_batch_size"] = num_seqs
-        if lsf is not None:
-            info["loss_scale_factor"] = lsf
+        dp = _fill_batch_info(config, num_tokens, num_seqs, dp_size, lsf)
         rm = mask.to(logp.dtype)
         if by_name:
             out = fn(old_log_prob=logp_mu, log_prob=logp, advantages=adv, response_mask=rm, loss_agg_mode=agg,
@@ -279,3 +261,19 @@ def load(spec, *, method=None, params=None, **options) -> Target:
     if spec in MODES:
         return target(spec, method=method, params=params, **options)
     return user_target(plain.resolve(spec), method=method, params=params, spec=spec, **options)
+
+
+def _fill_batch_info(config, num_tokens, num_seqs, dp_size, loss_scale_factor) -> int:
+    """verl's ``config.global_batch_info`` for one call (the global counts its aggregation reads);
+    returns the data-parallel size the loss is divided by."""
+    info = config.global_batch_info
+    info.clear()
+    dp = dp_size or 1
+    info["dp_size"] = dp
+    if num_tokens is not None:
+        info["batch_num_tokens"] = num_tokens
+    if num_seqs is not None:
+        info["global_batch_size"] = num_seqs
+    if loss_scale_factor is not None:
+        info["loss_scale_factor"] = loss_scale_factor
+    return dp
