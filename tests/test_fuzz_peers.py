@@ -1,5 +1,7 @@
 """Adapters against the real frameworks (the `peers` extra; `make test` installs them)."""
 import importlib.util
+import json
+import math
 
 import pytest
 
@@ -88,12 +90,48 @@ def test_openrlhf_loader_leaves_transformers_importable():
     adapters.load("trl:grpo", adapter="trl")   # imports transformers.Trainer (looks for deepspeed)
 
 
-@pytest.mark.parametrize("option", ["token_k1", "token_k2", "token_k3"])
+@pytest.mark.parametrize("option", ["token_k1", "token_k2", "token_k3", "seq_sum_k1", "seq_mean_k3", "seq_max_k2"])
 def test_verl_rollout_rejection_matches_its_registry_reference(option):
     _need("verl")
     rep = fuzz(adapters.load(f"verl:rollout_rs={option}"), seed=0, examples=6,
                checks=["gradient", "region_coverage", "hyperparameters"])
     assert rep.verdict == "conforms with declared design choices", rep.text()
+
+
+@pytest.mark.parametrize("level,method", [("token", "tis_token"), ("sequence", "tis_seq")])
+def test_verl_rollout_is_weights_match_their_registry_reference(level, method):
+    _need("verl")
+    t = adapters.load(f"verl:rollout_is={level}")
+    rep = fuzz(t, seed=0, examples=6, checks=["gradient", "region_coverage", "hyperparameters"])
+    assert t.method == method and rep.verdict == "conforms with declared design choices", rep.text()
+
+
+def test_verl_sequence_icepop_raises_when_every_sequence_is_rejected():
+    """Pins the CONFORMANCE.md finding: rollout_is="sequence" with a "lower_upper" band divides by
+    zero in its effective-sample-size metric once no sequence of the batch is kept."""
+    _need("verl")
+    import torch
+    from verl.trainer.ppo.rollout_corr_helper import compute_rollout_correction_weights
+
+    mask = torch.ones(2, 2)
+    outside = torch.tensor([[1.0, 0.5], [-1.0, -0.5]])        # Π r = e^1.5 > 2 and e^-1.5 < 0.5
+    with pytest.raises(ZeroDivisionError):
+        compute_rollout_correction_weights(outside, mask, rollout_is="sequence", rollout_is_threshold="0.5_2.0")
+    one_kept = torch.tensor([[0.1, 0.1], [-1.0, -0.5]])
+    w, _ = compute_rollout_correction_weights(one_kept, mask, rollout_is="sequence", rollout_is_threshold="0.5_2.0")
+    assert torch.allclose(w, torch.tensor([[math.exp(0.2)] * 2, [0.0, 0.0]]))
+
+
+def test_conformance_reruns_only_the_selected_entries(tmp_path):
+    _need("verl")
+    from drpo_analysis.fuzz import conformance
+    entries = [e for e in conformance.ENTRIES if e.spec in ("verl:gpg", "verl:dro")]
+    first = conformance.run(tmp_path / "C.md", examples=2, progress=False, entries=entries)
+    again = conformance.run(tmp_path / "C.md", examples=2, progress=False, entries=entries, only=(entries[1].label,))
+    assert again["entries"][0] == json.loads(json.dumps(first["entries"][0], default=str))   # kept from C.json
+    assert [r["label"] for r in again["entries"]] == [e.label for e in entries]
+    with pytest.raises(conformance.PreviousMatrixError, match="examples"):
+        conformance.run(tmp_path / "C.md", examples=3, progress=False, entries=entries, only=("gpg",))
 
 
 def test_user_functions_in_framework_signatures_are_detected():

@@ -61,6 +61,13 @@ class Entry:
 _EMPTY_MB = Declared(("padding",), "empty batch", "raises", EDGE,
                      "a micro-batch with no rows; the framework's batching never forms one")
 _TV_TIE = "kink"
+_VERL_RS_CLAMP = Declared(("overflow",), "", "gradient mismatch", DESIGN_CHOICE,
+                          "verl clamps every token's log-ratio to ±20 (SAFETY_BOUND, rollout_corr_helper.py:75, :262) "
+                          "before the sequence's k1 sum / mean; only sequences holding a token with |log r| > 20 differ")
+_SWIFT_SEQ_CLAMP = Declared(("overflow",), "", "gradient mismatch", DESIGN_CHOICE,
+                            "ms-swift clamps every token's log-ratio to ±20 before exp and before the sequence's "
+                            "geometric mean (grpo_trainer.py:2360-2363, 'Clamp log_ratio to prevent numerical "
+                            "overflow'); only sequences holding a token with |log r| > 20 differ")
 
 ENTRIES: tuple[Entry, ...] = (
     # -- verl 0.9.1 (verl/trainer/ppo/core_algos.py) --------------------------------------------------------
@@ -93,6 +100,31 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("verl", "verl dro", "verl:dro", "verl"),
     Entry("verl", "verl rollout_rs=token_k1 (thresholds 0.5_2.0)", "verl:rollout_rs=token_k1", "verl"),
     Entry("verl", "verl rollout_rs=token_k2 (threshold 0.1)", "verl:rollout_rs=token_k2", "verl"),
+    Entry("verl", "verl rollout_rs=seq_sum_k1 (thresholds 0.5_2.0)", "verl:rollout_rs=seq_sum_k1", "verl",
+          declared=(_VERL_RS_CLAMP,)),
+    Entry("verl", "verl rollout_rs=seq_mean_k1 (thresholds 0.5_2.0)", "verl:rollout_rs=seq_mean_k1", "verl",
+          declared=(_VERL_RS_CLAMP,)),
+    Entry("verl", "verl rollout_rs=seq_sum_k2 (threshold 0.1)", "verl:rollout_rs=seq_sum_k2", "verl"),
+    Entry("verl", "verl rollout_rs=seq_mean_k2 (threshold 0.1)", "verl:rollout_rs=seq_mean_k2", "verl"),
+    Entry("verl", "verl rollout_rs=seq_max_k2 (threshold 0.1)", "verl:rollout_rs=seq_max_k2", "verl"),
+    Entry("verl", "verl rollout_rs=seq_sum_k3 (threshold 0.1)", "verl:rollout_rs=seq_sum_k3", "verl"),
+    Entry("verl", "verl rollout_rs=seq_mean_k3 (threshold 0.1)", "verl:rollout_rs=seq_mean_k3", "verl"),
+    Entry("verl", "verl rollout_rs=seq_max_k3 (threshold 0.1)", "verl:rollout_rs=seq_max_k3", "verl"),
+    Entry("verl", "verl rollout_is=token (TIS, threshold 2)", "verl:rollout_is=token", "verl",
+          choices="weights on log r = old − rollout with old = current, clamped ±20 (rollout_corr_helper.py:575), "
+                  "multiplying the vanilla loss (core_algos.py:1365)"),
+    Entry("verl", "verl rollout_is=sequence (sequence TIS, threshold 2)", "verl:rollout_is=sequence", "verl",
+          choices="one weight min(exp(Σ_t log r_t), 2) per sequence, the sum clamped ±20 before exp "
+                  "(rollout_corr_helper.py:585), old = current, multiplying the vanilla loss (core_algos.py:1365)"),
+    Entry("verl", "verl rollout_is=sequence, threshold 0.5_2.0 (sequence IcePop)", "verl:rollout_is=sequence", "verl",
+          {"method": "masked_is_seq", "params": {"clip_min": 0.5, "clip_max": 2.0}},
+          choices="weight exp(Σ_t log r_t) (sum clamped ±20) kept inside [0.5, 2], zero outside "
+                  "(rollout_corr_helper.py:596)",
+          impact="a batch in which every sequence falls outside the band raises ZeroDivisionError in the "
+                 "effective-sample-size metric (rollout_corr_helper.py:758: 1.0 / masked_mean(0)), so the step "
+                 "crashes instead of contributing zero gradient; verl computes the weights on the whole step's "
+                 "batch, so it needs every sequence rejected, which a band on Π_t r_t makes likely for long "
+                 "responses or a biased rollout engine"),
     # -- TRL 1.16.0 (trl/trainer/grpo_trainer.py) -------------------------------------------------------------
     Entry("TRL", "TRL GRPO loss_type=grpo", "trl:grpo", "trl"),
     Entry("TRL", "TRL GRPO loss_type=bnpo", "trl:bnpo", "trl",
@@ -124,6 +156,13 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("AReaL", "AReaL rejection_sampling token mask (masked IS, upper=3)", "areal:mis", "areal",
           choices="tokens with π_prox/π_behave > upper leave loss_mask, the token mean keeps the original count "
                   "(functional.py:483), kept tokens weighted by the ratio; proximal = current"),
+    Entry("AReaL", "AReaL rejection_sampling sequence clamp (agg mean, upper=2)", "areal:tis_seq", "areal",
+          choices="the sequence's uniform weight is the geometric mean of its ratios, aggregated in log space "
+                  "(functional.py:355, 'to match GSPO semantics'), clamped when out of bounds; proximal = current"),
+    Entry("AReaL", "AReaL rejection_sampling sequence mask (agg mean, upper=2)", "areal:mis_seq", "areal",
+          choices="sequences whose geometric-mean ratio leaves the bounds drop out of loss_mask (the token mean "
+                  "keeps the original count), kept sequences weighted by the geometric mean (functional.py:355); "
+                  "proximal = current"),
     # -- SkyRL 0.3.0 (skyrl/backends/skyrl_train/utils/ppo_utils.py) ---------------------------------------------
     Entry("SkyRL", "SkyRL regular (PPO), token_mean", "skyrl:regular", "skyrl",
           {"params": {"eps_low": 0.2, "eps_high": 0.2}}, choices="log-ratio clamp ±20 (safe_exp_delta, ppo_utils.py:566)"),
@@ -162,6 +201,15 @@ ENTRIES: tuple[Entry, ...] = (
           {"params": {"clip_min": 0.8, "clip_max": 1.2}},
           choices="ratio to the rollout log-probs, zeroed outside (1 − eps_clip_low, 1 + eps_clip_high) "
                   "(ppo_utils.py:793); value −sg(w)·Â·ℓ"),
+    Entry("SkyRL", "SkyRL off_policy_correction tis_ratio_type=sequence (cap 5)", "skyrl:tis_seq", "skyrl",
+          {"params": {"clip_max": 5.0}},
+          choices="one weight min(exp(Σ_t log r_t), cap) per sequence, the sum clamped ±20 in log space "
+                  "(off_policy_correction_utils.py:64), old = current", declared=(_EMPTY_MB,)),
+    Entry("SkyRL", "SkyRL off_policy_correction product sequence mask [0.5, 2] + sequence TIS (cap 2)",
+          "skyrl:product_mask", "skyrl", {"params": {"clip_min": 0.5, "clip_max": 2.0}},
+          choices="sequence_mask_metric=product (off_policy_correction_utils.py:240) at its default bounds, with the "
+                  "sequence TIS cap at the upper bound so a kept sequence is weighted by its own Π_t r_t",
+          declared=(_EMPTY_MB,)),
     # -- ms-swift 4.6.0 (swift/rlhf_trainers/grpo_trainer.py, GRPOTrainer._compute_loss_and_metrics) ----------------
     Entry("ms-swift", "ms-swift GRPO loss_type=grpo", "swift:grpo", "swift"),
     Entry("ms-swift", "ms-swift GRPO loss_type=bnpo", "swift:bnpo", "swift",
@@ -191,6 +239,15 @@ ENTRIES: tuple[Entry, ...] = (
           declared=(Declared(("padding",), "empty batch", "raises", EDGE,
                              "a micro-batch with no rows: the rollout metrics' .max() (grpo_trainer.py:2523) raises; "
                              "the Trainer's batching never forms one"),)),
+    Entry("ms-swift", "ms-swift GRPO rollout_importance_sampling_mode=sequence_truncate (threshold 2)", "swift:grpo",
+          "swift", {"rollout_mode": "sequence_truncate"},
+          choices="the sequence ratio is the geometric mean of the token ratios (_compute_sequence_level_ratios, "
+                  "grpo_trainer.py:2328: 'geometric mean of token-level ratios'), not TRL's / verl's product; "
+                  "truncated from above (:2379); old = current", declared=(_EMPTY_MB, _SWIFT_SEQ_CLAMP)),
+    Entry("ms-swift", "ms-swift GRPO rollout_importance_sampling_mode=sequence_mask (threshold 2)", "swift:grpo",
+          "swift", {"rollout_mode": "sequence_mask"},
+          choices="each token keeps its own ratio r_t (is_ratio * seq_mask, grpo_trainer.py:2389) when the "
+                  "sequence's geometric-mean ratio is ≤ threshold; old = current", declared=(_EMPTY_MB, _SWIFT_SEQ_CLAMP)),
     # -- ART 0.5.18 (openpipe-art, art/loss.py) ------------------------------------------------------------------
     Entry("ART", "ART loss_fn default (CISPO-style, epsilon 1, epsilon_high 4)", "art:cispo", "art",
           {"params": {"clip_min": 0.0, "clip_max": 5.0}},
@@ -227,19 +284,21 @@ NOT_CHECKED = (
     ("verl", "rollout_rs=token_k3", "slow, not failing: the hyperparameter sweep of rs_token_k3 re-derives "
      "transcendental kinks for every drawn δ (over 2 min at 12 examples here); tests/test_fuzz_peers.py fuzzes "
      "it at 6 examples (about 1 min)"),
-    ("verl", "rollout correction: rollout_is weights, sequence-level rollout_rs modes",
-     "the verl adapter drives the token-level rollout_rs criteria (rows above); token TIS weights and the "
-     "sequence-level criteria are not wired (sequence-level references are not in the registry)"),
+    ("verl", "rollout_rs chains of several options; rollout_is_batch_normalize",
+     "each criterion has its row; a chain is the product of their masks. Batch normalisation divides the weights "
+     "by their batch mean, a batch-level factor the per-token reference does not model"),
     ("AReaL", "sapo_loss_fn", "no SAPO reference in the registry yet (soft sigmoid gate, arXiv 2511.20347)"),
-    ("AReaL", "rejection_sampling level=sequence; metrics kl_k1/kl_k2/kl_k3",
-     "sequence-level IS references are not in the registry (per-token view only); the KL-metric masks are not "
-     "wired in the adapter"),
+    ("AReaL", "rejection_sampling level=sequence with agg sum / max; metrics kl_k1/kl_k2/kl_k3",
+     "agg sum / max decide on the product / the largest ratio but weight the sequence by its geometric mean: no "
+     "reference has that mix; the KL-metric masks are not wired in the adapter"),
     ("SkyRL", "sapo_policy_loss", "no SAPO reference in the registry yet"),
     ("SkyRL", "compute_policy_loss_clip_cov, compute_policy_loss_kl_cov",
      "covariance-selected tokens (clip_cov draws them with torch.randperm): no per-token reference"),
     ("SkyRL", "cross_entropy_loss", "supervised −log π sum, not a policy-gradient loss"),
-    ("SkyRL", "off_policy_correction sequence TIS, geometric/product sequence masks, outlier-token sequence masks",
-     "sequence-level truncated and masked IS references are not in the registry (per-token view only)"),
+    ("SkyRL", "off_policy_correction geometric sequence mask; outlier-token sequence masks",
+     "SkyRL applies these masks to the loss mask and leaves the IS weight to TIS: with token TIS capped, the "
+     "geometric mask gives min(r_t, cap)·M, which equals geo_seq_mask only without a cap; the outlier mask "
+     "(reject a sequence holding any token outside the bounds) has no reference yet"),
     ("SkyRL", "loss_reduction prompt_mean, token_mean_legacy", "not wired in the adapter yet"),
     ("ART", "importance_sampling_level average / geometric_average; truncated_importance_sampling; kimi_k2_tau; "
      "kl_penalty_coef", "mixtures of token and sequence ratios and a TIS factor on the PPO ratio itself: no "
@@ -247,8 +306,8 @@ NOT_CHECKED = (
     ("ms-swift", "loss_type=sapo", "no SAPO reference in the registry yet"),
     ("ms-swift", "loss_type=fipo, loss_type=real", "future-KL influence weights (fipo) and a group ranking loss "
      "(real): no per-token reference"),
-    ("ms-swift", "rollout_importance_sampling_mode sequence_truncate / sequence_mask, off_policy_sequence_mask_delta",
-     "sequence-level references are not in the registry (per-token view only)"),
+    ("ms-swift", "off_policy_sequence_mask_delta",
+     "DeepSeek-V3.2's sequence mask keyed on the sign of Â and the mean log-ratio: no reference yet"),
     ("ms-swift", "swift/ray/megatron/loss/grpo.py, swift/megatron/trainers/grpo_trainer.py",
      "the Megatron trainer's loss_func (needs Megatron-LM, GPU only)"),
     ("ms-swift", "swift/rl_core/grpo_algorithm.py", "reward scoring and dynamic-sampling statistics, no policy loss"),
@@ -304,18 +363,39 @@ def run_entry(entry: Entry, *, seed: int = 0, examples: int = 24) -> dict:
 
 
 def run(out: Path | None = Path("paper_repro/CONFORMANCE.md"), *, seed: int = 0, examples: int = 24,
-        progress: bool = True, entries=ENTRIES) -> dict:
-    """Fuzz every entry, write ``out`` (markdown) and ``out.json``."""
+        progress: bool = True, entries=ENTRIES, only: tuple[str, ...] = ()) -> dict:
+    """Fuzz every entry, write ``out`` (markdown) and ``out.json``. ``only``: re-run just the entries
+    whose label contains one of these strings (and entries ``out.json`` lacks); the other rows are
+    taken from ``out.json``, which must have been written with the same seed and examples."""
     from tqdm import tqdm
 
-    rows = [run_entry(e, seed=seed, examples=examples)
-            for e in tqdm(entries, desc="conformance", disable=not progress, leave=False)]
+    kept = _previous_rows(out, seed, examples) if only else {}
+    todo = [e for e in entries if e.label not in kept or any(s in e.label for s in only)]
+    fresh = {e.label: run_entry(e, seed=seed, examples=examples)
+             for e in tqdm(todo, desc="conformance", disable=not progress, leave=False)}
+    rows = [fresh.get(e.label) or kept[e.label] for e in entries]
     res = {"seed": seed, "examples": examples, "versions": versions(), "entries": rows}
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(markdown(res))
         out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
     return res
+
+
+class PreviousMatrixError(ValueError):
+    """A partial re-run cannot use the matrix written before (missing, other seed or examples)."""
+
+
+def _previous_rows(out: Path | None, seed: int, examples: int) -> dict:
+    """{label: row} of the matrix already written to ``out.json`` (for a partial re-run)."""
+    path = None if out is None else Path(out).with_suffix(".json")
+    if path is None or not path.exists():
+        raise PreviousMatrixError(f"a partial re-run (only) needs the previous matrix, but {path} does not exist")
+    prev = json.loads(path.read_text())
+    if (prev["seed"], prev["examples"]) != (seed, examples):
+        raise PreviousMatrixError(f"{path} was written with seed {prev['seed']} and {prev['examples']} examples; re-run "
+                         f"only some entries with the same (got seed {seed}, {examples} examples)")
+    return {r["label"]: r for r in prev["entries"]}
 
 
 #: distribution name → the version the adapters are written against

@@ -191,6 +191,14 @@ def gspo_mean_over_padding(logp, logp_mu, adv, mask, *, eps_low, eps_high, num_t
     return aggregation.aggregate(per, mask, "seq-mean-token-mean", num_seqs=num_seqs)
 
 
+def tis_seq_mean_for_sum(logp, logp_mu, adv, mask, *, clip_min, clip_max, num_tokens=None, num_seqs=None):
+    lp, lm, a = _inputs(logp, logp_mu, adv, mask)
+    m = mask.to(lp.dtype)
+    L = ((lp - lm) * m).sum(-1, keepdim=True) / m.sum(-1, keepdim=True).clamp(min=1)   # log Π r_t is the sum
+    w = torch.exp(L.detach()).clamp(min=clip_min, max=clip_max)
+    return _token_mean(-w * a * lp, mask, num_tokens)
+
+
 def _pg_is_per_token(logp, logp_mu, adv, mask):
     lp, lm, a = _inputs(logp, logp_mu, adv, mask)
     return -_ratio(lp, lm) * a
@@ -296,6 +304,8 @@ MUTANTS = (
            gspo_ratio_not_detached, options={"agg": "seq-mean-token-mean"}),
     Mutant("gspo_mean_over_padding", "mask leakage (sequence mean over padding)", "gspo_token",
            gspo_mean_over_padding, options={"agg": "seq-mean-token-mean"}),
+    Mutant("tis_seq_mean_for_sum", "sequence statistic (mean of the log-ratios for their sum)", "tis_seq",
+           tis_seq_mean_for_sum),
     Mutant("pg_wrong_sign", "wrong sign", "pg_is", pg_wrong_sign),
     Mutant("seq_sum_divided_by_length", "wrong normaliser (sequence-sum divided by length)", "pg_is",
            seq_sum_divided_by_length, options={"agg": "seq-mean-token-sum"}),

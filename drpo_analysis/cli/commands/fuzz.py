@@ -24,6 +24,7 @@ target can be told).
   drpo-analysis fuzz trl:dr_grpo
   drpo-analysis fuzz --self-test --seeds 5        # mutation score of the fuzzer itself
   drpo-analysis fuzz --conformance                # writes paper_repro/CONFORMANCE.md
+  drpo-analysis fuzz --conformance --examples 12 --only rollout_is   # re-run those rows, keep the rest
 
 Plain targets have the signature fn(logp, logp_mu, adv, mask, **params) -> scalar loss
 (tensors [B, T], mask bool; params by the registry's names; optional keywords num_tokens /
@@ -78,6 +79,9 @@ def add_arguments(p):
     p.add_argument("--conformance", action="store_true",
                    help="fuzz the installed verl / TRL / OpenRLHF losses and write CONFORMANCE.md")
     p.add_argument("--out", default="paper_repro/CONFORMANCE.md", help="where --conformance writes")
+    p.add_argument("--only", action="append", default=None, metavar="TEXT",
+                   help="--conformance: re-run only the entries whose label contains TEXT (repeatable), and "
+                        "entries the existing matrix lacks; keep the other rows of --out's JSON (default: all)")
 
 
 def _json_or_str(v: str):
@@ -94,8 +98,11 @@ def run(args) -> Result:
     if args.conformance:
         from drpo_analysis.fuzz import conformance
         io.writable_file(Path(args.out).with_suffix(".json"))
-        res = conformance.run(io.writable_file(args.out), seed=args.seed, examples=args.examples,
-                              progress=not args.json)
+        try:
+            res = conformance.run(io.writable_file(args.out), seed=args.seed, examples=args.examples,
+                                  progress=not args.json, only=tuple(args.only or ()))
+        except conformance.PreviousMatrixError as exc:
+            raise UsageError(str(exc)) from None
         return Result(res, conformance.summary_text(res), 0)
     if not args.target:
         raise UsageError("give TARGET and --method (or --self-test / --conformance)")

@@ -21,9 +21,10 @@ sequence log-ratio, :mod:`~drpo_analysis.core.methods.sequence_ratio`):
   (``masked_is_seq``: TRL ``sequence_mask``, verl ``rollout_is="sequence"`` with a ``"lower_upper"``
   threshold) — the kept sequence is weighted by its own R, not by each token's r;
 * the geometric mean ``R̄ = exp(mean_t (ℓ − ℓ_μ))`` (GSPO's ``seq_log_ratio``): truncated
-  ``w = clip(R̄, C_min, C)`` (``tis_seq_geo``: ms-swift ``sequence_truncate``) and the mask
-  ``M = [C_min ≤ R̄ ≤ C]`` on the token's own ratio, ``J = M r Â`` (``masked_is_seq_geo``: ms-swift
-  ``sequence_mask``, SkyRL ``sequence_mask_metric="geometric"``);
+  ``w = clip(R̄, C_min, C)`` (``tis_seq_geo``: ms-swift ``sequence_truncate``, AReaL sequence-level
+  ``clamp``), masked ``w = R̄·[C_min ≤ R̄ ≤ C]`` (``masked_is_seq_geo``: AReaL sequence-level
+  ``mask``), and the mask ``M = [C_min ≤ R̄ ≤ C]`` on the token's own ratio, ``J = M r Â``
+  (``geo_seq_mask``: ms-swift ``sequence_mask``, SkyRL ``sequence_mask_metric="geometric"``);
 * verl's ``rollout_rs`` sequence criteria ``seq_{sum,mean}_k{1,2,3}`` and ``seq_max_k{2,3}``: the
   sum, mean or max over the row's valid tokens of the token divergence, ``J = M r Â`` with the whole
   sequence rejected; ``k1`` is bounded on both sides in log space (``log l ≤ stat ≤ log u``),
@@ -147,13 +148,15 @@ def truncated_sequence_is(log_ratio: Extra):
     return objective
 
 
-def masked_sequence_is(x, p):
-    """Sequence-level masked IS (TRL ``sequence_mask``): ``w = R`` iff ``C_min ≤ R ≤ C``, else 0."""
-    R = sequence_ratio_of(x, SEQ_LOG_RATIO_SUM)
-    return weighted_pg(x, x.ops.where((R >= p.clip_min) & (R <= p.clip_max), R, 0 * R))
+def masked_sequence_is(log_ratio: Extra):
+    """Sequence-level masked IS on ``R = exp(stat)``: ``w = R`` iff ``C_min ≤ R ≤ C``, else 0."""
+    def objective(x, p):
+        R = sequence_ratio_of(x, log_ratio)
+        return weighted_pg(x, x.ops.where((R >= p.clip_min) & (R <= p.clip_max), R, 0 * R))
+    return objective
 
 
-def masked_is_seq_geo(x, p):
+def geo_seq_mask(x, p):
     """The token's own ratio under a sequence mask on the geometric mean ``R̄``: ``J = M r Â``."""
     R = sequence_ratio_of(x, SEQ_LOG_RATIO)
     return rejected_pg(x, (R >= p.clip_min) & (R <= p.clip_max))
@@ -200,11 +203,13 @@ def row_max(xp, v, b: BatchInputs):
 
 def divergence_statistic(name: str, symbol: str, k, reduce, doc: str) -> Extra:
     """A frozen per-sequence statistic ``reduce_t k(log r_t)`` over the row's valid tokens,
-    broadcast per token (0 in a row without valid tokens)."""
+    broadcast per token (0 in a row without valid tokens). It moves with every token's ℓ; the
+    oracle's one-sided values shift it by the token's margin, which also covers the rounding an
+    implementation's own statistic carries (bfloat16: ~1e-2 near δ)."""
     def build(xp, b: BatchInputs):
         stat = reduce(xp, k(xp, masked_log_ratio(xp, b)), b)          # [B]
         return xp.broadcast_to(stat[..., None] * 1.0, b.mask.shape)
-    return Extra(name, doc, build, symbol=symbol, low=0.0)
+    return Extra(name, doc, build, symbol=symbol, low=0.0, moves_with_ell=True)
 
 
 SEQ_SUM_K2 = divergence_statistic("seq_sum_k2", "K2_sum", k2, row_sum, "Σ_t ½ (log r_t)² over the sequence")
@@ -247,7 +252,7 @@ SEQUENCE_METHODS = (
                          symbol="C", source="verl RolloutCorrectionConfig rollout_is_threshold=2.0")),
            extras=(SEQ_LOG_RATIO_SUM,), value_meaningful=False, notes="value sg(w)Âℓ is a gradient device"),
     Method("masked_is_seq", "rollout_correction", "Masked IS, sequence level",
-           "TRL vllm_importance_sampling_mode='sequence_mask' (its default)", masked_sequence_is,
+           "TRL vllm_importance_sampling_mode='sequence_mask' (its default)", masked_sequence_is(SEQ_LOG_RATIO_SUM),
            params=(Param("clip_min", 0.0, "lower bound C_min on Π_t r_t (0: none)", low=0.0, low_open=False,
                          symbol="C_min", source=_TRL_BOUNDS),
                    Param("clip_max", 3.0, "upper bound C on Π_t r_t", low=0.0, symbol="C", source=_TRL_BOUNDS)),
@@ -261,9 +266,18 @@ SEQUENCE_METHODS = (
                    Param("clip_max", 2.0, "truncation C of the detached geometric-mean ratio", low=0.0, symbol="C",
                          source="ms-swift rollout_importance_sampling_threshold=2.0")),
            extras=(SEQ_LOG_RATIO,), value_meaningful=False, notes="value sg(w)Âℓ is a gradient device"),
-    Method("masked_is_seq_geo", "rollout_correction", "Token IS under a geometric-mean sequence mask",
+    Method("masked_is_seq_geo", "rollout_correction", "Masked IS on the geometric-mean sequence ratio",
+           "AReaL rejection_sampling(level='sequence', action='mask', metric='ratio', agg='mean')",
+           masked_sequence_is(SEQ_LOG_RATIO),
+           params=(Param("clip_min", 0.0, "lower bound C_min on exp(mean_t log r_t) (0: none)", low=0.0,
+                         low_open=False, symbol="C_min", source="AReaL RejectionSamplingConfig lower=None"),
+                   Param("clip_max", 2.0, "upper bound C on exp(mean_t log r_t)", low=0.0, symbol="C",
+                         source="our choice, as tis_seq (AReaL's upper has no sequence-level default)")),
+           extras=(SEQ_LOG_RATIO,), value_meaningful=False,
+           notes="kept sequences are weighted by R̄; value sg(w)Âℓ is a gradient device"),
+    Method("geo_seq_mask", "rollout_correction", "Token IS under a geometric-mean sequence mask",
            "ms-swift rollout_importance_sampling_mode='sequence_mask'; SkyRL sequence_mask_metric='geometric'",
-           masked_is_seq_geo,
+           geo_seq_mask,
            params=(Param("clip_min", 0.0, "lower bound C_min on exp(mean_t log r_t) (0: none)", low=0.0,
                          low_open=False, symbol="C_min", source="ms-swift masks from above only"),
                    Param("clip_max", 2.0, "upper bound C on exp(mean_t log r_t)", low=0.0, symbol="C",

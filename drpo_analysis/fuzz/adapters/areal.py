@@ -26,7 +26,10 @@ micro-batch by its token count over the step's (``loss_weight_fn = loss_mask.cou
 | tis | rejection_sampling(level=token, action=clamp, metric=ratio, upper ← clip_max), proximal = sg(π), old = μ | tis_token | value: the PPO term at r = 1 times the weight (not compared) |
 | mis | rejection_sampling(level=token, action=mask, metric=ratio, lower ← clip_min, upper ← clip_max), as above | masked_is_token (the weight is r where kept; the token mean keeps the original count, ``functional.py:483``) | value not compared |
 
-The ``tis`` and ``mis`` rows is AReaL's decoupled loss in the setting where rollout correction is all there is:
+| tis_seq | as tis with level=sequence (agg=mean: the sequence's weight and criterion are the geometric mean of its ratios, ``functional.py:345``) | tis_seq_geo | as tis |
+| mis_seq | as mis with level=sequence (agg=mean) | masked_is_seq_geo (the kept sequence weighted by its geometric mean) | as mis |
+
+The rollout-correction rows are AReaL's decoupled loss in the setting where rollout correction is all there is:
 the proximal policy is the current one (recomputed log-probs, first update of the step), so the
 PPO ratio π/π_prox is 1 and the behaviour weight min(π_prox/π_behave, C) is the whole correction.
 """
@@ -40,7 +43,10 @@ from drpo_analysis.fuzz.targets import Target
 
 DIST, VERSION = "areal", "1.0.4"
 KINDS = {"ppo": ("ppo_clip", "dual_clip"), "gspo": ("gspo_token",), "tis": ("tis_token",),
-         "mis": ("masked_is_token",)}
+         "mis": ("masked_is_token",), "tis_seq": ("tis_seq_geo",), "mis_seq": ("masked_is_seq_geo",)}
+#: rollout-correction kinds -> (rejection_sampling level, action)
+REJECTION = {"tis": ("token", "clamp"), "mis": ("token", "mask"), "tis_seq": ("sequence", "clamp"),
+             "mis_seq": ("sequence", "mask")}
 
 
 class _NoKLEstimator:
@@ -69,9 +75,10 @@ def target(kind="ppo", *, method=None, params=None, timeout=20.0) -> Target:
     F = loss_module()
 
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None):   # num_seqs: unused, as in AReaL
-        if kind in ("tis", "mis"):     # rollout correction alone: proximal = sg(π), old (behaviour) = μ
-            rs = SimpleNamespace(level="token", action="clamp" if kind == "tis" else "mask", metric="ratio",
-                                 agg="mean", upper=p["clip_max"], lower=p.get("clip_min") or None)
+        if kind in REJECTION:     # rollout correction alone: proximal = sg(π), old (behaviour) = μ
+            level, action = REJECTION[kind]
+            rs = SimpleNamespace(level=level, action=action, metric="ratio", agg="mean", upper=p["clip_max"],
+                                 lower=p.get("clip_min") or None)
             out, _ = F.ppo_actor_loss_fn(logp, logp.detach(), logp_mu, adv, eps_clip=0.2, loss_mask=mask,
                                          rejection_sampling=rs)
         else:
@@ -82,7 +89,7 @@ def target(kind="ppo", *, method=None, params=None, timeout=20.0) -> Target:
         local = mask.sum()
         return out * (local / num_tokens) if num_tokens and local else out
 
-    conv = plain.conventions(compare_value=kind not in ("tis", "mis"))
+    conv = plain.conventions(compare_value=kind not in REJECTION)
     spec = f"areal:{kind}"
     t = Target(spec, loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "areal", m.name, params, {}),

@@ -29,6 +29,8 @@ what the mini-batch-level call gives the shard's rows.
 | importance_sampling | importance_sampling_loss | pg_is | — |
 | tis | ppo_policy_loss + off_policy_correction tis_ratio_type="token", old = sg(π), rollout = μ | tis_token (clip_max ← token_tis_ratio_clip_high) | value: the PPO term at r = 1 times the weight |
 | token_mask | as tis, plus token_mask_is_threshold_low/high (clip_min/clip_max) and the TIS cap at clip_max, as ``compute_token_mask`` advises (``off_policy_correction_utils.py:153``: "combine this with token-level TIS") | masked_is_token | as tis |
+| tis_seq | as tis with tis_ratio_type="sequence": exp(Σ_t m·log r_t), clamped ±20 in log space (``off_policy_correction_utils.py:63``), capped at sequence_tis_ratio_clip_high | tis_seq (clip_max ← the cap) | summed log-ratio clamp ±20; as tis |
+| product_mask | sequence_mask_metric="product" (product_mask_low/high ← clip_min/clip_max) with the sequence TIS cap at clip_max, so a kept sequence is weighted by its own Π_t r_t | masked_is_seq | as tis_seq |
 | rollout_is | rollout_is_policy_loss (ratio to rollout_logprobs = μ; zero outside (1 − eps_clip_low, 1 + eps_clip_high)) | masked_is_token (clip_min = 1 − eps_clip_low, clip_max = 1 + eps_clip_high) | value: −sg(w)·Â·ℓ |
 
 ``reduction``: SkyRL's ``loss_reduction`` — token_mean (token-mean), sequence_mean
@@ -57,7 +59,11 @@ KINDS = {"regular": ("ppo_policy_loss", "ppo_clip", 20.0, True),
          "importance_sampling": ("importance_sampling_loss", "pg_is", None, True),
          "tis": ("ppo_policy_loss", "tis_token", None, False),
          "token_mask": ("ppo_policy_loss", "masked_is_token", None, False),
-         "rollout_is": ("rollout_is_policy_loss", "masked_is_token", None, False)}
+         "rollout_is": ("rollout_is_policy_loss", "masked_is_token", None, False),
+         "tis_seq": ("ppo_policy_loss", "tis_seq", 20.0, False),
+         "product_mask": ("ppo_policy_loss", "masked_is_seq", 20.0, False)}
+#: kinds that are rollout correction alone: old = sg(π), rollout = μ
+OFF_POLICY = ("tis", "token_mask", "tis_seq", "product_mask")
 REDUCTIONS = {"token_mean": "token-mean", "sequence_mean": "seq-mean-token-mean",
               "seq_mean_token_sum_norm": "seq-mean-token-sum-norm"}
 
@@ -108,6 +114,12 @@ def config(kind: str, p: dict, reduction: str) -> SimpleNamespace:
         c.off_policy_correction = off_policy(tis_ratio_type="token", token_tis_ratio_clip_high=p["clip_max"],
                                              token_mask_is_threshold_low=p["clip_min"],
                                              token_mask_is_threshold_high=p["clip_max"])
+    if kind == "tis_seq":
+        c.off_policy_correction = off_policy(tis_ratio_type="sequence", sequence_tis_ratio_clip_high=p["clip_max"])
+    if kind == "product_mask":
+        c.off_policy_correction = off_policy(tis_ratio_type="sequence", sequence_tis_ratio_clip_high=p["clip_max"],
+                                             sequence_mask_metric="product", product_mask_low=p["clip_min"],
+                                             product_mask_high=p["clip_max"])
     if kind == "rollout_is":
         c.eps_clip_low, c.eps_clip_high = 1.0 - p["clip_min"], p["clip_max"] - 1.0
     return c
@@ -125,6 +137,8 @@ def target(kind="regular", *, method=None, params=None, reduction="token_mean", 
         raise ValueError(f"SkyRL {kind!r} implements {default!r}, not {method!r}")
     m = methods.get(default)
     p = m.resolve_params(params)
+    if kind == "tis_seq":        # SkyRL truncates the sequence ratio from above only
+        p["clip_min"] = 0.0
     U = loss_module()
     fn, cfg = getattr(U, fname), config(kind, p, reduction)
     agg = REDUCTIONS[reduction]
@@ -137,7 +151,7 @@ def target(kind="regular", *, method=None, params=None, reduction="token_mean", 
         local, step = (m_f.sum(), num_tokens) if agg == "token-mean" else (B, num_seqs)
         if step and local:            # this shard's rows of the step's mini-batch-level scaling
             scaled = scaled * (local / step)
-        if kind in ("tis", "token_mask"):     # rollout correction alone: old = sg(π), rollout = μ
+        if kind in OFF_POLICY:     # rollout correction alone: old = sg(π), rollout = μ
             out, _ = fn(logp, logp.detach(), scaled, cfg, loss_mask=m_f, rollout_logprobs=logp_mu)
         elif kind == "rollout_is":
             out, _ = fn(logp, logp_mu, scaled, cfg, loss_mask=m_f, rollout_logprobs=logp_mu)

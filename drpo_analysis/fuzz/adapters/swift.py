@@ -23,6 +23,8 @@ Translation (our method ← ms-swift ``loss_type``; ``advantages`` [B, T] are pe
 | grpo, importance_sampling_level=sequence / sequence_token | gspo_token (per-sequence Â) | seq-mean-token-mean |
 | grpo + rollout_importance_sampling_mode=token_truncate, old = current | tis_token (clip_max ← threshold) | seq-mean-token-mean; log-ratio clamped ±20 (``:2362``) |
 | grpo + rollout_importance_sampling_mode=token_mask, old = current | masked_is_token (clip_min = 0, clip_max ← threshold; the weight is r where kept, ``:2374``) | as above |
+| grpo + rollout_importance_sampling_mode=sequence_truncate, old = current | tis_seq_geo (the geometric mean of the token ratios, ``_compute_sequence_level_ratios`` ``:2328``, truncated from above at threshold ``:2379``) | as above |
+| grpo + rollout_importance_sampling_mode=sequence_mask, old = current | geo_seq_mask (token ratios ``is_ratio * seq_mask``, sequences with geometric mean > threshold masked, ``:2386``) | as above |
 
 Micro-batches: the Trainer divides each loss by ``current_gradient_accumulation_steps``; for the
 window-normalised types the method multiplies it back (``_undo_gradient_accumulation_scaling``).
@@ -112,7 +114,8 @@ def trainer(loss_type, *, epsilon, epsilon_high, delta=None, level="token", roll
     return tr
 
 
-ROLLOUT = {"token_truncate": "tis_token", "token_mask": "masked_is_token"}
+ROLLOUT = {"token_truncate": "tis_token", "token_mask": "masked_is_token", "sequence_truncate": "tis_seq_geo",
+           "sequence_mask": "geo_seq_mask"}
 
 
 def target(loss_type="grpo", *, method=None, params=None, delta=None, level="token", rollout_mode=None,
@@ -131,7 +134,7 @@ def target(loss_type="grpo", *, method=None, params=None, delta=None, level="tok
         raise ValueError(f"the adapter drives rollout_importance_sampling_mode {', '.join(ROLLOUT)} only")
     m = methods.get(method)
     p = m.resolve_params(params)
-    if method in ("cispo", "masked_is_token"):   # bounded from above only (grpo_trainer.py:1037, :2374)
+    if method in ("cispo", *ROLLOUT.values()) and "clip_min" in p:   # from above only (grpo_trainer.py:1037, :2374)
         p["clip_min"] = 0.0
     eps, eps_high = (0.2, p["clip_max"]) if method == "cispo" else (0.2, 0.28) if rollout_mode else \
         (p["eps_low"], p["eps_high"])

@@ -19,6 +19,8 @@ Translation (our method ← verl mode; design choices as oracle conventions):
 | cispo | cispo | clip_min = 1 − clip_ratio_low, clip_max = 1 + clip_ratio_high | log-ratio clamp ±20 |
 | gpg | gpg | — | — |
 | dro | dro | beta ← policy_loss.dro_beta | — |
+| rollout_rs=token_k* / seq_{sum,mean}_k* / seq_max_k{2,3} | rs_token_k* / rs_seq_* | lower_upper ← lower, upper (k1); threshold ← delta | token log-ratio clamp ±20 |
+| rollout_is=token / sequence (vanilla loss, old = current) | tis_token / tis_seq; with a lower_upper band masked_is_token, icepop / masked_is_seq | threshold ← clip_max, lower_upper ← clip_min, clip_max | (summed) log-ratio clamp ±20 before exp |
 
 Options: ``agg`` (verl's loss_agg_mode, default token-mean), ``horizon`` (loss_scale_factor of
 seq-mean-token-sum-norm; None = verl's default, the padded width), ``clip_ratio_c`` (DPPO: the
@@ -204,8 +206,10 @@ def user_target(fn, *, method=None, params=None, agg="token-mean", horizon=None,
     return t
 
 
-#: verl's token-level rollout rejection criteria (``rollout_rs``) and the registry's references
-ROLLOUT_RS = {"token_k1": "rs_token_k1", "token_k2": "rs_token_k2", "token_k3": "rs_token_k3"}
+#: verl's rollout rejection criteria (``rollout_rs``, token and sequence level) and the registry's references
+ROLLOUT_RS = {"token_k1": "rs_token_k1", "token_k2": "rs_token_k2", "token_k3": "rs_token_k3",
+              **{f"seq_{how}_{k}": f"rs_seq_{how}_{k}" for how in ("sum", "mean") for k in ("k1", "k2", "k3")},
+              "seq_max_k2": "rs_seq_max_k2", "seq_max_k3": "rs_seq_max_k3"}
 
 
 def rollout_rs_target(option, *, method=None, params=None, agg="token-mean", timeout=20.0) -> Target:
@@ -225,7 +229,7 @@ def rollout_rs_target(option, *, method=None, params=None, agg="token-mean", tim
         raise ValueError(f"verl rollout_rs={option!r} implements {ROLLOUT_RS[option]!r}, not {method!r}")
     m = methods.get(method)
     p = m.resolve_params(params)
-    threshold = f"{p['lower']}_{p['upper']}" if option == "token_k1" else str(p["delta"])
+    threshold = f"{p['lower']}_{p['upper']}" if option.endswith("k1") else str(p["delta"])
 
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
         rm = mask.to(logp.dtype)
@@ -253,7 +257,67 @@ def rollout_rs_target(option, *, method=None, params=None, agg="token-mean", tim
     return t
 
 
+#: registry method → (verl ``rollout_is`` level, whether verl is given a ``"lower_upper"`` band)
+ROLLOUT_IS = {"tis_token": ("token", False), "masked_is_token": ("token", True), "icepop": ("token", True),
+              "tis_seq": ("sequence", False), "masked_is_seq": ("sequence", True)}
+
+
+def rollout_is_target(level, *, method=None, params=None, agg="token-mean", timeout=20.0) -> Target:
+    """verl's ``compute_rollout_correction_weights(log_ratio, response_mask, rollout_is=level,
+    rollout_is_threshold=...)`` on ``log r = ℓ − ℓ_μ`` (π's log-probs before the update, i.e. the
+    current ones, against the rollout engine's μ), passed as ``rollout_is_weights`` to verl's vanilla
+    policy loss with ``old_log_prob = sg(ℓ)`` (ratio 1, so the gradient is ``w Â`` per token).
+    A single threshold is truncated IS (``clip_max``); a ``"lower_upper"`` band (``clip_min``,
+    ``clip_max``, both > 0 for verl) zeroes the weight outside it (IcePop / masked IS)."""
+    from verl.trainer.ppo import core_algos
+    from verl.trainer.ppo.rollout_corr_helper import compute_rollout_correction_weights
+
+    levels = {"token": "tis_token", "sequence": "tis_seq"}
+    if level not in levels:
+        raise ValueError(f"verl rollout_is must be one of {', '.join(levels)}, got {level!r}")
+    method = method or levels[level]
+    if ROLLOUT_IS.get(method, (None,))[0] != level:
+        raise ValueError(f"verl rollout_is={level!r} implements one of "
+                         f"{[k for k, v in ROLLOUT_IS.items() if v[0] == level]}, not {method!r}")
+    m = methods.get(method)
+    p = m.resolve_params(params)
+    band = ROLLOUT_IS[method][1]
+    if band and p["clip_min"] <= 0:
+        raise ValueError(f"verl's rollout_is_threshold band needs a lower bound > 0; give clip_min for {method!r}")
+    if not band and p.get("clip_min", 0.0) != 0:
+        raise ValueError("verl's truncated IS clamps from above only: clip_min must be 0")
+    threshold = f"{p['clip_min']}_{p['clip_max']}" if band else p["clip_max"]
+    config = _config("vanilla", {"eps_low": 0.2, "eps_high": 0.28, "dual_clip_c": 3.0}, None, agg)
+
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
+        dp = _fill_batch_info(config, num_tokens, num_seqs, dp_size, None)
+        rm = mask.to(logp.dtype)
+        w, _ = compute_rollout_correction_weights(log_ratio=(logp - logp_mu).detach(), response_mask=rm,
+                                                  rollout_is=level, rollout_is_threshold=threshold)
+        pg_loss, _ = core_algos.compute_policy_loss_vanilla(old_log_prob=logp.detach(), log_prob=logp, advantages=adv,
+                                                            response_mask=rm, loss_agg_mode=agg, config=config,
+                                                            rollout_is_weights=w)
+        return pg_loss / dp
+
+    spec = f"verl:rollout_is={level}"
+    conv = plain.conventions(agg=agg, count_empty_rows=agg in ("token-mean", "token-sum"), log_ratio_clamp=CLAMP)
+    t = Target(spec, loss, m.name, p, conv, call_params={},
+               reproducer=reproducer_line(spec, "verl", m.name, params, {} if agg == "token-mean" else {"agg": agg}),
+               timeout=timeout, agg_modes=AGG_MODES[:4])
+
+    def variant(params=None, agg=None):
+        params = p if params is None else params
+        if not band and "clip_min" in params:     # the sweep's draw: verl has no lower truncation to set
+            params = {**params, "clip_min": 0.0}
+        return rollout_is_target(level, method=m.name, params=params, agg=conv.agg if agg is None else agg,
+                                 timeout=timeout)
+    t.variant = variant
+    return t
+
+
 def load(spec, *, method=None, params=None, **options) -> Target:
+    if spec.startswith("verl:rollout_is="):
+        return rollout_is_target(spec.split("=", 1)[1], method=method, params=params, **options)
     if spec.startswith("verl:rollout_rs="):
         return rollout_rs_target(spec.split("=", 1)[1], method=method, params=params, **options)
     if spec.startswith("verl:"):
