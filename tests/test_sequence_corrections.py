@@ -199,3 +199,14 @@ def test_oracle_separates_correct_from_buggy_on_the_threshold_rows(correct, bugs
     for bug in bugs:
         with pytest.raises(AssertionError, match="does not conform"):
             check_batch(_corpus_target("mutants", bug, case.params), batch, dtype="float64")
+
+
+def test_one_sided_values_keep_a_divergence_statistic_in_its_bounds():
+    """On-policy rows (statistic 0): the one-sided values shift the statistic by −h, which must
+    stay ≥ 0 (a negative k3 statistic is not an admissible input) when a wrong gradient is judged."""
+    logp = np.full((2, 3), -1.0)
+    batch = Batch(logp, logp.copy(), np.ones((2, 3)), np.ones((2, 3), bool), np.arange(2))
+    exp = oracle.expected("rs_seq_max_k3", {}, batch, oracle.Conventions(agg="token-sum"), dtype="float32")
+    np.testing.assert_allclose(-exp.grad, 1.0)                       # kept: r = 1, Â = 1
+    wrong = oracle.compare(exp, batch.mask, np.zeros((2, 3)), None, "float32")
+    assert wrong is not None and wrong.what == "gradient"

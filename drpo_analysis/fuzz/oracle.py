@@ -230,12 +230,12 @@ def _clamped_gradient(method, params, clamp, ell, ell_mu, adv, extras, scope="ev
 def _shifted_extras(method, ex: dict, dh):
     """Frozen extras that move with ℓ (``Extra.moves_with_ell``: GSPO's sequence log-ratio, the
     Top-K log π set) shifted with it for the one-sided values, so a kink they carry is crossed;
-    clipped to the extra's upper bound (log-probabilities stay ≤ 0)."""
+    clipped to the extra's bounds (log-probabilities stay ≤ 0, a divergence statistic ≥ 0)."""
     out = dict(ex)
     for e in methods.get(method).extras:
         if e.moves_with_ell and e.name in ex:
             v = ex[e.name] + np.asarray(dh)[(...,) + (None,) * e.trailing]
-            out[e.name] = v if e.high is None else np.minimum(v, e.high)
+            out[e.name] = np.clip(v, e.low, e.high) if e.low is not None or e.high is not None else v
     return out
 
 
