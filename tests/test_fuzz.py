@@ -170,7 +170,7 @@ def test_regions_cover_signs_and_leaves():
     assert {lab.split("|")[0] for lab in labels} == {"A+", "A-"} and len(labels) >= 3
 
 
-@pytest.mark.slow   # ~4 min on 2 cores (65 targets, sweeps included); the outside corpus runs by default
+@pytest.mark.slow   # ~2.5 min on 2 cores (79 targets, sweeps included); the outside corpus runs by default
 def test_self_test_one_seed_kills_every_mutant():
     res = mutants.self_test(seeds=(0,))
     assert res["mutants"] >= 25 and res["score"] == 1.0 and res["false_positives"] == 0, res["survivors"]
