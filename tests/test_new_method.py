@@ -119,16 +119,9 @@ def test_simulator_runs_it(toy):
 
 
 def test_rl_loss_trains_it(toy, tmp_path):
-    from drpo_analysis.rl import trainer
+    from rl_util import smoke_rows
 
-    cfg = trainer.smoke_config(method=toy.name, steps=1, eval_size=16)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # a tiny model runs fastest on one thread
-    try:
-        trainer.run(cfg, tmp_path / "run", root=str(tmp_path / "root"), progress=False)
-    finally:
-        torch.set_num_threads(threads)
-    rows = trainer.read_metrics(tmp_path / "run" / "metrics.jsonl")
+    rows = smoke_rows(toy.name, tmp_path)
     assert [r["step"] for r in rows] == [0, 1] and all(r.get("finite", True) for r in rows)
 
 

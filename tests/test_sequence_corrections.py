@@ -214,17 +214,11 @@ def test_one_sided_values_keep_a_divergence_statistic_in_its_bounds():
 
 @pytest.mark.parametrize("name", ["tis_seq", "rs_seq_max_k3"])
 def test_simulator_and_rl_trainer_run_a_sequence_correction(name, tmp_path):
-    from drpo_analysis.rl import trainer
+    from rl_util import smoke_rows
+
     from drpo_analysis.sim import dynamics
 
     out = dynamics.run(dynamics.DynamicsSettings(methods=(name,), seeds=1, prompts=2, length=3, group=4, steps=2))
     assert np.isfinite(np.asarray(out["history"]["reward"])).all()
-    cfg = trainer.smoke_config(method=name, steps=1, eval_size=16)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        trainer.run(cfg, tmp_path / "run", root=str(tmp_path / "root"), progress=False)
-    finally:
-        torch.set_num_threads(threads)
-    rows = trainer.read_metrics(tmp_path / "run" / "metrics.jsonl")
+    rows = smoke_rows(name, tmp_path)
     assert [r["step"] for r in rows] == [0, 1] and all(r.get("finite", True) for r in rows)
