@@ -114,7 +114,7 @@ ENTRIES: tuple[Entry, ...] = (
           choices="weights on log r = old − rollout with old = current, clamped ±20 (rollout_corr_helper.py:575), "
                   "multiplying the vanilla loss (core_algos.py:1365)"),
     Entry("verl", "verl rollout_is=sequence (sequence TIS, threshold 2)", "verl:rollout_is=sequence", "verl",
-          choices="one weight min(exp(Σ_t log r_t), 2) per sequence, the sum clamped ±20 before exp "
+          choices="verl's default rollout correction (trainer/config/algorithm.py:179); one weight min(exp(Σ_t log r_t), 2) per sequence, the sum clamped ±20 before exp "
                   "(rollout_corr_helper.py:585), old = current, multiplying the vanilla loss (core_algos.py:1365)"),
     Entry("verl", "verl rollout_is=sequence, threshold 0.5_2.0 (sequence IcePop)", "verl:rollout_is=sequence", "verl",
           {"method": "masked_is_seq", "params": {"clip_min": 0.5, "clip_max": 2.0}},
@@ -343,7 +343,7 @@ def run_entry(entry: Entry, *, seed: int = 0, examples: int = 24) -> dict:
     opts = dict(entry.options)
     method = opts.pop("method", None)
     row = {"framework": entry.framework, "label": entry.label, "target": entry.spec, "adapter": entry.adapter,
-           "options": entry.options, "choices": entry.choices, "words": entry.words, "impact": entry.impact}
+           "options": entry.options, **_prose(entry)}
     try:
         t = adapters.load(entry.spec, adapter=entry.adapter, method=method, **opts)
     except ImportError as exc:
@@ -366,20 +366,26 @@ def run(out: Path | None = Path("paper_repro/CONFORMANCE.md"), *, seed: int = 0,
         progress: bool = True, entries=ENTRIES, only: tuple[str, ...] = ()) -> dict:
     """Fuzz every entry, write ``out`` (markdown) and ``out.json``. ``only``: re-run just the entries
     whose label contains one of these strings (and entries ``out.json`` lacks); the other rows are
-    taken from ``out.json``, which must have been written with the same seed and examples."""
+    taken from ``out.json`` (which must have been written with the same seed and examples), their
+    prose (choices, words, impact) from the entries."""
     from tqdm import tqdm
 
     kept = _previous_rows(out, seed, examples) if only else {}
     todo = [e for e in entries if e.label not in kept or any(s in e.label for s in only)]
     fresh = {e.label: run_entry(e, seed=seed, examples=examples)
              for e in tqdm(todo, desc="conformance", disable=not progress, leave=False)}
-    rows = [fresh.get(e.label) or kept[e.label] for e in entries]
+    rows = [fresh.get(e.label) or {**kept[e.label], **_prose(e)} for e in entries]
     res = {"seed": seed, "examples": examples, "versions": versions(), "entries": rows}
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(markdown(res))
         out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
     return res
+
+
+def _prose(entry: Entry) -> dict:
+    """The text fields of a row, which come from the entry, not from fuzzing."""
+    return {"choices": entry.choices, "words": entry.words, "impact": entry.impact}
 
 
 class PreviousMatrixError(ValueError):

@@ -249,7 +249,8 @@ SEQUENCE_METHODS = (
            truncated_sequence_is(SEQ_LOG_RATIO_SUM),
            params=(_SEQ_CLIP_MIN,
                    Param("clip_max", 2.0, "truncation C of the detached sequence weight Π_t r_t", low=0.0,
-                         symbol="C", source="verl RolloutCorrectionConfig rollout_is_threshold=2.0")),
+                         symbol="C", source="verl RolloutCorrectionConfig defaults rollout_is='sequence', "
+                                            "rollout_is_threshold=2.0 (trainer/config/algorithm.py:179)")),
            extras=(SEQ_LOG_RATIO_SUM,), value_meaningful=False, notes="value sg(w)Âℓ is a gradient device"),
     Method("masked_is_seq", "rollout_correction", "Masked IS, sequence level",
            "TRL vllm_importance_sampling_mode='sequence_mask' (its default)", masked_sequence_is(SEQ_LOG_RATIO_SUM),
