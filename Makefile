@@ -80,8 +80,9 @@ audit: $(VENV)/.stamp-base
 repro: $(VENV)/.stamp-base
 	mkdir -p runs && nohup nice $(CLI) repro --workers 2 > runs/repro.log 2>&1 &
 
-# GRPO on SmolLM2-135M-Instruct on one GPU, at most ~8 minutes: the bf16 sampler's mismatch at
-# identical weights, then DRPO, PPO-clip and DPPO-TV runs (one seed) -> results/gpu-check/
+# GRPO on SmolLM2-135M-Instruct on one GPU, about 7.5 minutes: the sampler mismatch at identical
+# weights, then PPO-clip, DRPO and DPPO-TV with an fp8 sampler and PPO-clip without mismatch (one
+# seed) -> results/gpu-check/
 # (REPORT.md, report.json, study.png). Re-running resumes. The same pipeline at smoke size on CPU:
 #   make gpu-check GPU_CHECK_ARGS="--device cpu --smoke"      (-> results/gpu-check-smoke/)
 GPU_CHECK_ARGS ?= --device cuda
