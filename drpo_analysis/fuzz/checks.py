@@ -573,10 +573,10 @@ def _split_bounds(ctx: Context, res: CheckResult) -> str:
     for i in range(SPLIT_PROBES):
         res.examples += 1
         bad = probe(v, Probe(vctx.sample(batch=8, length=16, kinks=kinks), sub=sub, variant=v), ctx.notes)
-        if i == 0 and bad is not None and bad.kind == "raises":
+        if i == 0 and bad is not None and bad.kind == "raises":     # counted in tokens, as every note
             key = (f"symmetric bounds only: the target raised when {', '.join(f'{b.low} != {b.high}' for b in pairs)} "
                    f"({bad.message}); it cannot be run with unequal bounds by mistake")
-            ctx.notes[key] = ctx.notes.get(key, 0) + 1
+            ctx.notes[key] = ctx.notes.get(key, 0) + int(bad.batch.mask.sum())
             return out + ": refused (raised)"
         if bad is not None and bad.kind.endswith("mismatch"):
             bad = replace(bad, fix=_reading_fix(v, bad, readings))
