@@ -97,7 +97,7 @@ def target(kind="ppo", *, method=None, params=None, token_level_loss=True, timeo
 #: OpenRLHF's names of our parameters (PolicyLoss's constructor)
 PARAM_NAMES = {"eps_low": "clip_eps_low", "eps_high": "clip_eps_high", "dual_clip_c": "dual_clip"}
 #: the symmetric clip of older PolicyLoss versions (the trainer's ``--actor.eps_clip``, which
-#: ``eps_clip_low_high`` falls back to when unset, cli/train_ppo_ray.py)
+#: ``eps_clip_low_high`` falls back to when unset, cli/train_ppo_ray.py:633-634)
 SYMMETRIC_NAME = "clip_eps"
 #: bounds PolicyLoss takes as separate arguments
 BOUNDS = (BoundFields("eps_low", "eps_high", "clip_eps_low", "clip_eps_high", SYMMETRIC_NAME),)

@@ -120,7 +120,7 @@ def target(loss_type, *, method=None, params=None, delta=None, level="token", ma
 PARAM_NAMES = {"eps_low": ("epsilon_low", "epsilon"), "eps_high": ("epsilon_high",), "dual_clip_c": ("delta",),
                "clip_max": ("epsilon_high",)}
 #: bounds GRPOConfig carries in separate fields: ``epsilon`` (the lower bound, the trainer's
-#: ``epsilon_low``) and ``epsilon_high``, which falls back to ``epsilon`` when unset
+#: ``epsilon_low``) and ``epsilon_high``, which falls back to ``epsilon`` when unset (grpo_trainer.py:945-946)
 BOUNDS = (BoundFields("eps_low", "eps_high", "epsilon_low", "epsilon_high", "epsilon"),)
 #: the TRL loss type a user function is told for each aggregation mode (without / with global count)
 AGG_LOSS_TYPES = {"seq-mean-token-mean": "grpo", "token-mean": "bnpo", "seq-mean-token-sum-norm": "dr_grpo"}

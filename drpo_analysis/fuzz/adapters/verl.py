@@ -116,8 +116,8 @@ def target(mode, *, method=None, params=None, agg="token-mean", horizon=None, lo
 
 
 #: bounds verl's ActorConfig carries in separate fields (ratio offsets for PPO / GSPO, thresholds for
-#: DPPO), with the symmetric clip_ratio they fall back to (core_algos.py: ``config.clip_ratio_low if
-#: config.clip_ratio_low is not None else clip_ratio``)
+#: DPPO), with the symmetric clip_ratio they fall back to (core_algos.py:1321, 1415, 1575: ``config.clip_ratio_low
+#: if config.clip_ratio_low is not None else clip_ratio``)
 BOUNDS = tuple(BoundFields(lo, hi, "config.clip_ratio_low", "config.clip_ratio_high", "config.clip_ratio")
                for lo, hi in (("eps_low", "eps_high"), ("delta_low", "delta_high")))
 #: loss_agg_mode values verl's agg_loss accepts (our names are verl's)
