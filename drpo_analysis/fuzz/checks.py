@@ -36,7 +36,7 @@ import numpy as np
 from drpo_analysis.core import methods
 from drpo_analysis.fuzz import oracle, verdict
 from drpo_analysis.fuzz.strategies import Batch, sample_batch
-from drpo_analysis.fuzz.targets import Outcome, Target, call, round_to
+from drpo_analysis.fuzz.targets import BOUND_PAIRS, Outcome, Target, call, round_to
 
 PAD_VALUES = (0.0, 1e4, -1e4, math.inf, -math.inf, math.nan)   # 0.0: the usual fill of real pipelines
 HALF_LOG_RATIO = 5.0    # float16 probes: r ≤ e^5 ≈ 148, so r² (SPO, DRPO penalties) stays below 65504
@@ -63,6 +63,7 @@ class Probe:
     index: tuple | None = None
     severity: str = ""                  # verdict.EDGE or verdict.DEVIATES
     explanation: str = ""
+    fix: str = ""                       # a fix the check diagnosed (else the verdict table's)
 
     def counterexample(self) -> dict:
         """The batch (nested lists) and call options, the token a mismatch names."""
@@ -473,11 +474,12 @@ def check_dtype(ctx: Context) -> CheckResult:
 SWEEP_FACTORS = (0.5, 1.6)
 
 
-def draw_params(rng: np.random.Generator, method, around: dict, *, keep_ties: bool = False) -> dict:
+def draw_params(rng: np.random.Generator, method, around: dict, *, keep_ties: bool = False,
+                split: frozenset = frozenset()) -> dict:
     """Parameters drawn away from ``around`` (the target's own values), inside their intervals:
     each one's distance to its lower bound scaled by a factor of :data:`SWEEP_FACTORS` (a value at
     its lower bound moves to 40% of the interval, or to lower + 0.4). Equal values get different
-    factors, or with ``keep_ties`` the same one."""
+    factors, or with ``keep_ties`` the same one, except the parameters named in ``split``."""
     out, factor_of = {}, {}
     for prm in method.params:
         v0 = float(around[prm.name])
@@ -486,7 +488,8 @@ def draw_params(rng: np.random.Generator, method, around: dict, *, keep_ties: bo
         # otherwise a tie is broken on purpose (one parameter used in place of the other shows)
         f = float(rng.choice(SWEEP_FACTORS))
         if v0 in factor_of:
-            f = factor_of[v0] if keep_ties else next(x for x in SWEEP_FACTORS if x != factor_of[v0])
+            tied = keep_ties and prm.name not in split
+            f = factor_of[v0] if tied else next(x for x in SWEEP_FACTORS if x != factor_of[v0])
         factor_of.setdefault(v0, f)
         v = lo + (v0 - lo) * f if v0 > lo else lo + 0.4 * (1.0 if prm.high is None else prm.high - lo)
         if prm.high is not None:
@@ -501,7 +504,10 @@ def draw_params(rng: np.random.Generator, method, around: dict, *, keep_ties: bo
 
 def check_hyperparameters(ctx: Context) -> CheckResult:
     """The target configured with parameters drawn away from its own (a constant that does not
-    reach the loss, or one used with another meaning, shows only away from the default)."""
+    reach the loss, or one used with another meaning, shows only away from the default). A
+    framework-shaped target keeps equal bounds equal in these draws (its configuration may hold
+    one field for both) and then, where its configuration carries the bounds in separate fields
+    (``Target.split_ties``), has them drawn apart once: :func:`_split_bounds`."""
     res = CheckResult("hyperparameters")
     t, m = ctx.target, ctx.method
     if not m.params or t.variant is None:
@@ -521,8 +527,90 @@ def check_hyperparameters(ctx: Context) -> CheckResult:
             if res.add(vctx, probe(v, p, ctx.notes)):
                 res.detail = "; ".join(drawn)
                 return res
-    res.detail = "; ".join(drawn)
+    res.detail = "; ".join(drawn) + _split_bounds(ctx, res)
     return res
+
+
+def tied_bounds(t: Target) -> list[tuple[str, str]]:
+    """The lower / upper bound pairs the target is configured with equal values."""
+    return [(lo, hi) for lo, hi in BOUND_PAIRS if lo in t.params and hi in t.params and t.params[lo] == t.params[hi]]
+
+
+#: probes with the bounds drawn apart ([8, 16] batches with tokens at the kinks of every reading)
+SPLIT_PROBES = 4
+
+
+def _split_bounds(ctx: Context, res: CheckResult) -> str:
+    """Equal bounds that the target's configuration carries in separate fields, drawn apart (every
+    field filled by the adapter, the legacy symmetric one with the lower bound): a target that reads
+    one field for both deviates, with a fix naming the fields. The batches put tokens at the kinks
+    of every misreading (:func:`_readings`), where it shows. A target that raises on the first such
+    call supports a symmetric clip only: a note, not a finding (it cannot be misconfigured
+    silently). Returns the text for the check's detail."""
+    t, m = ctx.target, ctx.method
+    if not t.keep_ties:
+        return ""                           # every draw above breaks ties already
+    tied = tied_bounds(t)
+    if t.symmetric_clip:
+        return f"; {', '.join(f'{lo} = {hi}' for lo, hi in tied)} kept equal (declared symmetric_clip)" if tied else ""
+    pairs = [b for b in t.split_ties if (b.low, b.high) in tied]
+    kept = [f"{lo} = {hi}" for lo, hi in tied if not any((b.low, b.high) == (lo, hi) for b in pairs)]
+    out = f"; {', '.join(kept)} kept equal (the target takes one field for both)" if kept else ""
+    if not pairs:
+        return out
+    params = draw_params(ctx.rng, m, t.params, keep_ties=True, split=frozenset(n for b in pairs for n in (b.low, b.high)))
+    pairs = [b for b in pairs if params[b.low] != params[b.high]]
+    if not pairs:
+        return out
+    v = t.variant(params=params)
+    fields = ", ".join(f"{b.low_field} = {params[b.low]:g}, {b.high_field} = {params[b.high]:g}, "
+                       f"{b.symmetric_field} = {params[b.low]:g}" for b in pairs)
+    out += f"; bounds drawn apart ({fields})"
+    sub = "bounds drawn apart: " + ", ".join(f"{k}={x:g}" for k, x in params.items())
+    readings = _readings(pairs, params)
+    kinks = [k for p, _ in [(params, ""), *readings] for k in oracle.kinks(m.name, p)]
+    vctx = Context(v, ctx.rng, ctx.examples, notes=ctx.notes)
+    for i in range(SPLIT_PROBES):
+        res.examples += 1
+        bad = probe(v, Probe(vctx.sample(batch=8, length=16, kinks=kinks), sub=sub, variant=v), ctx.notes)
+        if i == 0 and bad is not None and bad.kind == "raises":     # counted in tokens, as every note
+            key = (f"symmetric bounds only: the target raised when {', '.join(f'{b.low} != {b.high}' for b in pairs)} "
+                   f"({bad.message}); it cannot be run with unequal bounds by mistake")
+            ctx.notes[key] = ctx.notes.get(key, 0) + int(bad.batch.mask.sum())
+            return out + ": refused (raised)"
+        if bad is not None and bad.kind.endswith("mismatch"):
+            bad = replace(bad, fix=_reading_fix(v, bad, readings))
+        if res.add(vctx, bad):
+            break
+    return out
+
+
+def _readings(pairs, params: dict) -> list[tuple[dict, str]]:
+    """(parameters, fix) of each way a target can misread a pair of bounds drawn apart: one field
+    for both (the legacy symmetric one holds the lower bound), the upper for both, swapped."""
+    out = []
+    for b in pairs:
+        lo, hi = params[b.low], params[b.high]
+        out += [
+            ({**params, b.high: lo}, f"reads one field for both bounds ({b.symmetric_field} or {b.low_field}, "
+                                     f"{lo:g} here; {b.high_field} = {hi:g}): read {b.low_field} for the lower "
+                                     f"and {b.high_field} for the upper bound (an implementation of a symmetric "
+                                     "clip only: raise on unequal bounds, or declare --option symmetric_clip=true)"),
+            ({**params, b.low: hi}, f"reads {b.high_field} for both bounds: read {b.low_field} for the lower bound"),
+            ({**params, b.low: hi, b.high: lo}, f"{b.low_field} and {b.high_field} swapped: {b.low_field} is the "
+                                                "lower bound"),
+        ]
+    return out
+
+
+def _reading_fix(v: Target, bad: Probe, readings) -> str:
+    """The fix of the first misreading whose reference the target's output matches on the failing
+    batch, else "" (the check's generic fix)."""
+    for params, fix in readings:
+        other = replace(v, params=params)
+        if probe(other, replace(bad, variant=other)) is None:
+            return fix
+    return ""
 
 
 def _ignores_agg(t: Target, v: Target, failed: Probe) -> bool:

@@ -175,7 +175,7 @@ def _add_finding(findings: list[Finding], f: Finding) -> None:
 
 
 def _finding(target: Target, check: str, p: Probe, seed: int, fix_note: str = "") -> Finding:
-    fix = _verdict.likely_fix(check, p.sub, p.kind)
+    fix = p.fix or _verdict.likely_fix(check, p.sub, p.kind)
     if fix_note and check == "aggregation" and "split" in p.sub:
         fix = f"{fix} ({fix_note})"
     return Finding(check, p.kind, p.message, p.counterexample(), p.expected, p.got, seed, reproducer(target, p),
@@ -230,7 +230,7 @@ def fuzz(target: Target, *, seed: int = 0, examples: int = DEFAULT_EXAMPLES, che
                 except Exception:  # noqa: BLE001 - shrinking is best effort; the finding stands as found
                     smaller = fail
                 fail = replace(smaller, sub=fail.sub, severity=fail.severity, explanation=fail.explanation,
-                               variant=fail.variant)
+                               variant=fail.variant, fix=fail.fix)
             _add_finding(report.findings, _finding(ran, name, fail, seed, target.passed_note))
         if stop_at_first and res.status == "failed":
             break

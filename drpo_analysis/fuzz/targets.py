@@ -32,6 +32,24 @@ from drpo_analysis.core import aggregation
 from drpo_analysis.fuzz.oracle import Conventions
 from drpo_analysis.fuzz.strategies import Batch
 
+#: lower / upper bound pairs of our parameters that a symmetric clip sets equal (PPO's ε, DPPO's δ)
+BOUND_PAIRS = (("eps_low", "eps_high"), ("delta_low", "delta_high"))
+
+
+@dataclass(frozen=True)
+class BoundFields:
+    """A lower / upper bound pair of our parameters (e.g. ``eps_low`` / ``eps_high``) that a
+    framework's configuration carries in separate fields, and the field that older code reads for
+    both (the legacy symmetric one, filled with the lower bound: TRL's ``epsilon`` *is* the lower
+    bound, and verl / OpenRLHF fall back to theirs only when the separate fields are unset)."""
+
+    low: str            # our parameter names
+    high: str
+    low_field: str      # the framework's names, as a finding quotes them
+    high_field: str
+    symmetric_field: str
+
+
 @dataclass
 class Target:
     """An implementation under test, reduced to the canonical signature."""
@@ -54,6 +72,9 @@ class Target:
     adv_per_sequence: bool = False                      # takes one advantage per sequence (TRL's shape)
     keep_ties: bool = False                             # sweeps keep equal parameters equal (a framework
                                                         # config may hold one field for both, e.g. clip_ratio)
+    split_ties: tuple["BoundFields", ...] = ()          # ...except these pairs, which its configuration
+                                                        # carries in separate fields: drawn apart once
+    symmetric_clip: bool = False                        # declared: supports equal lower / upper bounds only
 
     @property
     def named(self) -> set[str]:
@@ -79,8 +100,11 @@ class Target:
         """The design choices declared for the reference (conventions other than the defaults,
         aggregation aside)."""
         default = Conventions()
-        return {k: v for k, v in vars(self.conventions).items()
-                if k not in ("agg", "horizon") and v != getattr(default, k)}
+        out = {k: v for k, v in vars(self.conventions).items()
+               if k not in ("agg", "horizon") and v != getattr(default, k)}
+        if self.symmetric_clip:
+            out["symmetric_clip"] = True
+        return out
 
     @property
     def passed_note(self) -> str:

@@ -58,6 +58,8 @@ _FIXES = (
                           ".detach(), or logp_mu / advantages carry gradient into the loss"),
     ("on_policy", "", "at r = 1 the gradient must be the plain policy gradient −Â·a: check the ratio at "
                       "old = current (bf16 storage of old log-probs? a penalty that is not 0 at r = 1?)"),
+    ("hyperparameters", "bounds drawn apart", "the lower and upper bounds are not each read from their own field "
+                                              "(one read for both, or swapped?): compare with the sub-check's values"),
     ("hyperparameters", "", "a parameter does not reach the loss (hard-coded constant?) or is used with "
                             "another meaning: compare the sub-check's values with the formula"),
     ("aggregation_modes", "", "this aggregation mode is computed wrongly: compare with "

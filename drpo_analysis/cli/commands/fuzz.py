@@ -32,7 +32,11 @@ num_seqs receive global counts, group_ids the prompt groups, agg / loss_agg_mode
 mode). A function in verl's, TRL's or OpenRLHF's policy-loss signature is detected from its
 argument names (or name --adapter). Design choices are declared as options: --option
 log_ratio_clamp=20 (l - l_mu clamped before exp, everywhere r appears), clamp_scope=ratio (pi and
-the shift stay unclamped), is_truncation=3, compare_value=false, horizon=4096.
+the shift stay unclamped), is_truncation=3, compare_value=false, horizon=4096, symmetric_clip=true
+(equal lower and upper bounds only: the sweep keeps them equal). A function in a framework's shape
+declared with equal bounds also gets them drawn apart once where the framework's config carries
+separate fields (verl's clip_ratio_low/high, TRL's epsilon/epsilon_high, OpenRLHF's
+clip_eps_low/high): reading one field for both deviates; raising on unequal bounds is a note.
 
 Verdict: conforms / conforms with declared design choices / edge cases only / deviates; exit 0
 for the first three (--strict: 1 for edge cases too), 1 for deviates. An exact tie at a kink
@@ -145,7 +149,8 @@ def _adapter_options(mod) -> list[str]:
     # a user's function in a framework's shape declares design choices as a plain target does
     fns = [mod.target, plain.conventions] + ([mod.user_target] if hasattr(mod, "user_target") else [])
     names = {p.name for fn in fns for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY}
-    return sorted(names - {"method", "params", "name", "spec", "reproducer"})
+    from drpo_analysis.fuzz.adapters import COMMON_OPTIONS
+    return sorted((names | set(COMMON_OPTIONS)) - {"method", "params", "name", "spec", "reproducer"})
 
 
 def _self_test(args) -> Result:

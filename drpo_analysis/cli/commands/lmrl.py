@@ -34,14 +34,17 @@ OUT/study.png; it resumes where it stopped when run again with the same --out.
 """
 
 PRESETS = {
-    # One GPU, at most ~8 minutes: SmolLM2-135M-Instruct on few-shot one-digit addition (about 35%
-    # greedy accuracy at the start, so GRPO groups have mixed rewards), three trust regions with a
-    # bf16 sampler, 4 updates per rollout (drift within a step), a 1.75-minute budget per arm
-    # (plus about a minute to de-quantise the GGUF file on a machine without the cache).
-    "gpu-check": {"model": "smollm2", "study": True, "arms": "drpo:bf16,ppo_clip:bf16,dppo_binary_tv:bf16",
-                  "task": "add", "task_size": 1, "shots": 3, "steps": 200, "prompts_per_step": 32,
-                  "samples_per_prompt": 8, "minibatches": 4, "lr": 1e-5, "max_new_tokens": 3,
-                  "eval_every": 10, "eval_size": 256, "ckpt_every": 50, "max_minutes_per_arm": 1.75,
+    # One GPU, about 7.5 minutes (measured on an H200: 1.1-1.5 GRPO steps/s at this size, about 50 s
+    # for the GGUF load and the mismatch measurement): SmolLM2-135M-Instruct on few-shot two-digit
+    # addition (9% greedy accuracy at the start, so GRPO groups have mixed rewards; one-digit addition
+    # saturated within 20 steps there), three trust regions with an fp8 sampler and PPO-clip without
+    # mismatch as the control, 4 updates per rollout (drift within a step), 110 steps or 1.6 minutes
+    # per arm. paper_repro/gpu_check/ holds the runs this was sized from.
+    "gpu-check": {"model": "smollm2", "study": True,
+                  "arms": "ppo_clip:fp8,drpo:fp8,dppo_binary_tv:fp8,ppo_clip:none",
+                  "task": "add", "task_size": 2, "shots": 3, "steps": 110, "prompts_per_step": 32,
+                  "samples_per_prompt": 8, "minibatches": 4, "lr": 1e-5, "max_new_tokens": 4,
+                  "eval_every": 10, "eval_size": 128, "ckpt_every": 50, "max_minutes_per_arm": 1.6,
                   "mismatch_prompts": 512, "out": "results/gpu-check"},
 }
 SMOKE = {"steps": 3, "prompts_per_step": 4, "samples_per_prompt": 4, "eval_every": 3,
@@ -96,7 +99,7 @@ def add_arguments(p):
         return out
 
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help="a prepared configuration (gpu-check: the 8-minute SmolLM2 study); other options "
+                   help="a prepared configuration (gpu-check: the 7.5-minute SmolLM2 study on one GPU); other options "
                         "override it")
     p.add_argument("--smoke", action="store_true", help="a few tiny steps of the same configuration (CI)")
     options.add_fields(p, lm_grpo.LMConfig, FIELDS, default_note=notes(FIELDS),

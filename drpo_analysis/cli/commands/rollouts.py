@@ -1,6 +1,7 @@
 """``drpo-analysis rollouts``: real-model rollouts (SmolLM2-135M-Instruct) and their mismatch."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from drpo_analysis.cli import Result, UsageError
@@ -18,6 +19,9 @@ rewards (reward 1 when the answer appears in the response).
 
 Writes OUT/rollouts_<precision>.npz (verl column names, [B, T] arrays; `drpo-analysis diagnose`
 reads it) and, with --summary, one JSON object of mismatch by mu bucket per precision.
+Every finished batch is kept in OUT/.rollouts_<precision>.parts/ until the file is written: run
+the same command again after an interruption and it continues after the last finished batch,
+with the same result as an uninterrupted run (other options are refused, naming each one).
 
   drpo-analysis rollouts --precision bf16 --tokens 2000 --out rollouts/
   drpo-analysis rollouts --precision bf16 --precision fp16 --precision fp8-e4m3 \\
@@ -72,17 +76,20 @@ def run(args) -> Result:
     torch.set_num_threads(args.threads)
     configs = [scoring.InferenceConfig(p, args.temperature, args.top_p, args.max_new_tokens)
                for p in (args.precision or [DEFAULT_PRECISION])]
-    lm = loading.load()
     out = Path(args.out)
+    kw = dict(tokens=args.tokens, batch=args.batch, group=args.group, seed=args.seed, topk=args.topk,
+              device=args.device)
+    for cfg in configs:        # an interrupted run with other options: refused before the model loads
+        rollouts.resume_state(_parts(out, cfg), rollouts.run_settings(cfg, **kw))
+    lm = loading.load()
     out.mkdir(parents=True, exist_ok=True)
     from drpo_analysis.diagnose import io as dio
     results = {}
     for cfg in configs:
-        arrays, vocab = rollouts.generate(lm, cfg, tokens=args.tokens, batch=args.batch, group=args.group,
-                                          seed=args.seed, topk=args.topk, device=args.device,
-                                          progress=not args.no_progress)
+        arrays, vocab = rollouts.generate(lm, cfg, **kw, progress=not args.no_progress, parts=_parts(out, cfg))
         path = out / f"rollouts_{cfg.precision}.npz"
         dio.write(path, arrays)
+        shutil.rmtree(_parts(out, cfg), ignore_errors=True)   # the file holds it all now
         results[cfg.precision] = dict(rollouts.summary(arrays, vocab, cfg), file=str(path))
     payload = {"model": loading.MODEL_NAME, "seed": args.seed, "precisions": results}
     if args.summary:
@@ -91,3 +98,8 @@ def run(args) -> Result:
              "mean |log r|": f"{r['mean_abs_log_ratio']:.4f}", "mean TV": f"{r['exact_mean']['tv']:.4f}",
              "mean KL(mu||pi)": f"{r['exact_mean']['kl']:.5f}", "file": r["file"]} for p, r in results.items()]
     return Result(payload, format_table(rows, list(rows[0])))
+
+
+def _parts(out: Path, cfg) -> Path:
+    """Where the finished batches of ``cfg``'s rollouts wait until its file is written."""
+    return out / f".rollouts_{cfg.precision}.parts"

@@ -52,17 +52,38 @@ def load(spec: str, *, adapter: str | None = None, method: str | None = None, pa
         if adapter is None:
             from drpo_analysis.fuzz.adapters import plain
             adapter = detect(plain.resolve(spec))
+    symmetric = options.pop("symmetric_clip", False)
     t = module(adapter).load(spec, method=method, params=params, **options)
-    t.agg_declared = "agg" in options
-    return t
+    return _declared(t, agg="agg" in options, symmetric_clip=symmetric)
 
 
 def make_target(adapter: str | None, obj, *, method=None, params=None, **options):
     """A Target from a callable (plain) or a mode name (frameworks)."""
     if isinstance(obj, str):
         return load(obj, adapter=adapter, method=method, params=params, **options)
+    symmetric = options.pop("symmetric_clip", False)
     t = module(adapter or detect(obj)).target(obj, method=method, params=params, **options)
-    t.agg_declared = "agg" in options
+    return _declared(t, agg="agg" in options, symmetric_clip=symmetric)
+
+
+#: options every adapter takes, handled here: ``symmetric_clip=true`` declares that the target
+#: supports equal lower and upper bounds only (one symmetric clip): the sweep keeps them equal
+COMMON_OPTIONS = ("symmetric_clip",)
+
+
+def _declared(t, *, agg: bool, symmetric_clip) -> "Target":
+    """``t`` with the declarations every adapter shares (see :data:`COMMON_OPTIONS`)."""
+    from drpo_analysis.fuzz.targets import BOUND_PAIRS
+
+    t.agg_declared = agg
+    if symmetric_clip not in (True, False):
+        raise ValueError(f"symmetric_clip must be true or false, got {symmetric_clip!r}")
+    if symmetric_clip:
+        unequal = [f"{lo}={t.params[lo]:g} != {hi}={t.params[hi]:g}" for lo, hi in BOUND_PAIRS
+                   if lo in t.params and hi in t.params and t.params[lo] != t.params[hi]]
+        if unequal:
+            raise ValueError(f"symmetric_clip declared, but {unequal[0]}: a symmetric clip needs equal bounds")
+        t.symmetric_clip, t.keep_ties, t.split_ties = True, True, ()
     return t
 
 

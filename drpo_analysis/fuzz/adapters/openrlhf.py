@@ -22,7 +22,7 @@ from pathlib import Path
 
 from drpo_analysis.core import methods
 from drpo_analysis.fuzz.adapters import plain, reproducer_line
-from drpo_analysis.fuzz.targets import Target
+from drpo_analysis.fuzz.targets import BoundFields, Target
 
 _PKG = "_drpo_openrlhf_models"
 
@@ -96,6 +96,11 @@ def target(kind="ppo", *, method=None, params=None, token_level_loss=True, timeo
 
 #: OpenRLHF's names of our parameters (PolicyLoss's constructor)
 PARAM_NAMES = {"eps_low": "clip_eps_low", "eps_high": "clip_eps_high", "dual_clip_c": "dual_clip"}
+#: the symmetric clip of older PolicyLoss versions (the trainer's ``--actor.eps_clip``, which
+#: ``eps_clip_low_high`` falls back to when unset, cli/train_ppo_ray.py:633-634)
+SYMMETRIC_NAME = "clip_eps"
+#: bounds PolicyLoss takes as separate arguments
+BOUNDS = (BoundFields("eps_low", "eps_high", "clip_eps_low", "clip_eps_high", SYMMETRIC_NAME),)
 
 
 def user_target(obj, *, method=None, params=None, token_level_loss=True, name=None, spec=None, timeout=20.0,
@@ -113,6 +118,8 @@ def user_target(obj, *, method=None, params=None, token_level_loss=True, name=No
     m = methods.get(method)
     p = m.resolve_params(params)
     kw_values = {**p, **{PARAM_NAMES[k]: v for k, v in p.items() if k in PARAM_NAMES}, "token_level_loss": token_level_loss}
+    if "eps_low" in p:      # the legacy symmetric field (older PolicyLoss(clip_eps)): the lower bound
+        kw_values[SYMMETRIC_NAME] = p["eps_low"]
     if inspect.isclass(obj):
         init = set(inspect.signature(obj).parameters)
         fn = obj(**{k: v for k, v in kw_values.items() if k in init})
@@ -121,6 +128,7 @@ def user_target(obj, *, method=None, params=None, token_level_loss=True, name=No
     else:
         fn, named = obj, set(inspect.signature(obj).parameters)
         sweeps_level = "token_level_loss" in named
+        init = named
     counts = {"batch_num_tokens", "global_batch_size"} <= named
     fixed = {k: v for k, v in kw_values.items() if k in named and not inspect.isclass(obj)}
 
@@ -141,7 +149,8 @@ def user_target(obj, *, method=None, params=None, token_level_loss=True, name=No
     opts = {**options, **({} if token_level_loss else {"token_level_loss": False})}
     t = Target(name or spec or getattr(obj, "__qualname__", repr(obj)), loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "openrlhf", m.name, params, opts) if spec else "",
-               timeout=float(timeout), agg_modes=("token-mean", "seq-mean-token-mean") if sweeps_level else (), keep_ties=True)
+               timeout=float(timeout), agg_modes=("token-mean", "seq-mean-token-mean") if sweeps_level else (), keep_ties=True,
+               split_ties=BOUNDS if init & {"clip_eps_high", "eps_high"} else ())
 
     def variant(params=None, agg=None):
         level = token_level_loss if agg is None else agg == "token-mean"

@@ -32,7 +32,7 @@ import torch
 
 from drpo_analysis.core import methods
 from drpo_analysis.fuzz.adapters import plain, reproducer_line
-from drpo_analysis.fuzz.targets import Target
+from drpo_analysis.fuzz.targets import BoundFields, Target
 
 LOSS_TYPES = {"grpo": "seq-mean-token-mean", "bnpo": "token-mean", "dr_grpo": "seq-mean-token-sum-norm",
               "dapo": "token-mean", "cispo": "token-mean"}
@@ -119,6 +119,9 @@ def target(loss_type, *, method=None, params=None, delta=None, level="token", ma
 #: TRL's names of our parameters (GRPOConfig)
 PARAM_NAMES = {"eps_low": ("epsilon_low", "epsilon"), "eps_high": ("epsilon_high",), "dual_clip_c": ("delta",),
                "clip_max": ("epsilon_high",)}
+#: bounds GRPOConfig carries in separate fields: ``epsilon`` (the lower bound, the trainer's
+#: ``epsilon_low``) and ``epsilon_high``, which falls back to ``epsilon`` when unset (grpo_trainer.py:945-946)
+BOUNDS = (BoundFields("eps_low", "eps_high", "epsilon_low", "epsilon_high", "epsilon"),)
 #: the TRL loss type a user function is told for each aggregation mode (without / with global count)
 AGG_LOSS_TYPES = {"seq-mean-token-mean": "grpo", "token-mean": "bnpo", "seq-mean-token-sum-norm": "dr_grpo"}
 
@@ -170,7 +173,8 @@ def user_target(fn, *, method=None, params=None, agg="seq-mean-token-mean", max_
     t = Target(name or spec or getattr(fn, "__qualname__", repr(fn)), loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "trl", m.name, params, opts) if spec else "",
                timeout=float(timeout), agg_modes=tuple(AGG_LOSS_TYPES) if "loss_type" in named else (),
-               adv_per_sequence=True, keep_ties=True)
+               adv_per_sequence=True, keep_ties=True,
+               split_ties=BOUNDS if named & {"epsilon_high", "eps_high", "args", "config"} else ())
 
     def variant(params=None, agg=None):
         return user_target(fn, method=m.name, params=p if params is None else params,

@@ -32,7 +32,7 @@ import math
 
 from drpo_analysis.core import methods
 from drpo_analysis.fuzz.adapters import plain, reproducer_line
-from drpo_analysis.fuzz.targets import Target
+from drpo_analysis.fuzz.targets import BoundFields, Target
 
 MODES = {"vanilla": "dual_clip", "dppo_tv": "dppo_binary_tv", "dppo_kl": "dppo_binary_kl",
          "gspo": "gspo_token", "cispo": "cispo", "gpg": "gpg", "dro": "dro"}
@@ -45,8 +45,6 @@ def _config(mode, p, clip_ratio_c, agg, loss_scale_factor=None):
     kw = {}
     if mode == "vanilla":
         kw = dict(clip_ratio_low=p["eps_low"], clip_ratio_high=p["eps_high"], clip_ratio_c=p["dual_clip_c"])
-        if p["eps_low"] == p["eps_high"]:      # older code reads the symmetric clip_ratio
-            kw["clip_ratio"] = p["eps_low"]
     elif mode in ("dppo_tv", "dppo_kl"):
         kw = dict(clip_ratio_low=p["delta_low"], clip_ratio_high=p["delta_high"])
         if clip_ratio_c is not None:
@@ -55,6 +53,8 @@ def _config(mode, p, clip_ratio_c, agg, loss_scale_factor=None):
         kw = dict(clip_ratio_low=p["eps_low"], clip_ratio_high=p["eps_high"])
     elif mode == "cispo":
         kw = dict(clip_ratio_low=1.0 - p["clip_min"], clip_ratio_high=p["clip_max"] - 1.0)
+    if "clip_ratio_low" in kw:     # the legacy symmetric field (verl falls back to it when low/high are None)
+        kw["clip_ratio"] = kw["clip_ratio_low"]
     pl = PolicyLossConfig(loss_mode=mode, dro_beta=p.get("beta") if mode == "dro" else None)
     if loss_scale_factor is not None:
         kw["loss_scale_factor"] = loss_scale_factor
@@ -117,6 +117,11 @@ def target(mode, *, method=None, params=None, agg="token-mean", horizon=None, lo
     return t
 
 
+#: bounds verl's ActorConfig carries in separate fields (ratio offsets for PPO / GSPO, thresholds for
+#: DPPO), with the symmetric clip_ratio they fall back to (core_algos.py:1321, 1415, 1575: ``config.clip_ratio_low
+#: if config.clip_ratio_low is not None else clip_ratio``)
+BOUNDS = tuple(BoundFields(lo, hi, "config.clip_ratio_low", "config.clip_ratio_high", "config.clip_ratio")
+               for lo, hi in (("eps_low", "eps_high"), ("delta_low", "delta_high")))
 #: loss_agg_mode values verl's agg_loss accepts (our names are verl's)
 AGG_MODES = ("token-mean", "token-sum", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 #: the arguments verl's actor passes a policy loss, by name
@@ -194,7 +199,7 @@ def user_target(fn, *, method=None, params=None, agg="token-mean", horizon=None,
             if v is not None and not (k == "agg" and v == "token-mean")}
     t = Target(name or spec or getattr(fn, "__qualname__", repr(fn)), loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "verl", m.name, params, opts) if spec else "",
-               timeout=float(timeout), agg_modes=AGG_MODES, keep_ties=True)
+               timeout=float(timeout), agg_modes=AGG_MODES, keep_ties=True, split_ties=BOUNDS)
 
     def variant(params=None, agg=None):
         kw = dict(agg=conv.agg if agg is None else agg, horizon=horizon, global_counts=global_counts)
