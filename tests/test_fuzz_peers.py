@@ -98,6 +98,14 @@ def test_verl_rollout_rejection_matches_its_registry_reference(option):
     assert rep.verdict == "conforms with declared design choices", rep.text()
 
 
+def test_verl_sequence_k1_statistic_is_of_clamped_token_log_ratios():
+    """verl clamps each token's log-ratio to ±20 before the k1 sum; declared by the adapter
+    (clamp_statistics), the overflow check (|log r| up to 100) finds no deviation."""
+    _need("verl")
+    rep = fuzz(adapters.load("verl:rollout_rs=seq_sum_k1"), seed=0, examples=24, checks=["overflow"])
+    assert rep.verdict != "deviates", rep.text()
+
+
 @pytest.mark.parametrize("level,method", [("token", "tis_token"), ("sequence", "tis_seq")])
 def test_verl_rollout_is_weights_match_their_registry_reference(level, method):
     _need("verl")

@@ -222,3 +222,16 @@ def test_simulator_and_rl_trainer_run_a_sequence_correction(name, tmp_path):
     assert np.isfinite(np.asarray(out["history"]["reward"])).all()
     rows = smoke_rows(name, tmp_path)
     assert [r["step"] for r in rows] == [0, 1] and all(r.get("finite", True) for r in rows)
+
+
+def test_declared_clamp_bounds_each_token_inside_the_statistics_when_told():
+    """verl's rollout_rs clamps every token's log-ratio to ±20 before the k1 sum: a row with
+    log-ratios (25, −19, −1) sums to 0 clamped (kept) but to 5 unclamped (rejected)."""
+    lr = np.array([[25.0, -19.0, -1.0]])
+    batch = Batch(-30.0 + lr, np.full((1, 3), -30.0), np.ones((1, 3)), np.ones((1, 3), bool), np.arange(1))
+    clamp = dict(agg="token-sum", log_ratio_clamp=(-20.0, 20.0))
+    kept = oracle.expected("rs_seq_sum_k1", {}, batch, oracle.Conventions(**clamp, clamp_statistics=True))
+    dropped = oracle.expected("rs_seq_sum_k1", {}, batch, oracle.Conventions(**clamp))
+    # kept: −r·Â inside the clamp, 0 beyond it (the clamped ratio is frozen); rejected: 0 everywhere
+    np.testing.assert_allclose(-kept.grad, [[0.0, math.exp(-19.0), math.exp(-1.0)]], rtol=1e-12)
+    assert (dropped.grad == 0).all()

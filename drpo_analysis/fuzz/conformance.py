@@ -61,13 +61,13 @@ class Entry:
 _EMPTY_MB = Declared(("padding",), "empty batch", "raises", EDGE,
                      "a micro-batch with no rows; the framework's batching never forms one")
 _TV_TIE = "kink"
-_VERL_RS_CLAMP = Declared(("overflow",), "", "gradient mismatch", DESIGN_CHOICE,
-                          "verl clamps every token's log-ratio to ±20 (SAFETY_BOUND, rollout_corr_helper.py:75, :262) "
-                          "before the sequence's k1 sum / mean; only sequences holding a token with |log r| > 20 differ")
+_VERL_RS_CLAMP = ("every token's log-ratio clamped ±20 (SAFETY_BOUND, rollout_corr_helper.py:75, :262) before the "
+                  "sequence's k1 sum / mean (clamp_statistics)")
 _SWIFT_SEQ_CLAMP = Declared(("overflow",), "", "gradient mismatch", DESIGN_CHOICE,
                             "ms-swift clamps every token's log-ratio to ±20 before exp and before the sequence's "
                             "geometric mean (grpo_trainer.py:2360-2363, 'Clamp log_ratio to prevent numerical "
-                            "overflow'); only sequences holding a token with |log r| > 20 differ")
+                            "overflow'): a kept token beyond the clamp gets the gradient e^20·Â of its clamped "
+                            "weight, the reference's r·Â; only tokens with |log r| > 20")
 
 ENTRIES: tuple[Entry, ...] = (
     # -- verl 0.9.1 (verl/trainer/ppo/core_algos.py) --------------------------------------------------------
@@ -101,9 +101,9 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("verl", "verl rollout_rs=token_k1 (thresholds 0.5_2.0)", "verl:rollout_rs=token_k1", "verl"),
     Entry("verl", "verl rollout_rs=token_k2 (threshold 0.1)", "verl:rollout_rs=token_k2", "verl"),
     Entry("verl", "verl rollout_rs=seq_sum_k1 (thresholds 0.5_2.0)", "verl:rollout_rs=seq_sum_k1", "verl",
-          declared=(_VERL_RS_CLAMP,)),
+          choices=_VERL_RS_CLAMP),
     Entry("verl", "verl rollout_rs=seq_mean_k1 (thresholds 0.5_2.0)", "verl:rollout_rs=seq_mean_k1", "verl",
-          declared=(_VERL_RS_CLAMP,)),
+          choices=_VERL_RS_CLAMP),
     Entry("verl", "verl rollout_rs=seq_sum_k2 (threshold 0.1)", "verl:rollout_rs=seq_sum_k2", "verl"),
     Entry("verl", "verl rollout_rs=seq_mean_k2 (threshold 0.1)", "verl:rollout_rs=seq_mean_k2", "verl"),
     Entry("verl", "verl rollout_rs=seq_max_k2 (threshold 0.1)", "verl:rollout_rs=seq_max_k2", "verl"),
@@ -243,7 +243,8 @@ ENTRIES: tuple[Entry, ...] = (
           "swift", {"rollout_mode": "sequence_truncate"},
           choices="the sequence ratio is the geometric mean of the token ratios (_compute_sequence_level_ratios, "
                   "grpo_trainer.py:2328: 'geometric mean of token-level ratios'), not TRL's / verl's product; "
-                  "truncated from above (:2379); old = current", declared=(_EMPTY_MB, _SWIFT_SEQ_CLAMP)),
+                  "truncated from above (:2379); every token's log-ratio clamped ±20 before the mean "
+                  "(grpo_trainer.py:2363, clamp_statistics); old = current", declared=(_EMPTY_MB,)),
     Entry("ms-swift", "ms-swift GRPO rollout_importance_sampling_mode=sequence_mask (threshold 2)", "swift:grpo",
           "swift", {"rollout_mode": "sequence_mask"},
           choices="each token keeps its own ratio r_t (is_ratio * seq_mask, grpo_trainer.py:2389) when the "

@@ -18,6 +18,9 @@ Design choices of real implementations are options of the reference (:class:`Con
   everything from it. ``clamp_scope="ratio"`` freezes only the ratio path and keeps π and Δ
   unclamped (an implementation that also reads ``exp(logp)`` directly). Derived from the same
   single definition: the objective is re-derived with a Piecewise clamp in its ``log_ratio``.
+  ``clamp_statistics=True``: the clamp also bounds each token's log-ratio inside the per-sequence
+  statistics (verl's ``rollout_rs`` divergences and ms-swift's sequence ratios clamp every token to
+  ±20 first; verl's and SkyRL's sequence TIS clamp only the summed log-ratio, the default).
 * ``is_truncation=C``: the frozen IS factor ``r`` of the gradient is replaced by ``min(r, C)``
   (verl DPPO's truncated IS, DPPO §5.4): ``∂J/∂ℓ · min(1, C/r)``.
 * ``compare_value=False``: the returned value is a gradient device, not ``−J``.
@@ -73,6 +76,7 @@ class Conventions:
     is_truncation: float | None = None
     compare_value: bool = True
     count_empty_rows: bool = True                 # False: seq-mean modes count rows with tokens only
+    clamp_statistics: bool = False                # the clamp bounds each token inside sequence statistics
 
     def global_counts(self, batch: Batch) -> dict:
         """``num_tokens`` and ``num_seqs`` of the whole batch (what splits must be given)."""
@@ -123,19 +127,23 @@ class Expected:
         return self._value_bounds()
 
 
-def batch_extras(method: str, batch: Batch) -> dict[str, np.ndarray]:
+def batch_extras(method: str, batch: Batch, conv: Conventions | None = None) -> dict[str, np.ndarray]:
     """Per-token extras the reference needs, each from its own builder: GSPO's frozen sequence
-    statistics from the batch itself, Top-K sets from ``batch.extras``."""
-    b = BatchInputs(batch.logp, batch.logp_mu, batch.mask, batch.extras.get("topk_logp_mu"),
-                    batch.extras.get("topk_logp"))
+    statistics from the batch itself (from clamped log-ratios under ``conv.clamp_statistics``),
+    Top-K sets from ``batch.extras``."""
+    logp = batch.logp
     with np.errstate(invalid="ignore"):
+        if conv is not None and conv.clamp_statistics and conv.log_ratio_clamp is not None:
+            logp = batch.logp_mu + np.clip(batch.logp - batch.logp_mu, *conv.log_ratio_clamp)
+        b = BatchInputs(logp, batch.logp_mu, batch.mask, batch.extras.get("topk_logp_mu"),
+                        batch.extras.get("topk_logp"))
         return build_extras(methods.get(method), b)
 
 
-def valid_inputs(method: str, batch: Batch):
+def valid_inputs(method: str, batch: Batch, conv: Conventions | None = None):
     """Flattened valid-token inputs (ℓ, ℓ_μ, Â, extras) and the flat index of valid tokens."""
     idx = np.flatnonzero(batch.mask.reshape(-1))
-    ex = {k: v.reshape(-1, *v.shape[batch.logp.ndim:])[idx] for k, v in batch_extras(method, batch).items()}
+    ex = {k: v.reshape(-1, *v.shape[batch.logp.ndim:])[idx] for k, v in batch_extras(method, batch, conv).items()}
     return (batch.logp.reshape(-1)[idx], batch.logp_mu.reshape(-1)[idx], batch.adv.reshape(-1)[idx], ex, idx)
 
 
@@ -247,7 +255,7 @@ def expected(method: str, params: Mapping[str, float] | None, batch: Batch, conv
     tol = TOLERANCES[dtype]
     a = aggregation.aggregation_weights(batch.mask, conv.agg,
                                         **conv.agg_kwargs(batch, num_tokens=num_tokens, num_seqs=num_seqs))
-    ell, ell_mu, adv, ex, idx = valid_inputs(m.name, batch)
+    ell, ell_mu, adv, ex, idx = valid_inputs(m.name, batch, conv)
     a_flat = a.reshape(-1)[idx]
     grad = np.zeros(batch.shape)
     grad.reshape(-1)[idx] = -a_flat * token_gradient(m.name, params, ell, ell_mu, adv, ex, conv)

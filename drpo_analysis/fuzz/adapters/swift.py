@@ -23,7 +23,7 @@ Translation (our method ← ms-swift ``loss_type``; ``advantages`` [B, T] are pe
 | grpo, importance_sampling_level=sequence / sequence_token | gspo_token (per-sequence Â) | seq-mean-token-mean |
 | grpo + rollout_importance_sampling_mode=token_truncate, old = current | tis_token (clip_max ← threshold) | seq-mean-token-mean; log-ratio clamped ±20 (``:2362``) |
 | grpo + rollout_importance_sampling_mode=token_mask, old = current | masked_is_token (clip_min = 0, clip_max ← threshold; the weight is r where kept, ``:2374``) | as above |
-| grpo + rollout_importance_sampling_mode=sequence_truncate, old = current | tis_seq_geo (the geometric mean of the token ratios, ``_compute_sequence_level_ratios`` ``:2328``, truncated from above at threshold ``:2379``) | as above |
+| grpo + rollout_importance_sampling_mode=sequence_truncate, old = current | tis_seq_geo (the geometric mean of the token ratios, ``_compute_sequence_level_ratios`` ``:2328``, truncated from above at threshold ``:2379``) | as above, every token's log-ratio clamped ±20 inside the mean (``clamp_statistics``) |
 | grpo + rollout_importance_sampling_mode=sequence_mask, old = current | geo_seq_mask (token ratios ``is_ratio * seq_mask``, sequences with geometric mean > threshold masked, ``:2386``) | as above |
 
 Micro-batches: the Trainer divides each loss by ``current_gradient_accumulation_steps``; for the
@@ -157,9 +157,14 @@ def target(loss_type="grpo", *, method=None, params=None, delta=None, level="tok
         out, _ = tr._compute_loss_and_metrics(None, {}, batch)
         return out / steps                                      # the Trainer's division before backward
 
+    # sequence_truncate clamps every token's log-ratio to ±20 before the geometric mean (:2363), which
+    # the reference declares exactly (the weight is frozen); under sequence_mask a kept token beyond the
+    # clamp keeps the gradient e^20·Â of its clamped weight, which no convention expresses (declared in
+    # the conformance matrix instead)
+    clamp = dict(log_ratio_clamp=20.0, clamp_statistics=True) if rollout_mode == "sequence_truncate" else {}
     conv = plain.conventions(agg=LOSS_TYPES[loss_type] if not rollout_mode else "seq-mean-token-mean",
                              horizon=max_completion_length if loss_type == "dr_grpo" else None,
-                             compare_value=method in ("ppo_clip", "dual_clip", "gspo_token"))
+                             compare_value=method in ("ppo_clip", "dual_clip", "gspo_token"), **clamp)
     spec = f"swift:{loss_type}"
     opts = {k: v for k, v in dict(delta=delta if method != "dual_clip" else None, level=level,
                                   rollout_mode=rollout_mode).items()

@@ -19,7 +19,7 @@ Translation (our method ← verl mode; design choices as oracle conventions):
 | cispo | cispo | clip_min = 1 − clip_ratio_low, clip_max = 1 + clip_ratio_high | log-ratio clamp ±20 |
 | gpg | gpg | — | — |
 | dro | dro | beta ← policy_loss.dro_beta | — |
-| rollout_rs=token_k* / seq_{sum,mean}_k* / seq_max_k{2,3} | rs_token_k* / rs_seq_* | lower_upper ← lower, upper (k1); threshold ← delta | token log-ratio clamp ±20 |
+| rollout_rs=token_k* / seq_{sum,mean}_k* / seq_max_k{2,3} | rs_token_k* / rs_seq_* | lower_upper ← lower, upper (k1); threshold ← delta | token log-ratio clamp ±20, inside the sequence statistics too |
 | rollout_is=token / sequence (vanilla loss, old = current) | tis_token / tis_seq; with a lower_upper band masked_is_token, icepop / masked_is_seq | threshold ← clip_max, lower_upper ← clip_min, clip_max | (summed) log-ratio clamp ±20 before exp |
 
 Options: ``agg`` (verl's loss_agg_mode, default token-mean), ``horizon`` (loss_scale_factor of
@@ -250,7 +250,9 @@ def rollout_rs_target(option, *, method=None, params=None, agg="token-mean", tim
         return core_algos.agg_loss(per_token * keep, rm, agg, **info) / (dp_size or 1)
 
     spec = f"verl:rollout_rs={option}"
-    conv = plain.conventions(agg=agg, count_empty_rows=agg in ("token-mean", "token-sum"), log_ratio_clamp=CLAMP)
+    # verl clamps every token's log-ratio to ±20 before its divergence (rollout_corr_helper.py:262)
+    conv = plain.conventions(agg=agg, count_empty_rows=agg in ("token-mean", "token-sum"), log_ratio_clamp=CLAMP,
+                             clamp_statistics=True)
     t = Target(spec, loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "verl", m.name, params, {} if agg == "token-mean" else {"agg": agg}),
                timeout=timeout, agg_modes=AGG_MODES[:4])
