@@ -1,8 +1,6 @@
 """MUTANT of correct/rs_seq_max_k2.py — mean of the token k2 where the max was meant.
 
 verl rollout_rs="seq_max_k2": keep iff max_t ½ (log r_t)² ≤ δ."""
-import math
-
 import torch
 
 from _seq_rejection import K, reduce

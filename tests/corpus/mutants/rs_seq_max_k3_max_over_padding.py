@@ -1,11 +1,9 @@
 """MUTANT of correct/rs_seq_max_k3.py — max taken over padded positions too.
 
 verl rollout_rs="seq_max_k3": keep iff max_t (r_t − 1 − log r_t) ≤ δ over the valid tokens."""
-import math
-
 import torch
 
-from _seq_rejection import K, reduce
+from _seq_rejection import K
 
 FUZZ = {"fn": "loss", "method": "rs_seq_max_k3", "args": [], "bug": 'max taken over padded positions too'}
 

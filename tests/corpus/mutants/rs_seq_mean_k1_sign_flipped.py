@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from _seq_rejection import K, reduce
+from _seq_rejection import reduce
 
 FUZZ = {"fn": "loss", "method": "rs_seq_mean_k1", "args": [], "bug": 'k1 taken as +log r (log π/μ instead of log μ/π)'}
 

@@ -1,8 +1,6 @@
 """MUTANT of correct/rs_seq_mean_k2.py — sequence mean of k2 divides by the padded width.
 
 verl rollout_rs="seq_mean_k2": keep iff mean_t ½ (log r_t)² ≤ δ over the valid tokens."""
-import math
-
 import torch
 
 from _seq_rejection import K, reduce

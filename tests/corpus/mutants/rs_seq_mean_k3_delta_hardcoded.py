@@ -1,8 +1,6 @@
 """MUTANT of correct/rs_seq_mean_k3.py — threshold hard-coded at 0.1 (the configured delta is ignored).
 
 verl rollout_rs="seq_mean_k3": keep iff mean_t (r_t − 1 − log r_t) ≤ δ."""
-import math
-
 import torch
 
 from _seq_rejection import K, reduce

@@ -1,11 +1,9 @@
 """MUTANT of correct/rs_seq_sum_k2.py — token-level k2 mask used where the sequence sum was meant.
 
 verl rollout_rs="seq_sum_k2": keep the sequence iff Σ_t ½ (log r_t)² ≤ δ."""
-import math
-
 import torch
 
-from _seq_rejection import K, reduce
+from _seq_rejection import K
 
 FUZZ = {"fn": "loss", "method": "rs_seq_sum_k2", "args": [], "bug": 'token-level k2 mask used where the sequence sum was meant'}
 

@@ -1,11 +1,9 @@
 """MUTANT of correct/rs_seq_sum_k3.py — k3 written r − 1 + log r.
 
 verl rollout_rs="seq_sum_k3": keep iff Σ_t (r_t − 1 − log r_t) ≤ δ."""
-import math
-
 import torch
 
-from _seq_rejection import K, reduce
+from _seq_rejection import reduce
 
 FUZZ = {"fn": "loss", "method": "rs_seq_sum_k3", "args": [], "bug": 'k3 written r − 1 + log r'}
 
