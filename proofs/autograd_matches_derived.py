@@ -23,7 +23,7 @@ import numpy as np
 from drpo_analysis.claims import proving
 
 ID = "autograd_matches_derived"
-STATEMENT = ("For all 19 methods, torch autograd of the per-token loss and the numpy gradient weight "
+STATEMENT = ("For every registered method, torch autograd of the per-token loss and the numpy gradient weight "
              "equal the SymPy-derived weight w (∂J/∂ℓ = Â r w) to rtol 1e-9 / atol 1e-9, at rare "
              "(μ ≥ 1e-12) and common tokens, away from kinks.")
 SOURCE = "docs/methods.md#the-gradient-weight; DRPO (arXiv 2606.09821) Table 1 convention"
@@ -52,8 +52,10 @@ def sample_inputs(method, rng, n):
             continue
         if e.low is not None and e.low >= 1:                                           # a count |y|
             extras[e.name] = rng.integers(1, 64, n).astype(float)                      # [n]
-        else:                                                                          # a log-ratio L
-            extras[e.name] = rng.normal(0.0, 6e-4, n)                                  # [n]
+        elif e.low is not None:                       # a divergence statistic (verl's k2 / k3), ≥ 0
+            extras[e.name] = e.low + rng.exponential(0.1, n)                           # [n]
+        else:   # a log-ratio: near 0 (GSPO's clip at 3e-4) or a sequence's sum, anywhere
+            extras[e.name] = np.where(rng.random(n) < 0.5, rng.normal(0.0, 6e-4, n), rng.normal(0.0, 1.0, n))
     for stat in method.statistics:   # a statistic of two log-probability sets (μ, then π) [n, K]
         k = 6
         p_mu = rng.dirichlet(np.ones(k + 1), n)                                        # [n, K+1]

@@ -14,7 +14,7 @@ from fractions import Fraction
 from drpo_analysis.claims import proving
 
 ID = "weight_matches_gradient_exact"
-STATEMENT = ("For all 19 methods, the derived weight w satisfies ∂J/∂ℓ = Â (π/μ) w exactly "
+STATEMENT = ("For every registered method, the derived weight w satisfies ∂J/∂ℓ = Â (π/μ) w exactly "
              "(gradient in log space, weight in probability space) at exact rational points.")
 SOURCE = "docs/methods.md#the-gradient-weight; DRPO (arXiv 2606.09821) Table 1 convention"
 N_POINTS = 16
@@ -96,7 +96,7 @@ def _extras(name, rng):
     for q in methods.get(name).arguments:   # exact values in each quantity's admissible range
         if q.low is not None and q.low >= 1:      # a count (|y|)
             out[q.name] = sp.Integer(rng.randint(1, 64))
-        elif q.low is not None:                   # a divergence (Top-K), ≥ 0
+        elif q.low is not None:                   # a divergence (Top-K; verl's sequence k2 / k3), ≥ 0
             out[q.name] = sp.Rational(rng.randint(0, 30), 100)
         else:                                     # a log-ratio (GSPO's L)
             out[q.name] = sp.Rational(rng.randint(-9, 9), 10**4)
