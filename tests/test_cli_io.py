@@ -350,7 +350,7 @@ def test_every_option_shows_its_default():
 # ---- unknown names -------------------------------------------------------------------------------
 UNKNOWN = [
     (["demo", "--skip", "bogus"], "choose from 'methods', 'prove'"),
-    (["fuzz", "TARGET", "--method", "pg_is", "--option", "bogus=1"], "accepted: agg, clamp_scope, clamp_statistics, compare_value"),
+    (["fuzz", "TARGET", "--method", "pg_is", "--option", "bogus=1"], "accepted: agg, clamp_scope, compare_value"),
     (["fuzz", "TARGET", "--method", "pg_is", "--check", "bogus"], "known: gradient, on_policy"),
     (["rl", "--bogus", "1"], "accepted options: --adv-eps, --agg"),
     (["rl", "--param", "bogus=1"], "accepted: ['delta']"),

@@ -100,7 +100,7 @@ def test_verl_rollout_rejection_matches_its_registry_reference(option):
 
 def test_verl_sequence_k1_statistic_is_of_clamped_token_log_ratios():
     """verl clamps each token's log-ratio to ±20 before the k1 sum; declared by the adapter
-    (clamp_statistics), the overflow check (|log r| up to 100) finds no deviation."""
+    (statistics_clamp), the overflow check (|log r| up to 100) finds no deviation."""
     _need("verl")
     rep = fuzz(adapters.load("verl:rollout_rs=seq_sum_k1"), seed=0, examples=24, checks=["overflow"])
     assert rep.verdict != "deviates", rep.text()

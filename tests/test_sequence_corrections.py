@@ -230,7 +230,7 @@ def test_declared_clamp_bounds_each_token_inside_the_statistics_when_told():
     lr = np.array([[25.0, -19.0, -1.0]])
     batch = Batch(-30.0 + lr, np.full((1, 3), -30.0), np.ones((1, 3)), np.ones((1, 3), bool), np.arange(1))
     clamp = dict(agg="token-sum", log_ratio_clamp=(-20.0, 20.0))
-    kept = oracle.expected("rs_seq_sum_k1", {}, batch, oracle.Conventions(**clamp, clamp_statistics=True))
+    kept = oracle.expected("rs_seq_sum_k1", {}, batch, oracle.Conventions(**clamp, statistics_clamp=(-20.0, 20.0)))
     dropped = oracle.expected("rs_seq_sum_k1", {}, batch, oracle.Conventions(**clamp))
     # kept: −r·Â inside the clamp, 0 beyond it (the clamped ratio is frozen); rejected: 0 everywhere
     np.testing.assert_allclose(-kept.grad, [[0.0, math.exp(-19.0), math.exp(-1.0)]], rtol=1e-12)

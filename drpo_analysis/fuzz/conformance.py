@@ -62,12 +62,7 @@ _EMPTY_MB = Declared(("padding",), "empty batch", "raises", EDGE,
                      "a micro-batch with no rows; the framework's batching never forms one")
 _TV_TIE = "kink"
 _VERL_RS_CLAMP = ("every token's log-ratio clamped ±20 (SAFETY_BOUND, rollout_corr_helper.py:75, :262) before the "
-                  "sequence's k1 sum / mean (clamp_statistics)")
-_SWIFT_SEQ_CLAMP = Declared(("overflow",), "", "gradient mismatch", DESIGN_CHOICE,
-                            "ms-swift clamps every token's log-ratio to ±20 before exp and before the sequence's "
-                            "geometric mean (grpo_trainer.py:2360-2363, 'Clamp log_ratio to prevent numerical "
-                            "overflow'): a kept token beyond the clamp gets the gradient e^20·Â of its clamped "
-                            "weight, the reference's r·Â; only tokens with |log r| > 20")
+                  "sequence's k1 sum / mean (statistics_clamp)")
 
 ENTRIES: tuple[Entry, ...] = (
     # -- verl 0.9.1 (verl/trainer/ppo/core_algos.py) --------------------------------------------------------
@@ -244,11 +239,13 @@ ENTRIES: tuple[Entry, ...] = (
           choices="the sequence ratio is the geometric mean of the token ratios (_compute_sequence_level_ratios, "
                   "grpo_trainer.py:2328: 'geometric mean of token-level ratios'), not TRL's / verl's product; "
                   "truncated from above (:2379); every token's log-ratio clamped ±20 before the mean "
-                  "(grpo_trainer.py:2363, clamp_statistics); old = current", declared=(_EMPTY_MB,)),
+                  "(grpo_trainer.py:2363, statistics_clamp); old = current", declared=(_EMPTY_MB,)),
     Entry("ms-swift", "ms-swift GRPO rollout_importance_sampling_mode=sequence_mask (threshold 2)", "swift:grpo",
           "swift", {"rollout_mode": "sequence_mask"},
           choices="each token keeps its own ratio r_t (is_ratio * seq_mask, grpo_trainer.py:2389) when the "
-                  "sequence's geometric-mean ratio is ≤ threshold; old = current", declared=(_EMPTY_MB, _SWIFT_SEQ_CLAMP)),
+                  "sequence's geometric-mean ratio is ≤ threshold; every token's log-ratio clamped ±20 before exp "
+                  "and the mean (grpo_trainer.py:2363: statistics_clamp, and the kept weight min(r, e^20): "
+                  "is_truncation); old = current", declared=(_EMPTY_MB,)),
     # -- ART 0.5.18 (openpipe-art, art/loss.py) ------------------------------------------------------------------
     Entry("ART", "ART loss_fn default (CISPO-style, epsilon 1, epsilon_high 4)", "art:cispo", "art",
           {"params": {"clip_min": 0.0, "clip_max": 5.0}},

@@ -18,9 +18,9 @@ Design choices of real implementations are options of the reference (:class:`Con
   everything from it. ``clamp_scope="ratio"`` freezes only the ratio path and keeps π and Δ
   unclamped (an implementation that also reads ``exp(logp)`` directly). Derived from the same
   single definition: the objective is re-derived with a Piecewise clamp in its ``log_ratio``.
-  ``clamp_statistics=True``: the clamp also bounds each token's log-ratio inside the per-sequence
+* ``statistics_clamp=(lo, hi)``: each token's ``ℓ − ℓ_μ`` clamped inside the per-sequence
   statistics (verl's ``rollout_rs`` divergences and ms-swift's sequence ratios clamp every token to
-  ±20 first; verl's and SkyRL's sequence TIS clamp only the summed log-ratio, the default).
+  ±20 first; verl's and SkyRL's sequence TIS clamp only the summed log-ratio: ``log_ratio_clamp``).
 * ``is_truncation=C``: the frozen IS factor ``r`` of the gradient is replaced by ``min(r, C)``
   (verl DPPO's truncated IS, DPPO §5.4): ``∂J/∂ℓ · min(1, C/r)``.
 * ``compare_value=False``: the returned value is a gradient device, not ``−J``.
@@ -76,7 +76,7 @@ class Conventions:
     is_truncation: float | None = None
     compare_value: bool = True
     count_empty_rows: bool = True                 # False: seq-mean modes count rows with tokens only
-    clamp_statistics: bool = False                # the clamp bounds each token inside sequence statistics
+    statistics_clamp: tuple[float, float] | None = None   # each token's ℓ − ℓ_μ inside sequence statistics
 
     def global_counts(self, batch: Batch) -> dict:
         """``num_tokens`` and ``num_seqs`` of the whole batch (what splits must be given)."""
@@ -129,12 +129,12 @@ class Expected:
 
 def batch_extras(method: str, batch: Batch, conv: Conventions | None = None) -> dict[str, np.ndarray]:
     """Per-token extras the reference needs, each from its own builder: GSPO's frozen sequence
-    statistics from the batch itself (from clamped log-ratios under ``conv.clamp_statistics``),
+    statistics from the batch itself (of clamped log-ratios under ``conv.statistics_clamp``),
     Top-K sets from ``batch.extras``."""
     logp = batch.logp
     with np.errstate(invalid="ignore"):
-        if conv is not None and conv.clamp_statistics and conv.log_ratio_clamp is not None:
-            logp = batch.logp_mu + np.clip(batch.logp - batch.logp_mu, *conv.log_ratio_clamp)
+        if conv is not None and conv.statistics_clamp is not None:
+            logp = batch.logp_mu + np.clip(batch.logp - batch.logp_mu, *conv.statistics_clamp)
         b = BatchInputs(logp, batch.logp_mu, batch.mask, batch.extras.get("topk_logp_mu"),
                         batch.extras.get("topk_logp"))
         return build_extras(methods.get(method), b)

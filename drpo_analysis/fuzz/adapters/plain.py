@@ -5,8 +5,8 @@
 ``params`` are the method's parameters by our registry's names, all of them (defaults filled in).
 Options: ``agg`` (an aggregation mode of :mod:`drpo_analysis.core.aggregation`, default token-mean),
 ``horizon`` (the constant of seq-mean-token-sum-norm), ``log_ratio_clamp`` ((lo, hi), "lo,hi" or a bound
-b for ±b), ``clamp_scope`` ("everywhere" or "ratio"), ``clamp_statistics`` (bool: the clamp also
-bounds each token inside sequence statistics), ``is_truncation`` (C), ``compare_value`` (bool),
+b for ±b), ``clamp_scope`` ("everywhere" or "ratio"), ``statistics_clamp`` (the same forms: each
+token's ℓ − ℓ_μ clamped inside sequence statistics), ``is_truncation`` (C), ``compare_value`` (bool),
 ``count_empty_rows`` (bool), ``timeout`` (s).
 """
 from __future__ import annotations
@@ -23,22 +23,25 @@ from drpo_analysis.fuzz.targets import Target
 
 def conventions(*, agg="token-mean", horizon=None, log_ratio_clamp=None, is_truncation=None,
                 compare_value=True, count_empty_rows=True, clamp_scope="everywhere",
-                clamp_statistics=False) -> Conventions:
+                statistics_clamp=None) -> Conventions:
     if agg not in aggregation.MODES:
         raise ValueError(f"agg must be one of {', '.join(aggregation.MODES)}, got {agg!r}")
     if clamp_scope not in CLAMP_SCOPES:
         raise ValueError(f"clamp_scope must be one of {', '.join(CLAMP_SCOPES)}, got {clamp_scope!r}")
-    if clamp_statistics not in (True, False):
-        raise ValueError(f"clamp_statistics must be true or false, got {clamp_statistics!r}")
-    if isinstance(log_ratio_clamp, str) and "," in log_ratio_clamp:   # "lo,hi" from the command line
-        log_ratio_clamp = tuple(float(x) for x in log_ratio_clamp.strip("()[] ").split(","))
-    if log_ratio_clamp is not None and not isinstance(log_ratio_clamp, (tuple, list)):
-        log_ratio_clamp = (-float(log_ratio_clamp), float(log_ratio_clamp))
     return Conventions(agg=agg, horizon=None if horizon is None else float(horizon),
-                       log_ratio_clamp=None if log_ratio_clamp is None else tuple(map(float, log_ratio_clamp)),
+                       log_ratio_clamp=_bounds(log_ratio_clamp),
                        is_truncation=None if is_truncation is None else float(is_truncation),
                        compare_value=bool(compare_value), count_empty_rows=bool(count_empty_rows),
-                       clamp_scope=clamp_scope, clamp_statistics=clamp_statistics)
+                       clamp_scope=clamp_scope, statistics_clamp=_bounds(statistics_clamp))
+
+
+def _bounds(value) -> tuple[float, float] | None:
+    """A clamp's ``(lo, hi)`` from a pair, a ``"lo,hi"`` string (the command line) or a bound b (±b)."""
+    if isinstance(value, str) and "," in value:
+        value = tuple(float(x) for x in value.strip("()[] ").split(","))
+    if value is not None and not isinstance(value, (tuple, list)):
+        value = (-float(value), float(value))
+    return None if value is None else tuple(map(float, value))
 
 
 #: argument names under which a plain target is told its aggregation mode / L_const (if it names one)

@@ -23,8 +23,8 @@ Translation (our method ← ms-swift ``loss_type``; ``advantages`` [B, T] are pe
 | grpo, importance_sampling_level=sequence / sequence_token | gspo_token (per-sequence Â) | seq-mean-token-mean |
 | grpo + rollout_importance_sampling_mode=token_truncate, old = current | tis_token (clip_max ← threshold) | seq-mean-token-mean; log-ratio clamped ±20 (``:2362``) |
 | grpo + rollout_importance_sampling_mode=token_mask, old = current | masked_is_token (clip_min = 0, clip_max ← threshold; the weight is r where kept, ``:2374``) | as above |
-| grpo + rollout_importance_sampling_mode=sequence_truncate, old = current | tis_seq_geo (the geometric mean of the token ratios, ``_compute_sequence_level_ratios`` ``:2328``, truncated from above at threshold ``:2379``) | as above, every token's log-ratio clamped ±20 inside the mean (``clamp_statistics``) |
-| grpo + rollout_importance_sampling_mode=sequence_mask, old = current | geo_seq_mask (token ratios ``is_ratio * seq_mask``, sequences with geometric mean > threshold masked, ``:2386``) | as above |
+| grpo + rollout_importance_sampling_mode=sequence_truncate, old = current | tis_seq_geo (the geometric mean of the token ratios, ``_compute_sequence_level_ratios`` ``:2328``, truncated from above at threshold ``:2379``) | as above, every token's log-ratio clamped ±20 inside the mean (``statistics_clamp``) |
+| grpo + rollout_importance_sampling_mode=sequence_mask, old = current | geo_seq_mask (token ratios ``is_ratio * seq_mask``, sequences with geometric mean > threshold masked, ``:2386``) | as above; the kept token's weight min(r, e^20) (``is_truncation``) |
 
 Micro-batches: the Trainer divides each loss by ``current_gradient_accumulation_steps``; for the
 window-normalised types the method multiplies it back (``_undo_gradient_accumulation_scaling``).
@@ -34,6 +34,7 @@ equal-size micro-batches, as ``per_device_train_batch_size`` makes them).
 from __future__ import annotations
 
 import ast
+import math
 import typing
 from collections import defaultdict
 from types import SimpleNamespace
@@ -45,6 +46,7 @@ from drpo_analysis.fuzz.adapters import bypath, plain, reproducer_line
 from drpo_analysis.fuzz.targets import Target
 
 DIST, VERSION = "ms-swift", "4.6.0"
+SAFETY_BOUND = 20.0     # ms-swift's clamp of each token's rollout log-ratio (grpo_trainer.py:2362)
 FILE = "rlhf_trainers/grpo_trainer.py"
 METHODS = ("_compute_loss_and_metrics", "_undo_gradient_accumulation_scaling", "_get_rollout_is_correction",
            "_apply_rollout_importance_sampling", "_compute_sequence_level_ratios",
@@ -157,11 +159,11 @@ def target(loss_type="grpo", *, method=None, params=None, delta=None, level="tok
         out, _ = tr._compute_loss_and_metrics(None, {}, batch)
         return out / steps                                      # the Trainer's division before backward
 
-    # sequence_truncate clamps every token's log-ratio to ±20 before the geometric mean (:2363), which
-    # the reference declares exactly (the weight is frozen); under sequence_mask a kept token beyond the
-    # clamp keeps the gradient e^20·Â of its clamped weight, which no convention expresses (declared in
-    # the conformance matrix instead)
-    clamp = dict(log_ratio_clamp=20.0, clamp_statistics=True) if rollout_mode == "sequence_truncate" else {}
+    # the sequence modes clamp every token's log-ratio to ±20 (:2363) before the geometric mean, and
+    # sequence_mask weights a kept token by its clamped ratio min(r, e^20) (the gradient flows through
+    # the PPO ratio at old = current, not through the weight)
+    clamp = {"sequence_truncate": dict(statistics_clamp=SAFETY_BOUND),
+             "sequence_mask": dict(statistics_clamp=SAFETY_BOUND, is_truncation=math.exp(SAFETY_BOUND))}.get(rollout_mode, {})
     conv = plain.conventions(agg=LOSS_TYPES[loss_type] if not rollout_mode else "seq-mean-token-mean",
                              horizon=max_completion_length if loss_type == "dr_grpo" else None,
                              compare_value=method in ("ppo_clip", "dual_clip", "gspo_token"), **clamp)

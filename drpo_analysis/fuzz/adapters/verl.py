@@ -252,7 +252,7 @@ def rollout_rs_target(option, *, method=None, params=None, agg="token-mean", tim
     spec = f"verl:rollout_rs={option}"
     # verl clamps every token's log-ratio to ±20 before its divergence (rollout_corr_helper.py:262)
     conv = plain.conventions(agg=agg, count_empty_rows=agg in ("token-mean", "token-sum"), log_ratio_clamp=CLAMP,
-                             clamp_statistics=True)
+                             statistics_clamp=CLAMP)
     t = Target(spec, loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "verl", m.name, params, {} if agg == "token-mean" else {"agg": agg}),
                timeout=timeout, agg_modes=AGG_MODES[:4])
