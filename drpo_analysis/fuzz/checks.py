@@ -3,7 +3,7 @@ and returns the first failing :class:`Probe` (or None) plus a line of detail for
 
 | check | what must hold |
 |---|---|
-| ``gradient`` | ∂loss/∂ℓ (and the value where meaningful) equal the reference on drawn fp32 batches |
+| ``gradient`` | ∂loss/∂ℓ (and the value where meaningful) equal the reference on drawn fp32 batches and on one batch of thousands of tokens (chunked or size-dependent code) |
 | ``on_policy`` | with ``old = current.detach()`` (r ≡ 1) the gradient is the unclipped reference |
 | ``stop_gradient`` | probes where misplaced stop-gradients show most (rare tokens, |ℓ| ∈ [5, 25], inside
   the trust region, where a frozen factor written without ``detach`` adds Â·ℓ·∂w/∂ℓ), with ℓ_μ and Â
@@ -20,7 +20,9 @@ and returns the first failing :class:`Probe` (or None) plus a line of detail for
   ``log(finfo.max) − 8`` (beyond it the exact value is not representable); tokens whose clamped
   reference itself overflows the dtype (SPO's r² at r = e^80, GPG's Âℓ at π = 0) are masked out |
 | ``dtype`` | float64, bfloat16 and float16 inputs agree within the dtype's tolerance (|log r| ≤ 8
-  so that the true gradient is representable in the input dtype) |
+  so that the true gradient is representable in the input dtype); float16 batches with rare tokens
+  at log r ∈ [11.5, 13], past float16's exp range: an overflow there is an edge case (log-probs
+  passed in float32 never meet it) |
 
 Misbehaviour (raises, timeout, NaN, non-scalar, no gradient, inputs modified in place) is reported
 by whichever check met it; after a timeout the remaining checks are skipped.
@@ -35,7 +37,7 @@ import numpy as np
 
 from drpo_analysis.core import methods
 from drpo_analysis.fuzz import oracle, verdict
-from drpo_analysis.fuzz.strategies import Batch, sample_batch
+from drpo_analysis.fuzz.strategies import MAX_LOG_PROB, Batch, sample_batch
 from drpo_analysis.fuzz.targets import BOUND_PAIRS, Outcome, Target, call, round_to
 
 PAD_VALUES = (0.0, 1e4, -1e4, math.inf, -math.inf, math.nan)   # 0.0: the usual fill of real pipelines
@@ -477,6 +479,25 @@ def check_overflow(ctx: Context) -> CheckResult:
     return res
 
 
+#: float16 rare-token probes: log r just past float16's exp range (e^11.09 = 65504), where a ratio
+#: computed in the inputs' half precision overflows; Â is scaled so the exact gradient of those
+#: tokens stays representable (tokens where it cannot are masked out, as ever in float16)
+HALF_RARE_LOG_RATIO, HALF_RARE_ADV = (11.5, 13.0), 1e-3
+
+
+def half_rare_batch(ctx: Context) -> Batch:
+    """A float16 batch where about a third of the tokens have π/μ between e^11.5 and e^13 (a token
+    the sampler found rare, e.g. μ = 1e−6, that the policy now gives 0.5): real training data, and
+    the float16 ratio of them is inf unless the code upcasts first."""
+    b = ctx.sample(batch=4, length=24)
+    lo, hi = HALF_RARE_LOG_RATIO
+    rare = ctx.rng.random(b.shape) < 1 / 3
+    logp = np.minimum(ctx.rng.uniform(-3.0, -0.05, b.shape), MAX_LOG_PROB)
+    logp_mu = np.where(rare, logp - ctx.rng.uniform(lo, hi, b.shape), b.logp_mu)
+    logp = np.where(rare, logp, np.clip(b.logp, b.logp_mu - HALF_LOG_RATIO, b.logp_mu + HALF_LOG_RATIO))
+    return representable(ctx.target, b.replace(logp=logp, logp_mu=logp_mu, adv=b.adv * HALF_RARE_ADV), "float16")
+
+
 def check_dtype(ctx: Context) -> CheckResult:
     def probes():
         for i in range(max(3, ctx.examples // 3)):
@@ -487,10 +508,15 @@ def check_dtype(ctx: Context) -> CheckResult:
             if dtype == "float16":      # tokens whose reference (per token) float16 cannot hold
                 b = representable(ctx.target, b, dtype)
             yield Probe(b, dtype=dtype, sub=dtype)
+        # (not for sequence statistics, whose float16 sums such tokens dominate: rounding, not overflow)
+        for _ in range(0 if ctx.method.per_sequence else 2):
+            yield Probe(half_rare_batch(ctx), dtype="float16",
+                        sub=f"float16, rare tokens with log r in [{HALF_RARE_LOG_RATIO[0]:g}, {HALF_RARE_LOG_RATIO[1]:g}]")
     res = _run("dtype", ctx, probes())
     res.detail = (f"bfloat16, float64 inputs with |log r| <= 8, float16 with |log r| <= {HALF_LOG_RATIO:g} (r² "
-                  "representable); per-dtype tolerances " + ", ".join(
-                      f"{k}: rtol {t.rtol:g}" for k, t in oracle.TOLERANCES.items()))
+                  f"representable) and rare tokens at log r in [{HALF_RARE_LOG_RATIO[0]:g}, {HALF_RARE_LOG_RATIO[1]:g}] "
+                  "(past float16's exp range: a ratio computed in half precision overflows); per-dtype tolerances "
+                  + ", ".join(f"{k}: rtol {t.rtol:g}" for k, t in oracle.TOLERANCES.items()))
     return res
 
 
