@@ -333,3 +333,36 @@ def test_identical_findings_are_listed_once_and_non_finite_got_is_the_gradient()
     for f in rep.findings:
         if f.kind == "non-finite" and math.isfinite(f.got if f.got is not None else math.nan):
             raise AssertionError(f"finite got {f.got!r} for a non-finite finding")
+
+
+def test_large_batch_catches_a_size_dependent_path_and_names_the_batch_by_its_seed():
+    """A loss that skips the tail of its chunked large-batch path passes every small batch; the
+    gradient check's large batch catches it, and the finding rebuilds that batch from a seed (a few
+    hundred characters) instead of listing its ~9,000 log-probs; the reproducer still fails."""
+    from pathlib import Path
+    path = Path(__file__).parent / "corpus" / "mutants" / "rt2_chunked_drops_tail.py"
+    rep = fuzz(plain.load(f"{path}:ppo_loss", method="ppo_clip", params={"eps_low": 0.2, "eps_high": 0.28}),
+               checks=["gradient"])
+    (f,) = [f for f in rep.findings if f.severity == "deviates"]
+    assert f.sub_check.startswith("large batch") and f.counterexample["batch"].startswith("large_batch(")
+    assert len(f.reproducer) < 1000
+    with pytest.raises(AssertionError, match="does not conform"):
+        exec(f.reproducer, {})
+
+
+def test_float16_ratio_overflow_on_rare_tokens_is_an_edge_case_not_silence():
+    """A loss that computes exp(ℓ − ℓ_μ) in the inputs' float16 gives inf on a rare token (log r ≈ 12);
+    the dtype check shows it as an edge case with the upcast fix, and an upcasting loss is silent."""
+    def no_upcast(logp, logp_mu, adv, mask, eps_low=0.2, eps_high=0.28):
+        r = torch.exp(torch.where(mask, logp - logp_mu, torch.zeros_like(logp)))
+        per_token = -torch.min(r * adv, r.clamp(1 - eps_low, 1 + eps_high) * adv)
+        return torch.where(mask, per_token, torch.zeros_like(per_token)).float().sum() / mask.sum().clamp(min=1)
+
+    def upcast(logp, logp_mu, adv, mask, **params):
+        return no_upcast(logp.float(), logp_mu.float(), adv.float(), mask, **params)
+
+    params = {"eps_low": 0.2, "eps_high": 0.28}
+    found = fuzz(plain.target(no_upcast, method="ppo_clip", params=params), checks=["dtype"]).findings
+    assert [f.severity for f in found] == ["edge case"] and "upcast" in found[0].explanation
+    assert found[0].sub_check.startswith("float16, rare tokens")
+    assert not fuzz(plain.target(upcast, method="ppo_clip", params=params), checks=["dtype"]).findings

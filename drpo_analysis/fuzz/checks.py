@@ -3,7 +3,7 @@ and returns the first failing :class:`Probe` (or None) plus a line of detail for
 
 | check | what must hold |
 |---|---|
-| ``gradient`` | ∂loss/∂ℓ (and the value where meaningful) equal the reference on drawn fp32 batches |
+| ``gradient`` | ∂loss/∂ℓ (and the value where meaningful) equal the reference on drawn fp32 batches and on one batch of thousands of tokens (chunked or size-dependent code) |
 | ``on_policy`` | with ``old = current.detach()`` (r ≡ 1) the gradient is the unclipped reference |
 | ``stop_gradient`` | probes where misplaced stop-gradients show most (rare tokens, |ℓ| ∈ [5, 25], inside
   the trust region, where a frozen factor written without ``detach`` adds Â·ℓ·∂w/∂ℓ), with ℓ_μ and Â
@@ -20,7 +20,9 @@ and returns the first failing :class:`Probe` (or None) plus a line of detail for
   ``log(finfo.max) − 8`` (beyond it the exact value is not representable); tokens whose clamped
   reference itself overflows the dtype (SPO's r² at r = e^80, GPG's Âℓ at π = 0) are masked out |
 | ``dtype`` | float64, bfloat16 and float16 inputs agree within the dtype's tolerance (|log r| ≤ 8
-  so that the true gradient is representable in the input dtype) |
+  so that the true gradient is representable in the input dtype); float16 batches with rare tokens
+  at log r ∈ [11.5, 13], past float16's exp range: an overflow there is an edge case (log-probs
+  passed in float32 never meet it) |
 
 Misbehaviour (raises, timeout, NaN, non-scalar, no gradient, inputs modified in place) is reported
 by whichever check met it; after a timeout the remaining checks are skipped.
@@ -35,7 +37,7 @@ import numpy as np
 
 from drpo_analysis.core import methods
 from drpo_analysis.fuzz import oracle, verdict
-from drpo_analysis.fuzz.strategies import Batch, sample_batch
+from drpo_analysis.fuzz.strategies import MAX_LOG_PROB, Batch, sample_batch
 from drpo_analysis.fuzz.targets import BOUND_PAIRS, Outcome, Target, call, round_to
 
 PAD_VALUES = (0.0, 1e4, -1e4, math.inf, -math.inf, math.nan)   # 0.0: the usual fill of real pipelines
@@ -64,6 +66,7 @@ class Probe:
     severity: str = ""                  # verdict.EDGE or verdict.DEVIATES
     explanation: str = ""
     fix: str = ""                       # a fix the check diagnosed (else the verdict table's)
+    recipe: str = ""                    # a call of this module rebuilding ``batch`` (large batches)
 
     def counterexample(self) -> dict:
         """The batch (nested lists) and call options, the token a mismatch names."""
@@ -143,10 +146,11 @@ def probe(target: Target, p: Probe, notes: dict | None = None) -> Probe | None:
         return replace(p, kind="wrong-shape", message=f"gradient shape {list(out.grad.shape)} != {list(batch.shape)}")
     mm = oracle.compare(exp, batch.mask, out.grad, out.loss, p.dtype, notes)
     nonempty = np.flatnonzero(batch.mask.any(-1))
-    if (mm is not None and conv.agg.startswith("seq-mean") and 0 < nonempty.size < batch.shape[0]
+    if (mm is not None and (conv.agg.startswith("seq-mean") or conv.agg == "prompt-mean")
+            and 0 < nonempty.size < batch.shape[0]
             and probe(target, replace(p, batch=p.batch.rows(nonempty), shards=None, dp=False)) is None):
-        # rows without tokens: counting them in the sequence mean or not are both conventions (the
-        # batch without them conforms; with them, it must conform under the other convention)
+        # rows (prompt-mean: groups) without tokens: counting them in the mean or not are both
+        # conventions (the batch without them conforms; with them, it must conform under the other)
         other = replace(conv, count_empty_rows=not conv.count_empty_rows)
         counts = other.global_counts(batch) if p.shards is not None else {}
         if p.shards is not None:
@@ -154,7 +158,9 @@ def probe(target: Target, p: Probe, notes: dict | None = None) -> Probe | None:
         if not out.error:
             alt = oracle.expected(target.method, target.params, batch, other, dtype=p.dtype, **counts)
             if oracle.compare(alt, batch.mask, out.grad, out.loss, p.dtype) is None:
-                key = f"sequence mean {'counts' if other.count_empty_rows else 'skips'} rows without tokens"
+                what = "prompt mean" if conv.agg == "prompt-mean" else "sequence mean"
+                key = (f"{what} {'counts' if other.count_empty_rows else 'skips'} "
+                       f"{'groups' if conv.agg == 'prompt-mean' else 'rows'} without tokens")
                 if notes is not None:
                     notes[key] = notes.get(key, 0) + 1
                 return None
@@ -261,8 +267,29 @@ def _run(name: str, ctx: Context, probes) -> CheckResult:
     return res
 
 
+#: the large batch of the gradient check, [B, T]: thousands of valid tokens, so a chunked or
+#: otherwise size-dependent path (taken above 1024, 2048 or 4096 tokens, say) runs with a partial
+#: tail; |log r| ≤ 2 there, so no single extreme ratio sets the tolerance's scale (atol · max|grad|)
+#: above the ~1/N gradient of an ordinary token, which a dropped token would otherwise hide under
+LARGE_BATCH, LARGE_LOG_RATIO = (3, 3001), 2.0
+
+
+def large_batch(seed: int, *, adv_per: str = "sequence", topk: bool = False) -> Batch:
+    """The gradient check's large batch, rebuilt from its seed (a finding names it this way
+    rather than listing ~27,000 numbers)."""
+    return sample_batch(np.random.default_rng(seed), batch=LARGE_BATCH[0], length=LARGE_BATCH[1],
+                        log_ratio_bound=LARGE_LOG_RATIO, adv_per=adv_per, topk=topk)
+
+
 def check_gradient(ctx: Context) -> CheckResult:
-    return _run("gradient", ctx, (Probe(ctx.sample(), sub="drawn float32 batch") for _ in range(ctx.examples)))
+    def probes():
+        for _ in range(ctx.examples):
+            yield Probe(ctx.sample(), sub="drawn float32 batch")
+        seed, topk = int(ctx.rng.integers(2**32)), "topk_logp" in ctx.method.batch_fields
+        yield Probe(large_batch(seed, adv_per=ctx.adv_per, topk=topk),
+                    sub="large batch (thousands of tokens: chunked or size-dependent code)",
+                    recipe=f"large_batch({seed}, adv_per={ctx.adv_per!r}, topk={topk})")
+    return _run("gradient", ctx, probes())
 
 
 def check_on_policy(ctx: Context) -> CheckResult:
@@ -452,6 +479,25 @@ def check_overflow(ctx: Context) -> CheckResult:
     return res
 
 
+#: float16 rare-token probes: log r just past float16's exp range (e^11.09 = 65504), where a ratio
+#: computed in the inputs' half precision overflows; Â is scaled so the exact gradient of those
+#: tokens stays representable (tokens where it cannot are masked out, as ever in float16)
+HALF_RARE_LOG_RATIO, HALF_RARE_ADV = (11.5, 13.0), 1e-3
+
+
+def half_rare_batch(ctx: Context) -> Batch:
+    """A float16 batch where about a third of the tokens have π/μ between e^11.5 and e^13 (a token
+    the sampler found rare, e.g. μ = 1e−6, that the policy now gives 0.5): real training data, and
+    the float16 ratio of them is inf unless the code upcasts first."""
+    b = ctx.sample(batch=4, length=24)
+    lo, hi = HALF_RARE_LOG_RATIO
+    rare = ctx.rng.random(b.shape) < 1 / 3
+    logp = np.minimum(ctx.rng.uniform(-3.0, -0.05, b.shape), MAX_LOG_PROB)
+    logp_mu = np.where(rare, logp - ctx.rng.uniform(lo, hi, b.shape), b.logp_mu)
+    logp = np.where(rare, logp, np.clip(b.logp, b.logp_mu - HALF_LOG_RATIO, b.logp_mu + HALF_LOG_RATIO))
+    return representable(ctx.target, b.replace(logp=logp, logp_mu=logp_mu, adv=b.adv * HALF_RARE_ADV), "float16")
+
+
 def check_dtype(ctx: Context) -> CheckResult:
     def probes():
         for i in range(max(3, ctx.examples // 3)):
@@ -462,10 +508,15 @@ def check_dtype(ctx: Context) -> CheckResult:
             if dtype == "float16":      # tokens whose reference (per token) float16 cannot hold
                 b = representable(ctx.target, b, dtype)
             yield Probe(b, dtype=dtype, sub=dtype)
+        # (not for sequence statistics, whose float16 sums such tokens dominate: rounding, not overflow)
+        for _ in range(0 if ctx.method.per_sequence else 2):
+            yield Probe(half_rare_batch(ctx), dtype="float16",
+                        sub=f"float16, rare tokens with log r in [{HALF_RARE_LOG_RATIO[0]:g}, {HALF_RARE_LOG_RATIO[1]:g}]")
     res = _run("dtype", ctx, probes())
     res.detail = (f"bfloat16, float64 inputs with |log r| <= 8, float16 with |log r| <= {HALF_LOG_RATIO:g} (r² "
-                  "representable); per-dtype tolerances " + ", ".join(
-                      f"{k}: rtol {t.rtol:g}" for k, t in oracle.TOLERANCES.items()))
+                  f"representable) and rare tokens at log r in [{HALF_RARE_LOG_RATIO[0]:g}, {HALF_RARE_LOG_RATIO[1]:g}] "
+                  "(past float16's exp range: a ratio computed in half precision overflows); per-dtype tolerances "
+                  + ", ".join(f"{k}: rtol {t.rtol:g}" for k, t in oracle.TOLERANCES.items()))
     return res
 
 
@@ -475,14 +526,18 @@ SWEEP_FACTORS = (0.5, 1.6)
 
 
 def draw_params(rng: np.random.Generator, method, around: dict, *, keep_ties: bool = False,
-                split: frozenset = frozenset()) -> dict:
+                split: frozenset = frozenset(), fixed: frozenset = frozenset()) -> dict:
     """Parameters drawn away from ``around`` (the target's own values), inside their intervals:
     each one's distance to its lower bound scaled by a factor of :data:`SWEEP_FACTORS` (a value at
     its lower bound moves to 40% of the interval, or to lower + 0.4). Equal values get different
-    factors, or with ``keep_ties`` the same one, except the parameters named in ``split``."""
+    factors, or with ``keep_ties`` the same one, except the parameters named in ``split``. The
+    parameters in ``fixed`` (ones the target cannot be told) keep their values."""
     out, factor_of = {}, {}
     for prm in method.params:
         v0 = float(around[prm.name])
+        if prm.name in fixed:
+            out[prm.name] = v0
+            continue
         lo = prm.low if prm.low is not None else 0.0
         # keep_ties: parameters set equal stay equal (a symmetric clip read from one config field);
         # otherwise a tie is broken on purpose (one parameter used in place of the other shows)
@@ -495,7 +550,7 @@ def draw_params(rng: np.random.Generator, method, around: dict, *, keep_ties: bo
         if prm.high is not None:
             v = min(v, lo + 0.9 * (prm.high - lo))
         out[prm.name] = float(f"{v:.4g}")
-    if "clip_min" in out and "clip_max" in out and out["clip_min"] >= out["clip_max"]:
+    if "clip_min" in out and "clip_max" in out and out["clip_min"] >= out["clip_max"] and "clip_min" not in fixed:
         out["clip_min"] = float(f"{out['clip_max'] / 2:.4g}")
     if "lower" in out and "upper" in out and out["lower"] >= out["upper"]:
         out["lower"] = float(f"{out['upper'] / 2:.4g}")
@@ -516,7 +571,7 @@ def check_hyperparameters(ctx: Context) -> CheckResult:
         return res
     drawn = []
     for _ in range(max(2, ctx.examples // 8)):        # each draw re-derives kinks and kernels (sympy)
-        params = draw_params(ctx.rng, m, t.params, keep_ties=t.keep_ties)
+        params = draw_params(ctx.rng, m, t.params, keep_ties=t.keep_ties, fixed=t.fixed)
         v = t.variant(params=params)
         sub = ", ".join(f"{k}={x:g}" for k, x in params.items())
         drawn.append(sub)
@@ -558,7 +613,8 @@ def _split_bounds(ctx: Context, res: CheckResult) -> str:
     out = f"; {', '.join(kept)} kept equal (the target takes one field for both)" if kept else ""
     if not pairs:
         return out
-    params = draw_params(ctx.rng, m, t.params, keep_ties=True, split=frozenset(n for b in pairs for n in (b.low, b.high)))
+    params = draw_params(ctx.rng, m, t.params, keep_ties=True, split=frozenset(n for b in pairs for n in (b.low, b.high)),
+                         fixed=t.fixed)
     pairs = [b for b in pairs if params[b.low] != params[b.high]]
     if not pairs:
         return out

@@ -75,7 +75,8 @@ class Conventions:
     clamp_scope: str = "everywhere"               # "ratio": π and Δ stay unclamped (docstring)
     is_truncation: float | None = None
     compare_value: bool = True
-    count_empty_rows: bool = True                 # False: seq-mean modes count rows with tokens only
+    count_empty_rows: bool = True                 # False: seq-mean modes count rows with tokens only,
+                                                  # prompt-mean the groups with tokens
     statistics_clamp: tuple[float, float] | None = None   # each token's ℓ − ℓ_μ inside sequence statistics
 
     def global_counts(self, batch: Batch) -> dict:
@@ -91,6 +92,8 @@ class Conventions:
             kw["horizon"] = self.horizon if self.horizon is not None else batch.shape[1]
         if self.agg == "prompt-mean":
             kw["group_ids"] = batch.group_ids
+            if not self.count_empty_rows:       # G: the groups with tokens (0 when none: no groups)
+                kw["num_groups"] = len(np.unique(batch.group_ids[batch.mask.any(-1)])) or None
         if num_tokens is not None and self.agg == "token-mean":
             kw["num_tokens"] = num_tokens
         if num_seqs and self.agg.startswith("seq-mean"):

@@ -106,8 +106,8 @@ def _seed_for(seed: int, check: str) -> np.random.Generator:
 def minimize(target: Target, p: Probe) -> Probe:
     """A smaller batch that still fails the same way: the worst token alone, else its row alone."""
     b = p.batch
-    if p.shards is not None or b.shape[0] == 0 or not b.mask.any():
-        return p
+    if p.shards is not None or p.recipe or b.shape[0] == 0 or not b.mask.any():
+        return p                                          # a large batch fails by its size: kept whole
     opts = {k: v for k, v in p.options().items() if k != "shards"}
 
     def still_fails(c):
@@ -149,6 +149,11 @@ def reproducer(target: Target, p: Probe) -> str:
     b = p.batch
     ex = ", extras={" + ", ".join(f"{k!r}: {_arr(v)}" for k, v in b.extras.items()) + "}" if b.extras else ""
     opts = ", ".join(f"{k}={v!r}" for k, v in p.options().items())
+    if p.recipe:
+        return "\n".join(["from drpo_analysis.fuzz import check_batch",
+                          f"from drpo_analysis.fuzz.checks import {p.recipe.split('(')[0]}",
+                          target.reproducer or f"# target = <{target.name}>",
+                          f"batch = {p.recipe}", f"check_batch(target, batch, {opts})"])
     return "\n".join([
         "import numpy as np",
         "from numpy import inf, nan",
@@ -178,7 +183,10 @@ def _finding(target: Target, check: str, p: Probe, seed: int, fix_note: str = ""
     fix = p.fix or _verdict.likely_fix(check, p.sub, p.kind)
     if fix_note and check == "aggregation" and "split" in p.sub:
         fix = f"{fix} ({fix_note})"
-    return Finding(check, p.kind, p.message, p.counterexample(), p.expected, p.got, seed, reproducer(target, p),
+    ce = p.counterexample()
+    if p.recipe:                  # thousands of tokens: the call that rebuilds them, and the token
+        ce = {"batch": p.recipe, **{k: v for k, v in ce.items() if k not in ("logp", "logp_mu", "adv", "mask")}}
+    return Finding(check, p.kind, p.message, ce, p.expected, p.got, seed, reproducer(target, p),
                    p.sub, p.severity or _verdict.DEVIATES, p.explanation, fix)
 
 

@@ -97,8 +97,10 @@ def sample_log_mu(rng: np.random.Generator, n: int, *, min_mu: float = 1e-12,
 
 def sample_log_prob_pairs(rng: np.random.Generator, n: int, *, min_mu: float = 1e-12,
                           kinks: Sequence[Kink] = (), extreme: bool = False,
-                          max_log_prob: float = MAX_LOG_PROB) -> tuple[np.ndarray, np.ndarray]:
-    """(ℓ, ℓ_μ), each [n], from the long-tailed regimes of the module docstring."""
+                          max_log_prob: float = MAX_LOG_PROB,
+                          log_ratio_bound: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(ℓ, ℓ_μ), each [n], from the long-tailed regimes of the module docstring; ``log_ratio_bound``
+    narrows |ℓ − ℓ_μ| (default: :data:`BOUNDED_LOG_RATIO`, or :data:`EXTREME_LOG_RATIO` with ``extreme``)."""
     ell_mu = np.minimum(sample_log_mu(rng, n, min_mu=min_mu), max_log_prob)
     kind = rng.integers(0, 5 + bool(kinks) + 4 * extreme, n)
     ell = ell_mu + rng.normal(0.0, 1.0, n) * np.choose(np.minimum(kind, 2), [0.02, 0.3, 1.5])
@@ -112,7 +114,7 @@ def sample_log_prob_pairs(rng: np.random.Generator, n: int, *, min_mu: float = 1
         jitter = rng.choice([-1.0, 1.0], near.size) * 10.0 ** rng.uniform(-9, -3, near.size)
         for i, k_idx, j in zip(near, picks, jitter):
             ell[i] = _point_at_kink(kinks[k_idx], ell_mu[i], j)
-    bound = EXTREME_LOG_RATIO if extreme else BOUNDED_LOG_RATIO
+    bound = EXTREME_LOG_RATIO if extreme else BOUNDED_LOG_RATIO if log_ratio_bound is None else log_ratio_bound
     ell = np.minimum(np.clip(ell, ell_mu - bound, ell_mu + bound), max_log_prob)
     if extreme:   # |log r| in [20, 100]: r → ∞ needs μ far below any float's range (ℓ_μ < −88)
         far = kind >= 5 + bool(kinks)
@@ -181,9 +183,10 @@ def sample_topk(rng: np.random.Generator, logp: np.ndarray, logp_mu: np.ndarray,
 def sample_batch(rng: np.random.Generator, *, batch: int = 4, length: int = 16,
                  min_mu: float = 1e-12, kinks: Sequence[Kink] = (), extreme: bool = False,
                  adv_per: str = "sequence", group_size: int = 4, std_normalize: bool = False,
-                 empty_rows: bool = False, topk: bool = False) -> Batch:
+                 empty_rows: bool = False, topk: bool = False, log_ratio_bound: float | None = None) -> Batch:
     """A full [B, T] batch (see the samplers above for each option)."""
-    ell, ell_mu = sample_log_prob_pairs(rng, batch * length, min_mu=min_mu, kinks=kinks, extreme=extreme)
+    ell, ell_mu = sample_log_prob_pairs(rng, batch * length, min_mu=min_mu, kinks=kinks, extreme=extreme,
+                                        log_ratio_bound=log_ratio_bound)
     adv, gids = sample_advantages(rng, batch, length, group_size=group_size, per=adv_per,
                                   std_normalize=std_normalize)
     mask = sample_mask(rng, batch, length, empty_rows=empty_rows)

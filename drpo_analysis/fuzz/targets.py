@@ -2,7 +2,7 @@
 
 The canonical signature that every adapter reduces an implementation to::
 
-    loss = fn(logp, logp_mu, adv, mask, **params) -> scalar torch.Tensor
+    loss = fn(logp, logp_mu, adv, mask, **params) -> scalar torch.Tensor   (or a tuple (loss, metrics, ...))
 
 * ``logp``     [B, T] log π of the sampled tokens (the only tensor that requires grad),
 * ``logp_mu``  [B, T] log μ of the behaviour / rollout / old policy,
@@ -21,6 +21,7 @@ kind, never an exception in the fuzzer.
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -50,6 +51,15 @@ class BoundFields:
     symmetric_field: str
 
 
+def call_signature(fn) -> inspect.Signature:
+    """The parameters a call of ``fn`` takes: for a torch module, its ``forward``'s (``Module.__call__``
+    is a generic ``*args, **kwargs`` wrapper, which would claim every keyword)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(fn, torch.nn.Module):
+        fn = fn.forward
+    return inspect.signature(fn)
+
+
 @dataclass
 class Target:
     """An implementation under test, reduced to the canonical signature."""
@@ -75,12 +85,14 @@ class Target:
     split_ties: tuple["BoundFields", ...] = ()          # ...except these pairs, which its configuration
                                                         # carries in separate fields: drawn apart once
     symmetric_clip: bool = False                        # declared: supports equal lower / upper bounds only
+    fixed: frozenset = frozenset()                      # parameters the target cannot be told (no field for
+                                                        # them in its framework): held at their value in sweeps
 
     @property
     def named(self) -> set[str]:
         """Parameter names ``fn`` declares explicitly."""
         try:
-            return set(inspect.signature(self.fn).parameters)
+            return set(call_signature(self.fn).parameters)
         except (TypeError, ValueError):
             return set()
 
@@ -88,7 +100,7 @@ class Target:
     def accepts(self) -> set[str]:
         """Keywords the fuzzer may pass (a ``**kwargs`` target takes counts and extras too)."""
         try:
-            sig = inspect.signature(self.fn)
+            sig = call_signature(self.fn)
         except (TypeError, ValueError):
             return set()
         if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
@@ -191,6 +203,8 @@ def call(target: Target, batch: Batch, dtype: str = "float32", *, num_tokens=Non
         try:
             with torch.enable_grad():
                 loss = target.fn(logp, logp_mu, adv, mask, **kwargs)
+                if isinstance(loss, (tuple, list)) and loss and isinstance(loss[0], torch.Tensor):
+                    loss = loss[0]      # (loss, metrics, ...), as most trainers' loss functions return
                 box["loss"] = loss
                 if isinstance(loss, torch.Tensor) and loss.numel() == 1 and loss.requires_grad:
                     loss.reshape(()).backward()

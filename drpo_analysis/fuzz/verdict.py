@@ -89,6 +89,18 @@ def realistic_log_probs(values) -> bool:
     return bool(np.isfinite(v).all() and (v >= lo).all() and (v <= hi).all())
 
 
+HALF_EXP_LIMIT = float(np.log(np.finfo(np.float16).max))     # 11.09: exp overflows float16 beyond it
+
+
+def _past_half_exp_range(logp, logp_mu, mask, token) -> bool:
+    """The failing token (else any valid token) has log r beyond float16's exp range."""
+    with np.errstate(invalid="ignore"):
+        lr = logp - logp_mu
+    if token is not None:
+        return bool(lr[tuple(token)] > HALF_EXP_LIMIT)
+    return bool((lr[mask] > HALF_EXP_LIMIT).any())
+
+
 def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tuple[str, str]:
     """(severity, explanation) of one failing probe; ``ce``: the counterexample (``logp``,
     ``logp_mu``, ``mask`` as nested lists, ``dtype``, ``token``)."""
@@ -124,6 +136,11 @@ def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tupl
             return EDGE, (f"|log r| = {lr:.1f} > {limit:.1f}, beyond float32's exp range: exp(ℓ − ℓ_μ) overflows "
                           "without a clamp, and the reference is the clamped ratio's; needs μ below 1e−35·π, "
                           "unreachable for sampled tokens")
+    if check == "dtype" and ce.get("dtype") == "float16" and _past_half_exp_range(logp, logp_mu, mask, ce.get("token")):
+        return EDGE, ("log-probs handed to the loss in float16: exp(ℓ − ℓ_μ) computed in float16 overflows past "
+                      f"log r = {HALF_EXP_LIMIT:.2f} (a sampled token the rollout found rare, e.g. μ = 1e−6, π = 0.5); "
+                      "a pipeline that passes float32 log-probs never meets it, one that passes float16 ones "
+                      "should upcast before exp")
     if kind == "gradient mismatch" and ce.get("token") is not None and ce.get("dtype") in ("bfloat16", "float16"):
         b, t = ce["token"]
         lr = logp[b][t] - logp_mu[b][t]

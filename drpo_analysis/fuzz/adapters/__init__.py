@@ -33,9 +33,10 @@ def detect(obj) -> str:
     """The adapter whose signature ``obj`` has (:data:`SIGNATURES`; a class is judged by its
     ``forward``), else ``"plain"``. Ambiguous signatures (two frameworks' names) raise ValueError."""
     import inspect
+    from drpo_analysis.fuzz.targets import call_signature
     fn = getattr(obj, "forward", obj) if inspect.isclass(obj) else obj
     try:
-        named = set(inspect.signature(fn).parameters)
+        named = set(call_signature(fn).parameters)
     except (TypeError, ValueError):
         return "plain"
     hits = [a for a, names in SIGNATURES.items() if set(names) <= named]

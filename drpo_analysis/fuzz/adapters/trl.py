@@ -124,6 +124,8 @@ PARAM_NAMES = {"eps_low": ("epsilon_low", "epsilon"), "eps_high": ("epsilon_high
 BOUNDS = (BoundFields("eps_low", "eps_high", "epsilon_low", "epsilon_high", "epsilon"),)
 #: the TRL loss type a user function is told for each aggregation mode (without / with global count)
 AGG_LOSS_TYPES = {"seq-mean-token-mean": "grpo", "token-mean": "bnpo", "seq-mean-token-sum-norm": "dr_grpo"}
+#: loss types that name the method itself (and with it the aggregation: token-mean over the global count)
+METHOD_LOSS_TYPES = {"cispo": "cispo"}
 
 
 def user_target(fn, *, method=None, params=None, agg="seq-mean-token-mean", max_completion_length=16, name=None,
@@ -136,7 +138,8 @@ def user_target(fn, *, method=None, params=None, agg="seq-mean-token-mean", max_
     keywords it names among ``loss_type`` (the mode: grpo, bnpo / dapo with num_items_in_batch,
     dr_grpo), ``epsilon_low`` / ``epsilon`` / ``epsilon_high`` / ``delta`` (our parameters),
     ``max_completion_length`` (L_const of dr_grpo), ``num_items_in_batch`` (global token count),
-    and ``args`` / ``config`` (a namespace with all of those). ``loss_type`` is swept if named."""
+    and ``args`` / ``config`` (a namespace with all of those). ``loss_type`` is swept if named,
+    except where it names the method (``cispo``: :data:`METHOD_LOSS_TYPES`)."""
     import inspect
     from types import SimpleNamespace
 
@@ -145,8 +148,11 @@ def user_target(fn, *, method=None, params=None, agg="seq-mean-token-mean", max_
     m = methods.get(method)
     p = m.resolve_params(params)
     named = set(inspect.signature(fn).parameters)
+    own_type = METHOD_LOSS_TYPES.get(m.name) if "loss_type" in named else None
+    if own_type:                        # TRL's cispo: the method and token-mean over num_items_in_batch
+        agg = "token-mean"
     global_count = "num_items_in_batch" in named and agg == "token-mean"
-    loss_type = "dapo" if global_count else AGG_LOSS_TYPES[agg]
+    loss_type = own_type or ("dapo" if global_count else AGG_LOSS_TYPES[agg])
     values = {"loss_type": loss_type, "max_completion_length": max_completion_length, **p}
     for ours, theirs in PARAM_NAMES.items():
         if ours in p:
@@ -172,9 +178,10 @@ def user_target(fn, *, method=None, params=None, agg="seq-mean-token-mean", max_
     opts = {**options, **({} if agg == "seq-mean-token-mean" else {"agg": agg})}
     t = Target(name or spec or getattr(fn, "__qualname__", repr(fn)), loss, m.name, p, conv, call_params={},
                reproducer=reproducer_line(spec, "trl", m.name, params, opts) if spec else "",
-               timeout=float(timeout), agg_modes=tuple(AGG_LOSS_TYPES) if "loss_type" in named else (),
+               timeout=float(timeout), agg_modes=tuple(AGG_LOSS_TYPES) if "loss_type" in named and not own_type else (),
                adv_per_sequence=True, keep_ties=True,
-               split_ties=BOUNDS if named & {"epsilon_high", "eps_high", "args", "config"} else ())
+               split_ties=BOUNDS if named & {"epsilon_high", "eps_high", "args", "config"} else (),
+               fixed=frozenset(k for k in p if k not in PARAM_NAMES and k not in named))   # e.g. CISPO's clip_min
 
     def variant(params=None, agg=None):
         return user_target(fn, method=m.name, params=p if params is None else params,
