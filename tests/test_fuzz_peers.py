@@ -53,6 +53,48 @@ def test_trl_sequence_level_is_gspo():
     assert rep.ok, rep.text()
 
 
+VLLM_IS_MODES = ["token_truncate", "token_mask"]
+
+
+@pytest.mark.parametrize("mode", VLLM_IS_MODES)
+def test_trl_vllm_importance_sampling_conforms_on_core_checks(mode):
+    _need("trl")
+    rep = fuzz(adapters.load("trl:grpo", adapter="trl", vllm_is_mode=mode), seed=1, examples=6,
+               checks=CORE + ["hyperparameters"])
+    assert rep.ok, rep.text()
+
+
+@pytest.mark.parametrize("mode", VLLM_IS_MODES)
+def test_trl_vllm_importance_sampling_is_trls_own_weight(mode):
+    """The reference told another C_max than the one TRL runs with fails: the weights come from TRL's
+    ``_generate_and_score_completions``, not from the reference."""
+    _need("trl")
+    from dataclasses import replace
+    t = adapters.load("trl:grpo", adapter="trl", vllm_is_mode=mode)
+    rep = fuzz(replace(t, params={**t.params, "clip_max": 1.5}), seed=1, examples=6,
+               checks=["gradient", "region_coverage"])
+    assert not rep.ok
+
+
+@pytest.mark.parametrize("mode,weight", [("token_truncate", 3.0), ("token_mask", 0.0)])
+def test_trl_vllm_importance_sampling_gives_a_nan_sampling_logprob_weight_one(mode, weight):
+    """vLLM reports a logprob it could not compute as None, TRL reads it as NaN and zeroes its log-ratio
+    (grpo_trainer.py:2665): that token is weighted 1, the others by their ratio (here r = 5 > C_max = 3)."""
+    _need("trl")
+    import math
+
+    import torch
+    t = adapters.load("trl:grpo", adapter="trl", vllm_is_mode=mode)
+    logp = torch.full((2, 4), -1.0, requires_grad=True)
+    logp_mu = logp.detach() - math.log(5.0)
+    logp_mu[0, 1] = float("nan")
+    adv, mask = torch.ones(2, 4), torch.ones(2, 4, dtype=torch.bool)
+    t.fn(logp, logp_mu, adv, mask).backward()
+    expected = torch.full((2, 4), weight)
+    expected[0, 1] = 1.0
+    assert torch.allclose(logp.grad, -expected / 8)           # seq-mean-token-mean: 1 / (2 rows · 4 tokens)
+
+
 @pytest.mark.parametrize("kind", ["ppo", "gspo"])
 def test_openrlhf_policy_loss_conforms_on_core_checks(kind):
     _need("openrlhf")

@@ -105,6 +105,21 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("TRL", "TRL GRPO loss_type=cispo", "trl:cispo", "trl"),
     Entry("TRL", "TRL GRPO grpo + delta=3 (two-sided clipping)", "trl:grpo", "trl", {"delta": 3.0}),
     Entry("TRL", "TRL GRPO grpo, importance_sampling_level=sequence (GSPO)", "trl:grpo", "trl", {"level": "sequence"}),
+    Entry("TRL", "TRL GRPO vllm_importance_sampling_mode=token_truncate (clip_max 3)", "trl:grpo", "trl",
+          {"vllm_is_mode": "token_truncate"},
+          choices="IS weight min(π_old/π_vLLM, C_max) (grpo_trainer.py:2681) with C_min = None (no lower bound, "
+                  "the default) and old = current, computed in _generate_and_score_completions and multiplied into "
+                  "the per-token loss (grpo_trainer.py:3147); a NaN sampling logprob gives weight 1 "
+                  "(grpo_trainer.py:2665; tests/test_fuzz_peers.py pins it)",
+          words="GRPOConfig's list of modes calls token_truncate the default (grpo_config.py:331); the field's "
+                "default, and the same docstring four lines above, say sequence_mask (grpo_config.py:327, :935)",
+          impact="runs that leave vllm_importance_sampling_mode unset get sequence-level masking at C_max = 3, not "
+                 "the token truncation the mode list calls the default"),
+    Entry("TRL", "TRL GRPO vllm_importance_sampling_mode=token_mask (clip_max 3)", "trl:grpo", "trl",
+          {"vllm_is_mode": "token_mask"},
+          choices="IS weight r where C_min ≤ r ≤ C_max, else 0 (grpo_trainer.py:2698), C_min = None read as no "
+                  "lower bound (the reference's C_min = 0); old = current; a NaN sampling logprob gives weight 1 "
+                  "(grpo_trainer.py:2665)"),
     # -- OpenRLHF 0.11.2 (openrlhf/models/loss.py) ----------------------------------------------------------------
     Entry("OpenRLHF", "OpenRLHF PolicyLoss ppo", "openrlhf:ppo", "openrlhf", choices="log-ratio clamp ±20"),
     Entry("OpenRLHF", "OpenRLHF PolicyLoss ppo, dual_clip=3", "openrlhf:ppo", "openrlhf", {"method": "dual_clip"},

@@ -25,6 +25,7 @@ aggregation check uses equal-size shards for TRL.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -70,11 +71,18 @@ def trainer(loss_type, *, epsilon, epsilon_high, delta=None, level="token", max_
 
 
 def target(loss_type, *, method=None, params=None, delta=None, level="token", max_completion_length=16,
-           timeout=20.0, **options) -> Target:
-    """TRL's GRPO loss of ``loss_type``, or (a callable) a user's loss in TRL's shape (:func:`user_target`)."""
+           timeout=20.0, vllm_is_mode=None, **options) -> Target:
+    """TRL's GRPO loss of ``loss_type``, or (a callable) a user's loss in TRL's shape (:func:`user_target`);
+    with ``vllm_is_mode``, the loss after TRL's vLLM importance sampling (:func:`vllm_is_target`)."""
     if callable(loss_type):
         return user_target(loss_type, method=method, params=params, max_completion_length=max_completion_length,
                            timeout=timeout, **options)
+    if vllm_is_mode is not None:
+        if delta is not None or level != "token" or options:
+            raise ValueError("vllm_is_mode is checked with importance_sampling_level='token' and no delta "
+                             "(the PPO ratio is 1 there, so the loss is the IS weight times the policy gradient)")
+        return vllm_is_target(vllm_is_mode, loss_type=loss_type, method=method, params=params,
+                              max_completion_length=max_completion_length, timeout=timeout)
     if loss_type not in LOSS_TYPES:
         raise ValueError(f"TRL loss type must be one of {', '.join(LOSS_TYPES)}, got {loss_type!r}")
     default = ("cispo" if loss_type == "cispo" else "gspo_token" if level == "sequence"
@@ -114,6 +122,107 @@ def target(loss_type, *, method=None, params=None, delta=None, level="token", ma
     return Target(spec, loss, m.name, p, conv, call_params={},
                   reproducer=reproducer_line(spec, "trl", m.name, params, options),
                   timeout=timeout, notes=(f"agg={agg}",), equal_splits=True)
+
+
+#: vllm_importance_sampling_mode -> the registry reference (with old = current policy)
+VLLM_IS = {"token_truncate": "tis_token", "token_mask": "masked_is_token"}
+#: the loss type an IS target is told for each aggregation mode (dapo: the global token count)
+VLLM_IS_LOSS_TYPES = {"seq-mean-token-mean": "grpo", "token-mean": "dapo", "seq-mean-token-sum-norm": "dr_grpo"}
+#: GRPOConfig.vllm_importance_sampling_clip_max's default
+VLLM_IS_CLIP_MAX = 3.0
+
+
+def _vllm_is_trainer(mode, *, loss_type, clip_min, clip_max, max_completion_length):
+    """A GRPOTrainer carrying what ``_generate_and_score_completions`` and ``_compute_loss`` read, with
+    vLLM importance sampling on (``use_vllm``; ``_generate`` is set per call by :func:`vllm_is_target`)."""
+    tr = trainer(loss_type, epsilon=0.2, epsilon_high=0.28, max_completion_length=max_completion_length)
+    tr.accelerator.device, tr.accelerator.process_index = torch.device("cpu"), 0
+    tr.model.is_gradient_checkpointing = False
+    tr.args.gradient_checkpointing_kwargs, tr.args.gradient_accumulation_steps = None, 1
+    for k, v in dict(use_vllm=True, vllm_importance_sampling_correction=True, vllm_importance_sampling_mode=mode,
+                     vllm_importance_sampling_clip_min=clip_min, vllm_importance_sampling_clip_max=clip_max,
+                     environment_factories=None, tools=None, environments=None, pad_to_multiple_of=None,
+                     _tokenizer=SimpleNamespace(pad_token_id=0), mask_truncated_completions=False, num_iterations=1,
+                     num_generations=1, multi_objective_aggregation="sum_then_normalize", scale_rewards="group",
+                     reward_weights=torch.ones(1), reward_func_names=["fuzz"], log_multimodal=False,
+                     _pending_extra_logs={}, _pending_metrics={},
+                     _logs={"prompt": [], "completion": [], "rewards": defaultdict(list), "advantages": [],
+                            "extra": defaultdict(list), "images": []}).items():
+        object.__setattr__(tr, k, v)
+    return tr
+
+
+def _vllm_rollout(logp_mu, mask):
+    """What ``GRPOTrainer._generate`` returns for the batch, as vLLM would: row b's completion runs to its
+    last loss token (at least one token), ``logprobs`` are ℓ_μ there (None where NaN, as TRL's
+    ``extract_logprobs`` reports them); masked tokens inside a completion are tool tokens (``tool_mask``
+    0), passed only when some row has one."""
+    rows = [int(m.nonzero().max()) + 1 if m.any() else 1 for m in mask]          # completion lengths
+    tool_mask = [m[:n].long().tolist() for m, n in zip(mask, rows)]
+    logprobs = [[None if math.isnan(x) else x for x in lm[:n].tolist()] for lm, n in zip(logp_mu, rows)]
+    B = len(rows)
+    holes = any(0 in tm for tm in tool_mask)
+    return ([[0]] * B, [[1] * n for n in rows], tool_mask if holes else None, [""] * B, logprobs, {}, None,
+            [None] * B)
+
+
+def vllm_is_target(mode, *, loss_type="grpo", method=None, params=None, max_completion_length=16,
+                   timeout=20.0) -> Target:
+    """TRL's vLLM importance sampling (``vllm_importance_sampling_mode``), run as TRL runs it.
+
+    Each call drives ``GRPOTrainer._generate_and_score_completions`` on the stub trainer: ``_generate``
+    returns the batch's completions with ℓ_μ as vLLM's sampling logprobs (:func:`_vllm_rollout`), the
+    old-policy forward returns sg(ℓ) (old = current: the PPO ratio is 1 in value, so the loss is the IS
+    weight times the policy gradient), and rewards are zero. The method's output (``importance_sampling_ratio``,
+    ``completion_mask``, ``tool_mask``, ``old_per_token_logps``) then goes to ``_compute_loss`` with the batch's
+    advantages in place of the group-normalised ones (the weights do not read them) and, for dapo, the
+    global token count as ``num_items_in_batch``."""
+    if mode not in VLLM_IS:
+        raise ValueError(f"vllm_is_mode must be one of {', '.join(VLLM_IS)}, got {mode!r}")
+    if loss_type not in VLLM_IS_LOSS_TYPES.values():
+        raise ValueError(f"vllm_is_mode is checked with loss_type {', '.join(VLLM_IS_LOSS_TYPES.values())} "
+                         f"(clipped ratio), got {loss_type!r}")
+    default = VLLM_IS[mode]
+    method = method or default
+    if method != default:
+        raise ValueError(f"TRL vllm_importance_sampling_mode={mode!r} implements {default!r}, not {method!r}")
+    m = methods.get(method)
+    p = m.resolve_params({"clip_max": VLLM_IS_CLIP_MAX, **(params or {})})
+    # TRL's C_min = None (the default) is no lower bound: -inf for masks (grpo_trainer.py:2688), the
+    # reference's C_min = 0 (no ratio is negative)
+    clip_min = p.get("clip_min") or None
+    tr = _vllm_is_trainer(mode, loss_type=loss_type, clip_min=clip_min, clip_max=p["clip_max"],
+                          max_completion_length=max_completion_length)
+
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
+        B = logp.shape[0]
+        tr.accelerator.num_processes = dp_size or 1
+        split = num_seqs is not None and not dp_size and loss_type != "dapo" and B
+        object.__setattr__(tr, "current_gradient_accumulation_steps", num_seqs / B if split else 1)
+        object.__setattr__(tr, "_generate", lambda prompts: _vllm_rollout(logp_mu.detach(), mask))
+        object.__setattr__(tr, "_calculate_rewards", lambda *a: torch.zeros(B, 1))     # [B, reward functions]
+        tr.args.per_device_train_batch_size = B
+        W = [int(m.nonzero().max()) + 1 if m.any() else 1 for m in mask]
+        W = max(W, default=0)                                # the padded completion width
+        # the old-policy forward (under no_grad) gets sg(ℓ), the training forward ℓ  [B, W]
+        tr._get_per_token_logps_and_entropies = lambda *a, **k: (
+            (logp if torch.is_grad_enabled() else logp.detach())[:, :W], torch.zeros_like(logp.detach()[:, :W]), None)
+        inputs = tr._generate_and_score_completions([{"prompt": ""} for _ in range(B)])
+        inputs["advantages"] = adv[:, :W]
+        if num_tokens is not None:
+            inputs["num_items_in_batch"] = torch.tensor(float(num_tokens))
+        return tr._compute_loss(None, inputs) / (dp_size or 1)
+
+    agg = next(a for a, lt in VLLM_IS_LOSS_TYPES.items() if lt == loss_type)
+    conv = plain.conventions(agg=agg, horizon=max_completion_length if agg == "seq-mean-token-sum-norm" else None)
+    spec = f"trl:{loss_type}"
+    t = Target(spec, loss, m.name, p, conv, call_params={}, timeout=timeout, equal_splits=True,
+               reproducer=reproducer_line(spec, "trl", m.name, params, {"vllm_is_mode": mode}),
+               notes=(f"agg={agg}", f"vllm_importance_sampling_mode={mode}"), agg_modes=tuple(VLLM_IS_LOSS_TYPES))
+    t.variant = lambda params=None, agg=None: vllm_is_target(
+        mode, loss_type=VLLM_IS_LOSS_TYPES[agg] if agg else loss_type, method=m.name,
+        params=p if params is None else params, max_completion_length=max_completion_length, timeout=timeout)
+    return t
 
 
 #: TRL's names of our parameters (GRPOConfig)
