@@ -35,6 +35,7 @@ from drpo_analysis.core import methods
 from drpo_analysis.fuzz.adapters import plain, reproducer_line
 from drpo_analysis.fuzz.targets import Target
 
+DIST, VERSION = "trl", "1.16.0"
 LOSS_TYPES = {"grpo": "seq-mean-token-mean", "bnpo": "token-mean", "dr_grpo": "seq-mean-token-sum-norm",
               "dapo": "token-mean", "cispo": "token-mean"}
 GLOBAL = ("dapo", "cispo")
