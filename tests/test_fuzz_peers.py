@@ -76,23 +76,32 @@ def test_trl_vllm_importance_sampling_is_trls_own_weight(mode):
     assert not rep.ok
 
 
-@pytest.mark.parametrize("mode,weight", [("token_truncate", 3.0), ("token_mask", 0.0)])
-def test_trl_vllm_importance_sampling_gives_a_nan_sampling_logprob_weight_one(mode, weight):
-    """vLLM reports a logprob it could not compute as None, TRL reads it as NaN and zeroes its log-ratio
-    (grpo_trainer.py:2665): that token is weighted 1, the others by their ratio (here r = 5 > C_max = 3)."""
+#: the IS weight of every token of :func:`test_trl_vllm_importance_sampling_ignores_a_nan_sampling_logprob`'s
+#: batch: row 0 has r = 1.2 and a NaN sampling logprob at token 1, row 1 r = 1.5; C_max = 3
+NAN_BATCH_WEIGHTS = {
+    "token_truncate": [[1.2, 1.0, 1.2, 1.2], [1.5] * 4],
+    "token_mask": [[1.2, 1.0, 1.2, 1.2], [1.5] * 4],
+}
+
+
+@pytest.mark.parametrize("mode", sorted(NAN_BATCH_WEIGHTS))
+def test_trl_vllm_importance_sampling_ignores_a_nan_sampling_logprob(mode):
+    """vLLM reports a logprob it could not compute as None, TRL reads it as NaN and zeroes its
+    log-ratio (grpo_trainer.py:2665): the token's own weight is 1, and a sequence ratio leaves it out."""
     _need("trl")
     import math
 
     import torch
     t = adapters.load("trl:grpo", adapter="trl", vllm_is_mode=mode)
     logp = torch.full((2, 4), -1.0, requires_grad=True)
-    logp_mu = logp.detach() - math.log(5.0)
+    logp_mu = logp.detach() - torch.tensor([[math.log(1.2)], [math.log(1.5)]])
     logp_mu[0, 1] = float("nan")
     adv, mask = torch.ones(2, 4), torch.ones(2, 4, dtype=torch.bool)
-    t.fn(logp, logp_mu, adv, mask).backward()
-    expected = torch.full((2, 4), weight)
-    expected[0, 1] = 1.0
-    assert torch.allclose(logp.grad, -expected / 8)           # seq-mean-token-mean: 1 / (2 rows · 4 tokens)
+    loss = t.fn(logp, logp_mu, adv, mask)
+    loss.backward()
+    w = torch.tensor(NAN_BATCH_WEIGHTS[mode])
+    assert torch.allclose(logp.grad, -w / 8)            # seq-mean-token-mean: 1 / (2 rows · 4 tokens)
+    assert torch.allclose(loss, -w.sum() / 8)           # old = current: the PPO ratio is 1, the loss −w·Â
 
 
 @pytest.mark.parametrize("kind", ["ppo", "gspo"])

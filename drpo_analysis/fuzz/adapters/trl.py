@@ -16,6 +16,17 @@ Translation (our method ← TRL loss type):
 | cispo | cispo (clip_max ← epsilon_high, an absolute value here) | token-mean, global |
 | grpo + ``delta`` | dual_clip (dual_clip_c ← delta, TRL's two-sided clipping) | seq-mean-token-mean |
 | grpo + importance_sampling_level="sequence" | gspo_token | seq-mean-token-mean |
+| grpo + vllm_importance_sampling_mode=token_truncate | tis_token (clip_max ← vllm_importance_sampling_clip_max, default 3; C_min None = none) | seq-mean-token-mean (dapo: token-mean, dr_grpo as above) |
+| grpo + vllm_importance_sampling_mode=token_mask | masked_is_token (clip_min ← vllm_importance_sampling_clip_min, None = 0; clip_max as above) | as above |
+
+vLLM importance sampling (``vllm_is_mode``, :func:`vllm_is_target`): TRL computes the IS weight outside
+the loss, in ``_generate_and_score_completions`` (``grpo_trainer.py:2660-2706``), and multiplies it
+into the per-token loss in ``_compute_loss`` (``:3147``). The adapter runs both methods: ``_generate``
+returns the batch's completions with ℓ_μ as vLLM's sampling logprobs, the old-policy forward returns
+sg(ℓ) (old = current, so the PPO ratio is 1 in value and the loss is −w·Â·∂ℓ aggregated), rewards are
+zero and the batch's Â replaces the group-normalised advantages (the weights do not read them).
+TRL's own handling is what is checked: log-ratios multiplied by the mask, NaN sampling logprobs
+zeroed (weight 1, ``:2665``), ``C_min = None`` as no lower bound.
 
 Splits: data-parallel ranks set ``accelerator.num_processes`` (the adapter returns loss / ranks,
 DDP's average); micro-batches of the non-global loss types set
