@@ -39,7 +39,8 @@ def token_inputs(method: str, n: int, seed: int = 0, *, rng: np.random.Generator
                  log_mu_low: float = -9.0, k: int = TOPK_K):
     """ℓ, ℓ_μ, Â [n] and the method's extras for ``n`` tokens (μ log-uniform down to
     e^``log_mu_low``), each extra drawn from its admissible values whatever its name: a
-    log-probability set [n, k] (Top-K), a count in [1, 50) (|y|), else a small log-ratio (GSPO's L)."""
+    log-probability set [n, k] (Top-K), a count in [1, 50) (|y|), a bounded-below statistic above
+    its bound (verl's k2/k3 divergences), else a small log-ratio (GSPO's L)."""
     rng = np.random.default_rng(seed) if rng is None else rng
     ell_mu = rng.uniform(log_mu_low, 0.0, n)                        # [n]
     ell = np.minimum(ell_mu + rng.normal(0.0, 0.5, n), 0.0)         # [n]
@@ -50,6 +51,8 @@ def token_inputs(method: str, n: int, seed: int = 0, *, rng: np.random.Generator
             extras[e.name] = np.log(rng.dirichlet(np.ones(k + 1), n)[:, :k])   # [n, k]
         elif e.low is not None and e.low >= 1:
             extras[e.name] = rng.integers(1, 50, n).astype(np.float64)
+        elif e.low is not None:          # a nonnegative statistic (verl's k2/k3 divergences)
+            extras[e.name] = e.low + rng.exponential(0.1, n)
         else:
             extras[e.name] = rng.normal(0.0, 3e-4, n)
     return ell, ell_mu, adv, extras

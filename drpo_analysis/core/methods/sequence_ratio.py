@@ -43,10 +43,15 @@ def valid_count(xp, b: BatchInputs):
     return b.mask.sum(-1)[..., None].clip(min=1)
 
 
+def masked_log_ratio(xp, b: BatchInputs):
+    """``ℓ − ℓ_μ`` at valid tokens, 0 at padding [B, T], with ℓ frozen."""
+    ell = b.logp.detach() if hasattr(b.logp, "detach") else b.logp
+    return xp.where(b.mask, ell - b.logp_mu, 0.0)
+
+
 def build_seq_log_ratio(xp, b: BatchInputs):
     """``L = mean_t (ℓ − ℓ_μ)`` over the row's valid tokens, broadcast per token [B, T]; frozen."""
-    ell = b.logp.detach() if hasattr(b.logp, "detach") else b.logp
-    diff = xp.where(b.mask, ell - b.logp_mu, 0.0)
+    diff = masked_log_ratio(xp, b)
     return xp.broadcast_to(diff.sum(-1)[..., None] / valid_count(xp, b), diff.shape)
 
 
