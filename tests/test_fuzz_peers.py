@@ -53,7 +53,7 @@ def test_trl_sequence_level_is_gspo():
     assert rep.ok, rep.text()
 
 
-VLLM_IS_MODES = ["token_truncate", "token_mask"]
+VLLM_IS_MODES = ["token_truncate", "token_mask", "sequence_truncate", "sequence_mask"]
 
 
 @pytest.mark.parametrize("mode", VLLM_IS_MODES)
@@ -77,10 +77,12 @@ def test_trl_vllm_importance_sampling_is_trls_own_weight(mode):
 
 
 #: the IS weight of every token of :func:`test_trl_vllm_importance_sampling_ignores_a_nan_sampling_logprob`'s
-#: batch: row 0 has r = 1.2 and a NaN sampling logprob at token 1, row 1 r = 1.5; C_max = 3
+#: batch: row 0 has r = 1.2 and a NaN sampling logprob at token 1, row 1 r = 1.5; C_max = 3, no C_min
 NAN_BATCH_WEIGHTS = {
     "token_truncate": [[1.2, 1.0, 1.2, 1.2], [1.5] * 4],
     "token_mask": [[1.2, 1.0, 1.2, 1.2], [1.5] * 4],
+    "sequence_truncate": [[1.2 ** 3] * 4, [3.0] * 4],      # row 1: R = 1.5⁴ > 3, truncated
+    "sequence_mask": [[1.2 ** 3] * 4, [0.0] * 4],          # row 1: masked
 }
 
 

@@ -120,6 +120,19 @@ ENTRIES: tuple[Entry, ...] = (
           choices="IS weight r where C_min ≤ r ≤ C_max, else 0 (grpo_trainer.py:2698), C_min = None read as no "
                   "lower bound (the reference's C_min = 0); old = current; a NaN sampling logprob gives weight 1 "
                   "(grpo_trainer.py:2665)"),
+    Entry("TRL", "TRL GRPO vllm_importance_sampling_mode=sequence_truncate (clip_max 3)", "trl:grpo", "trl",
+          {"vllm_is_mode": "sequence_truncate"},
+          choices="sequence weight min(R, C_max) with R = exp(Σ_t (ℓ_old − ℓ_vLLM)) over the completion's loss tokens "
+                  "(grpo_trainer.py:2669), broadcast to its tokens; C_min = None (no lower bound), old = current; a "
+                  "token with a NaN sampling logprob is left out of R (grpo_trainer.py:2665)"),
+    Entry("TRL", "TRL GRPO vllm_importance_sampling_mode=sequence_mask (the default; clip_max 3)", "trl:grpo", "trl",
+          {"vllm_is_mode": "sequence_mask"},
+          choices="sequence weight R where C_min ≤ R ≤ C_max, else 0 (grpo_trainer.py:2698), R = exp(Σ_t (ℓ_old − "
+                  "ℓ_vLLM)) (grpo_trainer.py:2669), C_min = None read as no lower bound; old = current; a token with "
+                  "a NaN sampling logprob is left out of R (grpo_trainer.py:2665)",
+          impact="the default mode: the weight is the product of the completion's token ratios, so it spreads with "
+                 "completion length; a completion is dropped whole when the product exceeds 3 and kept at the "
+                 "product's weight, however small, below (no lower bound unless clip_min is set)"),
     # -- OpenRLHF 0.11.2 (openrlhf/models/loss.py) ----------------------------------------------------------------
     Entry("OpenRLHF", "OpenRLHF PolicyLoss ppo", "openrlhf:ppo", "openrlhf", choices="log-ratio clamp ±20"),
     Entry("OpenRLHF", "OpenRLHF PolicyLoss ppo, dual_clip=3", "openrlhf:ppo", "openrlhf", {"method": "dual_clip"},
@@ -245,6 +258,9 @@ NOT_CHECKED = (
     ("verl", "rollout correction: rollout_is weights, sequence-level rollout_rs modes",
      "the verl adapter drives the token-level rollout_rs criteria (rows above); token TIS weights and the "
      "sequence-level criteria are not wired (sequence-level references are not in the registry)"),
+    ("TRL", "GRPO loss_type sapo, luspo, vespo; vllm_importance_sampling_mode=token_truncate with clip_min set",
+     "no SAPO / LUSPO / VESPO reference in the registry; tis_token truncates from above only (the rows above run "
+     "TRL's default, clip_min None)"),
     ("AReaL", "sapo_loss_fn", "no SAPO reference in the registry yet (soft sigmoid gate, arXiv 2511.20347)"),
     ("AReaL", "rejection_sampling level=sequence; metrics kl_k1/kl_k2/kl_k3",
      "sequence-level IS references are not in the registry (per-token view only); the KL-metric masks are not "

@@ -18,6 +18,8 @@ Translation (our method ← TRL loss type):
 | grpo + importance_sampling_level="sequence" | gspo_token | seq-mean-token-mean |
 | grpo + vllm_importance_sampling_mode=token_truncate | tis_token (clip_max ← vllm_importance_sampling_clip_max, default 3; C_min None = none) | seq-mean-token-mean (dapo: token-mean, dr_grpo as above) |
 | grpo + vllm_importance_sampling_mode=token_mask | masked_is_token (clip_min ← vllm_importance_sampling_clip_min, None = 0; clip_max as above) | as above |
+| grpo + vllm_importance_sampling_mode=sequence_truncate | tis_seq (R = Π_t r_t over the loss tokens; clip_min, clip_max as above) | as above |
+| grpo + vllm_importance_sampling_mode=sequence_mask (TRL's default mode) | masked_is_seq (kept sequences weighted by R; bounds as above) | as above |
 
 vLLM importance sampling (``vllm_is_mode``, :func:`vllm_is_target`): TRL computes the IS weight outside
 the loss, in ``_generate_and_score_completions`` (``grpo_trainer.py:2660-2706``), and multiplies it
@@ -137,7 +139,8 @@ def target(loss_type, *, method=None, params=None, delta=None, level="token", ma
 
 
 #: vllm_importance_sampling_mode -> the registry reference (with old = current policy)
-VLLM_IS = {"token_truncate": "tis_token", "token_mask": "masked_is_token"}
+VLLM_IS = {"token_truncate": "tis_token", "token_mask": "masked_is_token", "sequence_truncate": "tis_seq",
+           "sequence_mask": "masked_is_seq"}
 #: the loss type an IS target is told for each aggregation mode (dapo: the global token count)
 VLLM_IS_LOSS_TYPES = {"seq-mean-token-mean": "grpo", "token-mean": "dapo", "seq-mean-token-sum-norm": "dr_grpo"}
 #: GRPOConfig.vllm_importance_sampling_clip_max's default
