@@ -167,12 +167,17 @@ def _vllm_is_trainer(mode, *, loss_type, clip_min, clip_max, max_completion_leng
     return tr
 
 
+def _completion_lengths(mask) -> list[int]:
+    """Each row's completion runs to its last loss token (at least one token, as vLLM returns)."""
+    return [int(m.nonzero().max()) + 1 if m.any() else 1 for m in mask]
+
+
 def _vllm_rollout(logp_mu, mask):
-    """What ``GRPOTrainer._generate`` returns for the batch, as vLLM would: row b's completion runs to its
-    last loss token (at least one token), ``logprobs`` are ℓ_μ there (None where NaN, as TRL's
+    """What ``GRPOTrainer._generate`` returns for the batch, as vLLM would: row b's completion
+    (:func:`_completion_lengths`), ``logprobs`` are ℓ_μ there (None where NaN, as TRL's
     ``extract_logprobs`` reports them); masked tokens inside a completion are tool tokens (``tool_mask``
     0), passed only when some row has one."""
-    rows = [int(m.nonzero().max()) + 1 if m.any() else 1 for m in mask]          # completion lengths
+    rows = _completion_lengths(mask)
     tool_mask = [m[:n].long().tolist() for m, n in zip(mask, rows)]
     logprobs = [[None if math.isnan(x) else x for x in lm[:n].tolist()] for lm, n in zip(logp_mu, rows)]
     B = len(rows)
@@ -203,8 +208,8 @@ def vllm_is_target(mode, *, loss_type="grpo", method=None, params=None, max_comp
         raise ValueError(f"TRL vllm_importance_sampling_mode={mode!r} implements {default!r}, not {method!r}")
     m = methods.get(method)
     p = m.resolve_params({"clip_max": VLLM_IS_CLIP_MAX, **(params or {})})
-    # TRL's C_min = None (the default) is no lower bound: -inf for masks (grpo_trainer.py:2688), the
-    # reference's C_min = 0 (no ratio is negative)
+    # TRL's C_min = None (the default) is no lower bound: clamp(min=None) for truncation
+    # (grpo_trainer.py:2681), -inf for masks (:2688); the reference's C_min = 0 (no ratio is negative)
     clip_min = p.get("clip_min") or None
     tr = _vllm_is_trainer(mode, loss_type=loss_type, clip_min=clip_min, clip_max=p["clip_max"],
                           max_completion_length=max_completion_length)
@@ -212,13 +217,12 @@ def vllm_is_target(mode, *, loss_type="grpo", method=None, params=None, max_comp
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
         B = logp.shape[0]
         tr.accelerator.num_processes = dp_size or 1
-        split = num_seqs is not None and not dp_size and loss_type != "dapo" and B
+        split = num_seqs is not None and not dp_size and loss_type not in GLOBAL and B
         object.__setattr__(tr, "current_gradient_accumulation_steps", num_seqs / B if split else 1)
         object.__setattr__(tr, "_generate", lambda prompts: _vllm_rollout(logp_mu.detach(), mask))
         object.__setattr__(tr, "_calculate_rewards", lambda *a: torch.zeros(B, 1))     # [B, reward functions]
         tr.args.per_device_train_batch_size = B
-        W = [int(m.nonzero().max()) + 1 if m.any() else 1 for m in mask]
-        W = max(W, default=0)                                # the padded completion width
+        W = max(_completion_lengths(mask), default=0)        # the padded completion width
         # the old-policy forward (under no_grad) gets sg(ℓ), the training forward ℓ  [B, W]
         tr._get_per_token_logps_and_entropies = lambda *a, **k: (
             (logp if torch.is_grad_enabled() else logp.detach())[:, :W], torch.zeros_like(logp.detach()[:, :W]), None)
