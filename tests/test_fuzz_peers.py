@@ -106,6 +106,27 @@ def test_trl_vllm_importance_sampling_ignores_a_nan_sampling_logprob(mode):
     assert torch.allclose(loss, -w.sum() / 8)           # old = current: the PPO ratio is 1, the loss −w·Â
 
 
+@pytest.mark.parametrize("mode", ["sequence_mask", "sequence_truncate"])
+def test_trl_sequence_is_without_an_upper_bound_overflows_to_nan(mode):
+    """GRPOConfig documents vllm_importance_sampling_clip_max=None ('to strictly mask ratios below C_min
+    without upper bound'). Then a completion whose summed log-ratio passes float32's exp range (here
+    0.8 per token over 120 tokens) gets weight inf (grpo_trainer.py:2674), and a zero advantage (a group
+    whose rewards are all equal) makes the loss NaN: 0 · inf. A TRL release that bounds the weight fails
+    this test; update the conformance matrix's note then."""
+    _need("trl")
+    import torch
+
+    from drpo_analysis.fuzz.adapters import trl
+    tr = trl.vllm_is_trainer(mode, loss_type="grpo", clip_min=0.5, clip_max=None, max_completion_length=120)
+    logp = torch.full((2, 120), -2.0, requires_grad=True)
+    logp_mu = logp.detach() - torch.tensor([[0.8], [0.0]])            # row 0: Σ log r = 96 > 88.7
+    inputs = trl.scored_inputs(tr, logp, logp_mu, torch.ones(2, 120, dtype=torch.bool))
+    assert torch.isinf(inputs["importance_sampling_ratio"][0]).all()
+    assert torch.equal(inputs["importance_sampling_ratio"][1], torch.ones(1))
+    inputs["advantages"] = torch.tensor([0.0, 1.0])
+    assert torch.isnan(tr._compute_loss(None, inputs))
+
+
 @pytest.mark.parametrize("kind", ["ppo", "gspo"])
 def test_openrlhf_policy_loss_conforms_on_core_checks(kind):
     _need("openrlhf")

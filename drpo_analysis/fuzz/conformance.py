@@ -261,6 +261,10 @@ NOT_CHECKED = (
     ("TRL", "GRPO loss_type sapo, luspo, vespo; vllm_importance_sampling_mode=token_truncate with clip_min set",
      "no SAPO / LUSPO / VESPO reference in the registry; tis_token truncates from above only (the rows above run "
      "TRL's default, clip_min None)"),
+    ("TRL", "vllm_importance_sampling_clip_max=None (documented: 'mask ratios below C_min without upper bound')",
+     "no finite reference bound; found: a sequence whose summed log-ratio passes float32's exp range (88.7) gets "
+     "weight inf (grpo_trainer.py:2674), and with Â = 0 (a group whose rewards are all equal) the loss is NaN "
+     "(tests/test_fuzz_peers.py pins it)"),
     ("AReaL", "sapo_loss_fn", "no SAPO reference in the registry yet (soft sigmoid gate, arXiv 2511.20347)"),
     ("AReaL", "rejection_sampling level=sequence; metrics kl_k1/kl_k2/kl_k3",
      "sequence-level IS references are not in the registry (per-token view only); the KL-metric masks are not "

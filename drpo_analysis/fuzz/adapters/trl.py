@@ -147,7 +147,7 @@ VLLM_IS_LOSS_TYPES = {"seq-mean-token-mean": "grpo", "token-mean": "dapo", "seq-
 VLLM_IS_CLIP_MAX = 3.0
 
 
-def _vllm_is_trainer(mode, *, loss_type, clip_min, clip_max, max_completion_length):
+def vllm_is_trainer(mode, *, loss_type, clip_min, clip_max, max_completion_length):
     """A GRPOTrainer carrying what ``_generate_and_score_completions`` and ``_compute_loss`` read, with
     vLLM importance sampling on (``use_vllm``; ``_generate`` is set per call by :func:`vllm_is_target`)."""
     tr = trainer(loss_type, epsilon=0.2, epsilon_high=0.28, max_completion_length=max_completion_length)
@@ -186,6 +186,20 @@ def _vllm_rollout(logp_mu, mask):
             [None] * B)
 
 
+def scored_inputs(tr, logp, logp_mu, mask) -> dict:
+    """``tr._generate_and_score_completions`` on the batch (:func:`vllm_is_target`): the inputs
+    ``_compute_loss`` receives, ``importance_sampling_ratio`` among them, as TRL computes them."""
+    B = logp.shape[0]
+    object.__setattr__(tr, "_generate", lambda prompts: _vllm_rollout(logp_mu.detach(), mask))
+    object.__setattr__(tr, "_calculate_rewards", lambda *a: torch.zeros(B, 1))     # [B, reward functions]
+    tr.args.per_device_train_batch_size = B
+    W = max(_completion_lengths(mask), default=0)            # the padded completion width
+    # the old-policy forward (under no_grad) gets sg(ℓ), the training forward ℓ  [B, W]
+    tr._get_per_token_logps_and_entropies = lambda *a, **k: (
+        (logp if torch.is_grad_enabled() else logp.detach())[:, :W], torch.zeros_like(logp.detach()[:, :W]), None)
+    return tr._generate_and_score_completions([{"prompt": ""} for _ in range(B)])
+
+
 def vllm_is_target(mode, *, loss_type="grpo", method=None, params=None, max_completion_length=16,
                    timeout=20.0) -> Target:
     """TRL's vLLM importance sampling (``vllm_importance_sampling_mode``), run as TRL runs it.
@@ -211,7 +225,7 @@ def vllm_is_target(mode, *, loss_type="grpo", method=None, params=None, max_comp
     # TRL's C_min = None (the default) is no lower bound: clamp(min=None) for truncation
     # (grpo_trainer.py:2681), -inf for masks (:2688); the reference's C_min = 0 (no ratio is negative)
     clip_min = p.get("clip_min") or None
-    tr = _vllm_is_trainer(mode, loss_type=loss_type, clip_min=clip_min, clip_max=p["clip_max"],
+    tr = vllm_is_trainer(mode, loss_type=loss_type, clip_min=clip_min, clip_max=p["clip_max"],
                           max_completion_length=max_completion_length)
 
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
@@ -219,15 +233,8 @@ def vllm_is_target(mode, *, loss_type="grpo", method=None, params=None, max_comp
         tr.accelerator.num_processes = dp_size or 1
         split = num_seqs is not None and not dp_size and loss_type not in GLOBAL and B
         object.__setattr__(tr, "current_gradient_accumulation_steps", num_seqs / B if split else 1)
-        object.__setattr__(tr, "_generate", lambda prompts: _vllm_rollout(logp_mu.detach(), mask))
-        object.__setattr__(tr, "_calculate_rewards", lambda *a: torch.zeros(B, 1))     # [B, reward functions]
-        tr.args.per_device_train_batch_size = B
-        W = max(_completion_lengths(mask), default=0)        # the padded completion width
-        # the old-policy forward (under no_grad) gets sg(ℓ), the training forward ℓ  [B, W]
-        tr._get_per_token_logps_and_entropies = lambda *a, **k: (
-            (logp if torch.is_grad_enabled() else logp.detach())[:, :W], torch.zeros_like(logp.detach()[:, :W]), None)
-        inputs = tr._generate_and_score_completions([{"prompt": ""} for _ in range(B)])
-        inputs["advantages"] = adv[:, :W]
+        inputs = scored_inputs(tr, logp, logp_mu, mask)
+        inputs["advantages"] = adv[:, :inputs["completion_ids"].shape[1]]
         if num_tokens is not None:
             inputs["num_items_in_batch"] = torch.tensor(float(num_tokens))
         return tr._compute_loss(None, inputs) / (dp_size or 1)
