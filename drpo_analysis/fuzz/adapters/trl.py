@@ -92,9 +92,11 @@ def target(loss_type, *, method=None, params=None, delta=None, level="token", ma
         return user_target(loss_type, method=method, params=params, max_completion_length=max_completion_length,
                            timeout=timeout, **options)
     if vllm_is_mode is not None:
-        if delta is not None or level != "token" or options:
-            raise ValueError("vllm_is_mode is checked with importance_sampling_level='token' and no delta "
-                             "(the PPO ratio is 1 there, so the loss is the IS weight times the policy gradient)")
+        extra = [*(["delta"] if delta is not None else []), *(["level"] if level != "token" else []), *options]
+        if extra:
+            raise ValueError(f"vllm_is_mode takes no {', '.join(extra)}: it is checked at importance_sampling_level="
+                             f"'token' without delta (the PPO ratio is 1 there), aggregated as the loss type says "
+                             f"(trl:grpo, trl:dapo, trl:dr_grpo)")
         return vllm_is_target(vllm_is_mode, loss_type=loss_type, method=method, params=params,
                               max_completion_length=max_completion_length, timeout=timeout)
     if loss_type not in LOSS_TYPES:
@@ -149,7 +151,7 @@ VLLM_IS_CLIP_MAX = 3.0
 
 def vllm_is_trainer(mode, *, loss_type, clip_min, clip_max, max_completion_length):
     """A GRPOTrainer carrying what ``_generate_and_score_completions`` and ``_compute_loss`` read, with
-    vLLM importance sampling on (``use_vllm``; ``_generate`` is set per call by :func:`vllm_is_target`)."""
+    vLLM importance sampling on (``use_vllm``; ``_generate`` is set per call by :func:`scored_inputs`)."""
     tr = trainer(loss_type, epsilon=0.2, epsilon_high=0.28, max_completion_length=max_completion_length)
     tr.accelerator.device, tr.accelerator.process_index = torch.device("cpu"), 0
     tr.model.is_gradient_checkpointing = False
@@ -215,7 +217,7 @@ def vllm_is_target(mode, *, loss_type="grpo", method=None, params=None, max_comp
         raise ValueError(f"vllm_is_mode must be one of {', '.join(VLLM_IS)}, got {mode!r}")
     if loss_type not in VLLM_IS_LOSS_TYPES.values():
         raise ValueError(f"vllm_is_mode is checked with loss_type {', '.join(VLLM_IS_LOSS_TYPES.values())} "
-                         f"(clipped ratio), got {loss_type!r}")
+                         f"(one per aggregation mode, the PPO ratio clipped), got {loss_type!r}")
     default = VLLM_IS[mode]
     method = method or default
     if method != default:
