@@ -1,4 +1,4 @@
-"""The ecosystem adapters (AReaL, SkyRL, torchtune) against the installed, pinned releases.
+"""The ecosystem adapters (TRL, AReaL, SkyRL, torchtune, ms-swift, ART) against the installed, pinned releases.
 
 Each framework's entries of the conformance matrix are re-run here (same seed and examples) and compared,
 check by check, with the committed ``paper_repro/CONFORMANCE.json``: a new release that changes
@@ -15,7 +15,7 @@ from drpo_analysis.fuzz.adapters import bypath
 
 COMMITTED = Path(__file__).resolve().parents[1] / "paper_repro" / "CONFORMANCE.json"
 #: framework -> (adapter, distribution, top-level package)
-FRAMEWORKS = {"AReaL": ("areal", "areal", "areal"), "SkyRL": ("skyrl", "skyrl", "skyrl"),
+FRAMEWORKS = {"TRL": ("trl", "trl", "trl"), "AReaL": ("areal", "areal", "areal"), "SkyRL": ("skyrl", "skyrl", "skyrl"),
               "torchtune": ("torchtune", "torchtune", "torchtune"), "ms-swift": ("swift", "ms-swift", "swift"), "ART": ("art", "openpipe-art", "art")}
 
 

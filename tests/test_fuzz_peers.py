@@ -55,6 +55,80 @@ def test_trl_sequence_level_is_gspo():
     assert rep.ok, rep.text()
 
 
+VLLM_IS_MODES = ["token_truncate", "token_mask", "sequence_truncate", "sequence_mask"]
+
+
+@pytest.mark.parametrize("mode", VLLM_IS_MODES)
+def test_trl_vllm_importance_sampling_conforms_on_core_checks(mode):
+    _need("trl")
+    rep = fuzz(adapters.load("trl:grpo", adapter="trl", vllm_is_mode=mode), seed=1, examples=6,
+               checks=CORE + ["hyperparameters"])
+    assert rep.ok, rep.text()
+
+
+@pytest.mark.parametrize("mode", VLLM_IS_MODES)
+def test_trl_vllm_importance_sampling_is_trls_own_weight(mode):
+    """The reference told another C_max than the one TRL runs with fails: the weights come from TRL's
+    ``_generate_and_score_completions``, not from the reference."""
+    _need("trl")
+    from dataclasses import replace
+    t = adapters.load("trl:grpo", adapter="trl", vllm_is_mode=mode)
+    rep = fuzz(replace(t, params={**t.params, "clip_max": 1.5}), seed=1, examples=6,
+               checks=["gradient", "region_coverage"])
+    assert not rep.ok
+
+
+#: the IS weight of every token of :func:`test_trl_vllm_importance_sampling_ignores_a_nan_sampling_logprob`'s
+#: batch: row 0 has r = 1.2 and a NaN sampling logprob at token 1, row 1 r = 1.5; C_max = 3, no C_min
+NAN_BATCH_WEIGHTS = {
+    "token_truncate": [[1.2, 1.0, 1.2, 1.2], [1.5] * 4],
+    "token_mask": [[1.2, 1.0, 1.2, 1.2], [1.5] * 4],
+    "sequence_truncate": [[1.2 ** 3] * 4, [3.0] * 4],      # row 1: R = 1.5⁴ > 3, truncated
+    "sequence_mask": [[1.2 ** 3] * 4, [0.0] * 4],          # row 1: masked
+}
+
+
+@pytest.mark.parametrize("mode", sorted(NAN_BATCH_WEIGHTS))
+def test_trl_vllm_importance_sampling_ignores_a_nan_sampling_logprob(mode):
+    """vLLM reports a logprob it could not compute as None, TRL reads it as NaN and zeroes its
+    log-ratio (grpo_trainer.py:2665): the token's own weight is 1, and a sequence ratio leaves it out."""
+    _need("trl")
+    import math
+
+    import torch
+    t = adapters.load("trl:grpo", adapter="trl", vllm_is_mode=mode)
+    logp = torch.full((2, 4), -1.0, requires_grad=True)
+    logp_mu = logp.detach() - torch.tensor([[math.log(1.2)], [math.log(1.5)]])
+    logp_mu[0, 1] = float("nan")
+    adv, mask = torch.ones(2, 4), torch.ones(2, 4, dtype=torch.bool)
+    loss = t.fn(logp, logp_mu, adv, mask)
+    loss.backward()
+    w = torch.tensor(NAN_BATCH_WEIGHTS[mode])
+    assert torch.allclose(logp.grad, -w / 8)            # seq-mean-token-mean: 1 / (2 rows · 4 tokens)
+    assert torch.allclose(loss, -w.sum() / 8)           # old = current: the PPO ratio is 1, the loss −w·Â
+
+
+@pytest.mark.parametrize("mode", ["sequence_mask", "sequence_truncate"])
+def test_trl_sequence_is_without_an_upper_bound_overflows_to_nan(mode):
+    """GRPOConfig documents vllm_importance_sampling_clip_max=None ('to strictly mask ratios below C_min
+    without upper bound'). Then a completion whose summed log-ratio passes float32's exp range (here
+    0.8 per token over 120 tokens) gets weight inf (grpo_trainer.py:2674), and a zero advantage (a group
+    whose rewards are all equal) makes the loss NaN: 0 · inf. A TRL release that bounds the weight fails
+    this test; update the conformance matrix's note then."""
+    _need("trl")
+    import torch
+
+    from drpo_analysis.fuzz.adapters import trl
+    tr = trl.vllm_is_trainer(mode, loss_type="grpo", clip_min=0.5, clip_max=None, max_completion_length=120)
+    logp = torch.full((2, 120), -2.0, requires_grad=True)
+    logp_mu = logp.detach() - torch.tensor([[0.8], [0.0]])            # row 0: Σ log r = 96 > 88.7
+    inputs = trl.scored_inputs(tr, logp, logp_mu, torch.ones(2, 120, dtype=torch.bool))
+    assert torch.isinf(inputs["importance_sampling_ratio"][0]).all()
+    assert torch.equal(inputs["importance_sampling_ratio"][1], torch.ones(1))
+    inputs["advantages"] = torch.tensor([0.0, 1.0])
+    assert torch.isnan(tr._compute_loss(None, inputs))
+
+
 @pytest.mark.parametrize("kind", ["ppo", "gspo"])
 def test_openrlhf_policy_loss_conforms_on_core_checks(kind):
     _need("openrlhf")

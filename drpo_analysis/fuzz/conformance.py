@@ -132,6 +132,34 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("TRL", "TRL GRPO loss_type=cispo", "trl:cispo", "trl"),
     Entry("TRL", "TRL GRPO grpo + delta=3 (two-sided clipping)", "trl:grpo", "trl", {"delta": 3.0}),
     Entry("TRL", "TRL GRPO grpo, importance_sampling_level=sequence (GSPO)", "trl:grpo", "trl", {"level": "sequence"}),
+    Entry("TRL", "TRL GRPO vllm_importance_sampling_mode=token_truncate (clip_max 3)", "trl:grpo", "trl",
+          {"vllm_is_mode": "token_truncate"},
+          choices="IS weight min(π_old/π_vLLM, C_max) (grpo_trainer.py:2681) with C_min = None (no lower bound, "
+                  "the default) and old = current, computed in _generate_and_score_completions and multiplied into "
+                  "the per-token loss (grpo_trainer.py:3147); a NaN sampling logprob gives weight 1 "
+                  "(grpo_trainer.py:2665; tests/test_fuzz_peers.py pins it)",
+          words="GRPOConfig's list of modes calls token_truncate the default (grpo_config.py:331); the field's "
+                "default, and the same docstring four lines above, say sequence_mask (grpo_config.py:327, :935)",
+          impact="runs that leave vllm_importance_sampling_mode unset get sequence-level masking at C_max = 3, not "
+                 "the token truncation the mode list calls the default"),
+    Entry("TRL", "TRL GRPO vllm_importance_sampling_mode=token_mask (clip_max 3)", "trl:grpo", "trl",
+          {"vllm_is_mode": "token_mask"},
+          choices="IS weight r where C_min ≤ r ≤ C_max, else 0 (grpo_trainer.py:2698), C_min = None read as no "
+                  "lower bound (the reference's C_min = 0); old = current; a NaN sampling logprob gives weight 1 "
+                  "(grpo_trainer.py:2665)"),
+    Entry("TRL", "TRL GRPO vllm_importance_sampling_mode=sequence_truncate (clip_max 3)", "trl:grpo", "trl",
+          {"vllm_is_mode": "sequence_truncate"},
+          choices="sequence weight min(R, C_max) with R = exp(Σ_t (ℓ_old − ℓ_vLLM)) over the completion's loss tokens "
+                  "(grpo_trainer.py:2669), broadcast to its tokens; C_min = None (no lower bound), old = current; a "
+                  "token with a NaN sampling logprob is left out of R (grpo_trainer.py:2665)"),
+    Entry("TRL", "TRL GRPO vllm_importance_sampling_mode=sequence_mask (the default; clip_max 3)", "trl:grpo", "trl",
+          {"vllm_is_mode": "sequence_mask"},
+          choices="sequence weight R where C_min ≤ R ≤ C_max, else 0 (grpo_trainer.py:2698), R = exp(Σ_t (ℓ_old − "
+                  "ℓ_vLLM)) (grpo_trainer.py:2669), C_min = None read as no lower bound; old = current; a token with "
+                  "a NaN sampling logprob is left out of R (grpo_trainer.py:2665)",
+          impact="the default mode: the weight is the product of the completion's token ratios, so it spreads with "
+                 "completion length; a completion is dropped whole when the product exceeds 3 and kept at the "
+                 "product's weight, however small, below (no lower bound unless clip_min is set)"),
     # -- OpenRLHF 0.11.2 (openrlhf/models/loss.py) ----------------------------------------------------------------
     Entry("OpenRLHF", "OpenRLHF PolicyLoss ppo", "openrlhf:ppo", "openrlhf", choices="log-ratio clamp ±20"),
     Entry("OpenRLHF", "OpenRLHF PolicyLoss ppo, dual_clip=3", "openrlhf:ppo", "openrlhf", {"method": "dual_clip"},
@@ -285,6 +313,13 @@ NOT_CHECKED = (
     ("verl", "rollout_rs chains of several options; rollout_is_batch_normalize",
      "each criterion has its row; a chain is the product of their masks. Batch normalisation divides the weights "
      "by their batch mean, a batch-level factor the per-token reference does not model"),
+    ("TRL", "GRPO loss_type sapo, luspo, vespo; vllm_importance_sampling_mode=token_truncate with clip_min set",
+     "no SAPO / LUSPO / VESPO reference in the registry; tis_token truncates from above only (the rows above run "
+     "TRL's default, clip_min None)"),
+    ("TRL", "vllm_importance_sampling_clip_max=None (documented: 'mask ratios below C_min without upper bound')",
+     "no finite reference bound; found: a sequence whose summed log-ratio passes float32's exp range (88.7) gets "
+     "weight inf (grpo_trainer.py:2674), and with Â = 0 (a group whose rewards are all equal) the loss is NaN "
+     "(tests/test_fuzz_peers.py pins it)"),
     ("AReaL", "sapo_loss_fn", "no SAPO reference in the registry yet (soft sigmoid gate, arXiv 2511.20347)"),
     ("AReaL", "rejection_sampling level=sequence with agg sum / max; metrics kl_k1/kl_k2/kl_k3",
      "agg sum / max decide on the product / the largest ratio but weight the sequence by its geometric mean: no "

@@ -16,6 +16,19 @@ Translation (our method ← TRL loss type):
 | cispo | cispo (clip_max ← epsilon_high, an absolute value here) | token-mean, global |
 | grpo + ``delta`` | dual_clip (dual_clip_c ← delta, TRL's two-sided clipping) | seq-mean-token-mean |
 | grpo + importance_sampling_level="sequence" | gspo_token | seq-mean-token-mean |
+| grpo + vllm_importance_sampling_mode=token_truncate | tis_token (clip_max ← vllm_importance_sampling_clip_max, default 3; C_min None = none) | seq-mean-token-mean (dapo: token-mean, dr_grpo as above) |
+| grpo + vllm_importance_sampling_mode=token_mask | masked_is_token (clip_min ← vllm_importance_sampling_clip_min, None = 0; clip_max as above) | as above |
+| grpo + vllm_importance_sampling_mode=sequence_truncate | tis_seq (R = Π_t r_t over the loss tokens; clip_min, clip_max as above) | as above |
+| grpo + vllm_importance_sampling_mode=sequence_mask (TRL's default mode) | masked_is_seq (kept sequences weighted by R; bounds as above) | as above |
+
+vLLM importance sampling (``vllm_is_mode``, :func:`vllm_is_target`): TRL computes the IS weight outside
+the loss, in ``_generate_and_score_completions`` (``grpo_trainer.py:2660-2706``), and multiplies it
+into the per-token loss in ``_compute_loss`` (``:3147``). The adapter runs both methods: ``_generate``
+returns the batch's completions with ℓ_μ as vLLM's sampling logprobs, the old-policy forward returns
+sg(ℓ) (old = current, so the PPO ratio is 1 in value and the loss is −w·Â·∂ℓ aggregated), rewards are
+zero and the batch's Â replaces the group-normalised advantages (the weights do not read them).
+TRL's own handling is what is checked: log-ratios multiplied by the mask, NaN sampling logprobs
+zeroed (weight 1, ``:2665``), ``C_min = None`` as no lower bound.
 
 Splits: data-parallel ranks set ``accelerator.num_processes`` (the adapter returns loss / ranks,
 DDP's average); micro-batches of the non-global loss types set
@@ -25,6 +38,7 @@ aggregation check uses equal-size shards for TRL.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -34,6 +48,7 @@ from drpo_analysis.core import methods
 from drpo_analysis.fuzz.adapters import plain, reproducer_line
 from drpo_analysis.fuzz.targets import BoundFields, Target
 
+DIST, VERSION = "trl", "1.16.0"
 LOSS_TYPES = {"grpo": "seq-mean-token-mean", "bnpo": "token-mean", "dr_grpo": "seq-mean-token-sum-norm",
               "dapo": "token-mean", "cispo": "token-mean"}
 GLOBAL = ("dapo", "cispo")
@@ -70,11 +85,20 @@ def trainer(loss_type, *, epsilon, epsilon_high, delta=None, level="token", max_
 
 
 def target(loss_type, *, method=None, params=None, delta=None, level="token", max_completion_length=16,
-           timeout=20.0, **options) -> Target:
-    """TRL's GRPO loss of ``loss_type``, or (a callable) a user's loss in TRL's shape (:func:`user_target`)."""
+           timeout=20.0, vllm_is_mode=None, **options) -> Target:
+    """TRL's GRPO loss of ``loss_type``, or (a callable) a user's loss in TRL's shape (:func:`user_target`);
+    with ``vllm_is_mode``, the loss after TRL's vLLM importance sampling (:func:`vllm_is_target`)."""
     if callable(loss_type):
         return user_target(loss_type, method=method, params=params, max_completion_length=max_completion_length,
                            timeout=timeout, **options)
+    if vllm_is_mode is not None:
+        extra = [*(["delta"] if delta is not None else []), *(["level"] if level != "token" else []), *options]
+        if extra:
+            raise ValueError(f"vllm_is_mode takes no {', '.join(extra)}: it is checked at importance_sampling_level="
+                             f"'token' without delta (the PPO ratio is 1 there), aggregated as the loss type says "
+                             f"(trl:grpo, trl:dapo, trl:dr_grpo)")
+        return vllm_is_target(vllm_is_mode, loss_type=loss_type, method=method, params=params,
+                              max_completion_length=max_completion_length, timeout=timeout)
     if loss_type not in LOSS_TYPES:
         raise ValueError(f"TRL loss type must be one of {', '.join(LOSS_TYPES)}, got {loss_type!r}")
     default = ("cispo" if loss_type == "cispo" else "gspo_token" if level == "sequence"
@@ -114,6 +138,119 @@ def target(loss_type, *, method=None, params=None, delta=None, level="token", ma
     return Target(spec, loss, m.name, p, conv, call_params={},
                   reproducer=reproducer_line(spec, "trl", m.name, params, options),
                   timeout=timeout, notes=(f"agg={agg}",), equal_splits=True)
+
+
+#: vllm_importance_sampling_mode -> the registry reference (with old = current policy)
+VLLM_IS = {"token_truncate": "tis_token", "token_mask": "masked_is_token", "sequence_truncate": "tis_seq",
+           "sequence_mask": "masked_is_seq"}
+#: the loss type an IS target is told for each aggregation mode (dapo: the global token count)
+VLLM_IS_LOSS_TYPES = {"seq-mean-token-mean": "grpo", "token-mean": "dapo", "seq-mean-token-sum-norm": "dr_grpo"}
+#: GRPOConfig.vllm_importance_sampling_clip_max's default
+VLLM_IS_CLIP_MAX = 3.0
+
+
+def vllm_is_trainer(mode, *, loss_type, clip_min, clip_max, max_completion_length):
+    """A GRPOTrainer carrying what ``_generate_and_score_completions`` and ``_compute_loss`` read, with
+    vLLM importance sampling on (``use_vllm``; ``_generate`` is set per call by :func:`scored_inputs`)."""
+    tr = trainer(loss_type, epsilon=0.2, epsilon_high=0.28, max_completion_length=max_completion_length)
+    tr.accelerator.device, tr.accelerator.process_index = torch.device("cpu"), 0
+    tr.model.is_gradient_checkpointing = False
+    tr.args.gradient_checkpointing_kwargs, tr.args.gradient_accumulation_steps = None, 1
+    for k, v in dict(use_vllm=True, vllm_importance_sampling_correction=True, vllm_importance_sampling_mode=mode,
+                     vllm_importance_sampling_clip_min=clip_min, vllm_importance_sampling_clip_max=clip_max,
+                     environment_factories=None, tools=None, environments=None, pad_to_multiple_of=None,
+                     _tokenizer=SimpleNamespace(pad_token_id=0), mask_truncated_completions=False, num_iterations=1,
+                     num_generations=1, multi_objective_aggregation="sum_then_normalize", scale_rewards="group",
+                     reward_weights=torch.ones(1), reward_func_names=["fuzz"], log_multimodal=False,
+                     _pending_extra_logs={}, _pending_metrics={},
+                     _logs={"prompt": [], "completion": [], "rewards": defaultdict(list), "advantages": [],
+                            "extra": defaultdict(list), "images": []}).items():
+        object.__setattr__(tr, k, v)
+    return tr
+
+
+def _completion_lengths(mask) -> list[int]:
+    """Each row's completion runs to its last loss token (at least one token, as vLLM returns)."""
+    return [int(m.nonzero().max()) + 1 if m.any() else 1 for m in mask]
+
+
+def _vllm_rollout(logp_mu, mask):
+    """What ``GRPOTrainer._generate`` returns for the batch, as vLLM would: row b's completion
+    (:func:`_completion_lengths`), ``logprobs`` are ℓ_μ there (None where NaN, as TRL's
+    ``extract_logprobs`` reports them); masked tokens inside a completion are tool tokens (``tool_mask``
+    0), passed only when some row has one."""
+    rows = _completion_lengths(mask)
+    tool_mask = [m[:n].long().tolist() for m, n in zip(mask, rows)]
+    logprobs = [[None if math.isnan(x) else x for x in lm[:n].tolist()] for lm, n in zip(logp_mu, rows)]
+    B = len(rows)
+    holes = any(0 in tm for tm in tool_mask)
+    return ([[0]] * B, [[1] * n for n in rows], tool_mask if holes else None, [""] * B, logprobs, {}, None,
+            [None] * B)
+
+
+def scored_inputs(tr, logp, logp_mu, mask) -> dict:
+    """``tr._generate_and_score_completions`` on the batch (:func:`vllm_is_target`): the inputs
+    ``_compute_loss`` receives, ``importance_sampling_ratio`` among them, as TRL computes them."""
+    B = logp.shape[0]
+    object.__setattr__(tr, "_generate", lambda prompts: _vllm_rollout(logp_mu.detach(), mask))
+    object.__setattr__(tr, "_calculate_rewards", lambda *a: torch.zeros(B, 1))     # [B, reward functions]
+    tr.args.per_device_train_batch_size = B
+    W = max(_completion_lengths(mask), default=0)            # the padded completion width
+    # the old-policy forward (under no_grad) gets sg(ℓ), the training forward ℓ  [B, W]
+    tr._get_per_token_logps_and_entropies = lambda *a, **k: (
+        (logp if torch.is_grad_enabled() else logp.detach())[:, :W], torch.zeros_like(logp.detach()[:, :W]), None)
+    return tr._generate_and_score_completions([{"prompt": ""} for _ in range(B)])
+
+
+def vllm_is_target(mode, *, loss_type="grpo", method=None, params=None, max_completion_length=16,
+                   timeout=20.0) -> Target:
+    """TRL's vLLM importance sampling (``vllm_importance_sampling_mode``), run as TRL runs it.
+
+    Each call drives ``GRPOTrainer._generate_and_score_completions`` on the stub trainer: ``_generate``
+    returns the batch's completions with ℓ_μ as vLLM's sampling logprobs (:func:`_vllm_rollout`), the
+    old-policy forward returns sg(ℓ) (old = current: the PPO ratio is 1 in value, so the loss is the IS
+    weight times the policy gradient), and rewards are zero. The method's output (``importance_sampling_ratio``,
+    ``completion_mask``, ``tool_mask``, ``old_per_token_logps``) then goes to ``_compute_loss`` with the batch's
+    advantages in place of the group-normalised ones (the weights do not read them) and, for dapo, the
+    global token count as ``num_items_in_batch``."""
+    if mode not in VLLM_IS:
+        raise ValueError(f"vllm_is_mode must be one of {', '.join(VLLM_IS)}, got {mode!r}")
+    if loss_type not in VLLM_IS_LOSS_TYPES.values():
+        raise ValueError(f"vllm_is_mode is checked with loss_type {', '.join(VLLM_IS_LOSS_TYPES.values())} "
+                         f"(one per aggregation mode, the PPO ratio clipped), got {loss_type!r}")
+    default = VLLM_IS[mode]
+    method = method or default
+    if method != default:
+        raise ValueError(f"TRL vllm_importance_sampling_mode={mode!r} implements {default!r}, not {method!r}")
+    m = methods.get(method)
+    p = m.resolve_params({"clip_max": VLLM_IS_CLIP_MAX, **(params or {})})
+    # TRL's C_min = None (the default) is no lower bound: clamp(min=None) for truncation
+    # (grpo_trainer.py:2681), -inf for masks (:2688); the reference's C_min = 0 (no ratio is negative)
+    clip_min = p.get("clip_min") or None
+    tr = vllm_is_trainer(mode, loss_type=loss_type, clip_min=clip_min, clip_max=p["clip_max"],
+                          max_completion_length=max_completion_length)
+
+    def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
+        B = logp.shape[0]
+        tr.accelerator.num_processes = dp_size or 1
+        split = num_seqs is not None and not dp_size and loss_type not in GLOBAL and B
+        object.__setattr__(tr, "current_gradient_accumulation_steps", num_seqs / B if split else 1)
+        inputs = scored_inputs(tr, logp, logp_mu, mask)
+        inputs["advantages"] = adv[:, :inputs["completion_ids"].shape[1]]
+        if num_tokens is not None:
+            inputs["num_items_in_batch"] = torch.tensor(float(num_tokens))
+        return tr._compute_loss(None, inputs) / (dp_size or 1)
+
+    agg = next(a for a, lt in VLLM_IS_LOSS_TYPES.items() if lt == loss_type)
+    conv = plain.conventions(agg=agg, horizon=max_completion_length if agg == "seq-mean-token-sum-norm" else None)
+    spec = f"trl:{loss_type}"
+    t = Target(spec, loss, m.name, p, conv, call_params={}, timeout=timeout, equal_splits=True,
+               reproducer=reproducer_line(spec, "trl", m.name, params, {"vllm_is_mode": mode}),
+               notes=(f"agg={agg}", f"vllm_importance_sampling_mode={mode}"), agg_modes=tuple(VLLM_IS_LOSS_TYPES))
+    t.variant = lambda params=None, agg=None: vllm_is_target(
+        mode, loss_type=VLLM_IS_LOSS_TYPES[agg] if agg else loss_type, method=m.name,
+        params=p if params is None else params, max_completion_length=max_completion_length, timeout=timeout)
+    return t
 
 
 #: TRL's names of our parameters (GRPOConfig)
