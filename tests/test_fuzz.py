@@ -183,13 +183,30 @@ def test_cli_fuzz_json_and_exit_codes(capsys):
     assert code == 1 and not out["ok"] and {"check", "counterexample", "expected", "got"} <= set(out["findings"][0])
 
 
-def test_cli_usage_errors():
-    with pytest.raises(SystemExit) as e:
-        cli.main(["fuzz", "--method", "drpo"])
-    assert e.value.code == 2
-    with pytest.raises(SystemExit) as e:
-        cli.main(["fuzz", "nosuchmodule_xyz:f", "--method", "drpo"])
-    assert e.value.code == 2
+def _exit_code(argv) -> int:
+    """The command line's exit status (argparse's errors raise SystemExit, the others return)."""
+    try:
+        return cli.main(argv)
+    except SystemExit as e:
+        return e.code
+
+
+def test_cli_usage_errors(tmp_path, capsys):
+    """Exit 2 with one line: no target, a module that does not import, a file with a syntax error,
+    a function without an argument the method is called with."""
+    assert _exit_code(["fuzz", "--method", "drpo"]) == 2
+    assert _exit_code(["fuzz", "nosuchmodule_xyz:f", "--method", "drpo"]) == 2
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(logp, logp_mu, adv, mask, delta=0.2):\n    return (logp *\n")
+    capsys.readouterr()
+    assert _exit_code(["fuzz", f"{broken}:f", "--method", "drpo"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "SyntaxError" in err[0] and "Traceback" not in err[0]
+    no_param = tmp_path / "no_param.py"
+    no_param.write_text("def f(logp, logp_mu, adv, mask):\n    return (logp * adv).sum()\n")
+    assert _exit_code(["fuzz", f"{no_param}:f", "--method", "drpo"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "takes no argument delta" in err[0]
 
 
 def test_declared_clamp_freezes_pi_and_shift_too_unless_scoped_to_the_ratio():

@@ -101,6 +101,9 @@ def _past_half_exp_range(logp, logp_mu, mask, token) -> bool:
     return bool((lr[mask] > HALF_EXP_LIMIT).any())
 
 
+ZERO_PI = "π = 0 exactly (ℓ = −inf) in a valid position: unreachable from log_softmax of finite logits"
+
+
 def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tuple[str, str]:
     """(severity, explanation) of one failing probe; ``ce``: the counterexample (``logp``,
     ``logp_mu``, ``mask`` as nested lists, ``dtype``, ``token``)."""
@@ -117,6 +120,9 @@ def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tupl
                           "data-parallel remainders), and one NaN gradient poisons the all-reduce and the step")
     if kind == "raises" and not mask.any():
         return EDGE, "a batch without valid tokens (all-masked or empty) makes the target raise"
+    valid_zero_pi = check == "overflow" and np.isneginf(logp[mask]).any()
+    if valid_zero_pi and (ce.get("token") is None or np.isneginf(logp[tuple(ce["token"])])):
+        return EDGE, ZERO_PI
     if kind == "non-finite" and (check == "padding" or masked_nonfinite):
         pad = np.concatenate([logp[~mask], logp_mu[~mask]])
         if pad.size and realistic_log_probs(pad):
@@ -125,9 +131,8 @@ def classify(check: str, kind: str, ce: dict, method: str, params: dict) -> tupl
         return EDGE, ("NaN/inf from padded positions holding values no model produces (±inf/NaN, positive "
                       "or below -100 'log-probs'): they leak through `x * mask` (NaN·0 = NaN, inf·0 = NaN); a "
                       "pipeline whose padding holds finite log-probs ≤ 0 is not affected")
-    if check == "overflow" and np.isneginf(logp[mask]).any():
-        return EDGE, ("π = 0 exactly (ℓ = −inf) in a valid position: unreachable from log_softmax of finite "
-                      "logits")
+    if valid_zero_pi:
+        return EDGE, ZERO_PI
     if check == "overflow" and ce.get("token") is not None:
         b, t = ce["token"]
         lr = abs(logp[b][t] - logp_mu[b][t])

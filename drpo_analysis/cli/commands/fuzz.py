@@ -31,8 +31,8 @@ Plain targets have the signature fn(logp, logp_mu, adv, mask, **params) -> scala
 num_seqs receive global counts, group_ids the prompt groups, agg / loss_agg_mode the aggregation
 mode). A function in verl's, TRL's or OpenRLHF's policy-loss signature is detected from its
 argument names (or name --adapter). Design choices are declared as options: --option
-log_ratio_clamp=20 (l - l_mu clamped before exp, everywhere r appears), clamp_scope=ratio (pi and
-the shift stay unclamped), statistics_clamp=20 (each token clamped inside sequence statistics),
+log_ratio_clamp=20 or LO,HI such as -inf,10 (l - l_mu clamped before exp, everywhere r
+appears), clamp_scope=ratio (pi and the shift stay unclamped), statistics_clamp=20 (each token clamped inside sequence statistics),
 is_truncation=3, compare_value=false, horizon=4096, symmetric_clip=true (equal lower and upper
 bounds only: the sweep keeps them equal). A function in a framework's shape
 declared with equal bounds also gets them drawn apart once where the framework's config carries

@@ -67,6 +67,11 @@ def target(fn, *, method, params=None, name=None, spec=None, reproducer=None, ti
     t = Target(name or spec or getattr(fn, "__qualname__", repr(fn)), fn, m.name, p, conv, reproducer=repro,
                timeout=float(timeout))
     named = t.named
+    if named and "*" not in t.accepts:         # every parameter is passed by its registry name
+        missing = [k for k in p if k not in named]
+        if missing:
+            raise ValueError(f"{t.name} takes no argument {', '.join(missing)}, which {m.name} is called with "
+                             f"(the registry's names: {', '.join(p)}); add them as keyword arguments")
     agg_arg = next((a for a in AGG_ARGS if a in named), None)
     horizon_arg = next((a for a in HORIZON_ARGS if a in named), None)
     if agg_arg:
@@ -103,6 +108,11 @@ def _spec_of(fn) -> str | None:
     return f"{mod}:{qual}"
 
 
+def _one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line (a SyntaxError's message already names its file and line)."""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
 def resolve(spec: str):
     """The callable named by ``module:function`` or ``path.py:function`` (dots allowed after ':')."""
     if ":" not in spec:
@@ -121,9 +131,16 @@ def resolve(spec: str):
             sp = importlib.util.spec_from_file_location(name, path)
             mod = importlib.util.module_from_spec(sp)
             sys.modules[name] = mod
-            sp.loader.exec_module(mod)
+            try:
+                sp.loader.exec_module(mod)
+            except Exception as exc:   # noqa: BLE001 - the user's file: a usage error, not a finding
+                del sys.modules[name]
+                raise ValueError(f"cannot import {where!r}: {_one_line(exc)}") from None
     else:
-        mod = importlib.import_module(where)
+        try:
+            mod = importlib.import_module(where)
+        except Exception as exc:       # noqa: BLE001
+            raise ValueError(f"cannot import {where!r}: {_one_line(exc)}") from None
     obj = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
