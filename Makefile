@@ -81,7 +81,7 @@ audit: $(VENV)/.stamp-base
 repro: $(VENV)/.stamp-base
 	mkdir -p runs && nohup nice $(CLI) repro --workers 2 > runs/repro.log 2>&1 &
 
-# GRPO on SmolLM2-135M-Instruct on one GPU, about 7.5 minutes: the sampler mismatch at identical
+# GRPO on SmolLM2-135M-Instruct on one GPU, an estimated 7.5 minutes: the sampler mismatch at identical
 # weights, then PPO-clip, DRPO and DPPO-TV with an fp8 sampler and PPO-clip without mismatch (one
 # seed) -> results/gpu-check/
 # (REPORT.md, report.json, study.png). Re-running resumes. The same pipeline at smoke size on CPU:

@@ -37,7 +37,7 @@ import numpy as np
 
 from drpo_analysis.core import methods
 from drpo_analysis.fuzz import oracle, verdict
-from drpo_analysis.fuzz.strategies import MAX_LOG_PROB, Batch, sample_batch
+from drpo_analysis.fuzz.strategies import Batch, sample_batch
 from drpo_analysis.fuzz.targets import BOUND_PAIRS, Outcome, Target, call, round_to
 
 PAD_VALUES = (0.0, 1e4, -1e4, math.inf, -math.inf, math.nan)   # 0.0: the usual fill of real pipelines
@@ -158,9 +158,8 @@ def probe(target: Target, p: Probe, notes: dict | None = None) -> Probe | None:
         if not out.error:
             alt = oracle.expected(target.method, target.params, batch, other, dtype=p.dtype, **counts)
             if oracle.compare(alt, batch.mask, out.grad, out.loss, p.dtype) is None:
-                what = "prompt mean" if conv.agg == "prompt-mean" else "sequence mean"
-                key = (f"{what} {'counts' if other.count_empty_rows else 'skips'} "
-                       f"{'groups' if conv.agg == 'prompt-mean' else 'rows'} without tokens")
+                what, unit = ("prompt mean", "groups") if conv.agg == "prompt-mean" else ("sequence mean", "rows")
+                key = f"{what} {'counts' if other.count_empty_rows else 'skips'} {unit} without tokens"
                 if notes is not None:
                     notes[key] = notes.get(key, 0) + 1
                 return None
@@ -492,7 +491,7 @@ def half_rare_batch(ctx: Context) -> Batch:
     b = ctx.sample(batch=4, length=24)
     lo, hi = HALF_RARE_LOG_RATIO
     rare = ctx.rng.random(b.shape) < 1 / 3
-    logp = np.minimum(ctx.rng.uniform(-3.0, -0.05, b.shape), MAX_LOG_PROB)
+    logp = ctx.rng.uniform(-3.0, -0.05, b.shape)             # π in [0.05, 0.95]
     logp_mu = np.where(rare, logp - ctx.rng.uniform(lo, hi, b.shape), b.logp_mu)
     logp = np.where(rare, logp, np.clip(b.logp, b.logp_mu - HALF_LOG_RATIO, b.logp_mu + HALF_LOG_RATIO))
     return representable(ctx.target, b.replace(logp=logp, logp_mu=logp_mu, adv=b.adv * HALF_RARE_ADV), "float16")

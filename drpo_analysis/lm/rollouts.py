@@ -45,7 +45,10 @@ def generate(lm, cfg: scoring.InferenceConfig, *, tokens: int, batch: int = 8, g
         gen.set_state(state["generator"])
         vocab = scoring.VocabStats(**state["vocab"])
         done, b = state["done"], state["batches"]
-        chunks = [dict(np.load(_part(parts, i))) for i in range(b)]
+        chunks = []
+        for i in range(b):
+            with np.load(_part(parts, i)) as part:
+                chunks.append(dict(part))
     bar = tqdm(total=tokens, initial=min(done, tokens), desc=f"rollouts {cfg.precision}", unit="tok",
                disable=not progress)
     while done < tokens:

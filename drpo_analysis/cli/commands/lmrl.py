@@ -34,7 +34,7 @@ OUT/study.png; it resumes where it stopped when run again with the same --out.
 """
 
 PRESETS = {
-    # One GPU, about 7.5 minutes (measured on an H200: 1.1-1.5 GRPO steps/s at this size, about 50 s
+    # One GPU, an estimated 7.5 minutes (from what an H200 measured: 1.1-1.5 GRPO steps/s at this size, about 50 s
     # for the GGUF load and the mismatch measurement): SmolLM2-135M-Instruct on few-shot two-digit
     # addition (9% greedy accuracy at the start, so GRPO groups have mixed rewards; one-digit addition
     # saturated within 20 steps there), three trust regions with an fp8 sampler and PPO-clip without
@@ -99,7 +99,7 @@ def add_arguments(p):
         return out
 
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help="a prepared configuration (gpu-check: the 7.5-minute SmolLM2 study on one GPU); other options "
+                   help="a prepared configuration (gpu-check: the SmolLM2 study on one GPU, an estimated 7.5 minutes); other options "
                         "override it")
     p.add_argument("--smoke", action="store_true", help="a few tiny steps of the same configuration (CI)")
     options.add_fields(p, lm_grpo.LMConfig, FIELDS, default_note=notes(FIELDS),

@@ -303,8 +303,7 @@ def user_target(fn, *, method=None, params=None, agg="seq-mean-token-mean", max_
     def loss(logp, logp_mu, adv, mask, *, num_tokens=None, num_seqs=None, dp_size=None):
         extra = {"num_items_in_batch": torch.tensor(float(num_tokens if num_tokens is not None else mask.sum()))} \
             if "num_items_in_batch" in named else {}
-        out = fn(logp, logp_mu, adv[:, 0] if adv.shape[-1] else adv.sum(-1), mask.long(), **kw, **extra)
-        return out[0] if isinstance(out, (tuple, list)) else out
+        return fn(logp, logp_mu, adv[:, 0] if adv.shape[-1] else adv.sum(-1), mask.long(), **kw, **extra)
 
     if not global_count:
         loss.__signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
